@@ -1,0 +1,134 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// AcceptOptions configures Accept. The zero value accepts a same-origin
+// handshake with no subprotocol and default connection options.
+type AcceptOptions struct {
+	// Subprotocol is the subprotocol to answer with, chosen by the caller
+	// (protocol.Select does it from an offer). It must be one the client
+	// offered; "" answers with none.
+	Subprotocol string
+
+	// CheckOrigin decides whether a browser's cross-origin handshake is
+	// allowed. Defaults to same-origin: a request whose Origin host
+	// differs from its Host is refused with 403; a request without Origin
+	// is allowed.
+	CheckOrigin func(r *http.Request) bool
+
+	// ResponseHeader holds extra headers for the 101 response, such as
+	// Set-Cookie.
+	ResponseHeader http.Header
+
+	// Options configures the connection.
+	Options Options
+}
+
+// Accept upgrades the HTTP request r to a WebSocket connection. On failure
+// it has already answered the client with a complete HTTP response (a
+// status and a one-line plain-text reason) and returns the error, a
+// *HandshakeError for a refused handshake.
+//
+// When r is served by a Server, the connection joins its registry, so that
+// Server.Shutdown closes it; a Server that is shutting down refuses new
+// connections with 503.
+func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
+	var o AcceptOptions
+	if opts != nil {
+		o = *opts
+	}
+	offer, err := CheckHandshake(r)
+	if err != nil {
+		return nil, refuse(w, err)
+	}
+	return accept(w, r, offer, &o)
+}
+
+// accept upgrades a request whose handshake has been checked.
+func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions) (*Conn, error) {
+	if o.Subprotocol != "" && !offer.Contains(o.Subprotocol) {
+		return nil, refuse(w, &HandshakeError{Status: http.StatusInternalServerError,
+			Reason: fmt.Sprintf("server chose subprotocol %q, which the client did not offer", o.Subprotocol)})
+	}
+	checkOrigin := o.CheckOrigin
+	if checkOrigin == nil {
+		checkOrigin = sameOrigin
+	}
+	if !checkOrigin(r) {
+		return nil, refuse(w, &HandshakeError{Status: http.StatusForbidden,
+			Reason: fmt.Sprintf("origin %q is not allowed", r.Header.Get("Origin"))})
+	}
+	reg := registryFrom(r.Context())
+	if reg != nil && !reg.admit() {
+		return nil, refuse(w, &HandshakeError{Status: http.StatusServiceUnavailable,
+			Reason: "server is shutting down", Header: http.Header{"Retry-After": {"5"}}})
+	}
+	opts := o.Options.withDefaults()
+	up := websocket.Upgrader{
+		HandshakeTimeout:  opts.HandshakeTimeout,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
+		EnableCompression: opts.Compression,
+		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+			http.Error(w, strings.TrimPrefix(reason.Error(), "websocket: "), status)
+		},
+	}
+	header := o.ResponseHeader.Clone()
+	if o.Subprotocol != "" {
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set(protocol.HeaderProtocol, o.Subprotocol)
+	} else {
+		header.Del(protocol.HeaderProtocol)
+	}
+	ws, err := up.Upgrade(w, r, header)
+	if err != nil {
+		if reg != nil {
+			reg.cancelAdmit()
+		}
+		return nil, fmt.Errorf("service: upgrade: %w", err)
+	}
+	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
+	c := newConn(r.Context(), ws, opts, true, compressed)
+	c.req = r
+	if reg != nil {
+		c.onRelease = func() { reg.remove(c) }
+		reg.add(c)
+	}
+	c.start()
+	return c, nil
+}
+
+// refuse answers a refused handshake and returns its error.
+func refuse(w http.ResponseWriter, err error) error {
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		he.WriteResponse(w)
+	} else {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	}
+	return err
+}
+
+// headerHasExtension reports whether a Sec-WebSocket-Extensions header
+// offers the named extension.
+func headerHasExtension(h http.Header, name string) bool {
+	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+		for _, ext := range strings.Split(v, ",") {
+			n, _, _ := strings.Cut(ext, ";")
+			if strings.EqualFold(strings.TrimSpace(n), name) {
+				return true
+			}
+		}
+	}
+	return false
+}

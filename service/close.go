@@ -1,0 +1,227 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// ErrClosed is matched (with errors.Is) by every error an operation on a
+// closed or closing connection returns, including every *CloseError.
+var ErrClosed = errors.New("service: connection closed")
+
+// CloseError says how a connection ended: the close frame received from the
+// peer, or, when the connection was failed locally for a protocol, size or
+// encoding violation, the close frame sent to it. A connection that ended
+// without a close frame (the peer vanished, a timeout) has Code 1006
+// (protocol.CloseAbnormal) and Err holds the underlying cause.
+//
+// Handlers may also return a *CloseError to close the connection with its
+// code and reason.
+type CloseError struct {
+	Code   protocol.CloseCode
+	Reason string
+	// Err is the underlying cause for a connection that ended abnormally,
+	// such as io.EOF or a timeout; nil otherwise.
+	Err error
+}
+
+// Error returns a one-line description such as
+// `websocket closed: 1001 (going away) "server shutting down"`.
+func (e *CloseError) Error() string {
+	s := "websocket closed: " + e.Code.String()
+	if e.Reason != "" {
+		s += fmt.Sprintf(" %q", e.Reason)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *CloseError) Unwrap() error { return e.Err }
+
+// Is reports true for ErrClosed, so that errors.Is(err, ErrClosed) holds
+// for every close.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }
+
+// CloseStatus returns the close code and reason carried by err, which may
+// wrap a *CloseError. For any other error, including nil, it returns 0 and
+// "".
+func CloseStatus(err error) (protocol.CloseCode, string) {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code, ce.Reason
+	}
+	return 0, ""
+}
+
+// Close performs the closing handshake with the given code and reason: it
+// sends a close frame, waits up to Options.CloseTimeout for the peer's
+// close frame, then drops the TCP connection. The reason is cut to
+// protocol.MaxCloseReason bytes at a character boundary.
+//
+// Close is idempotent and safe to call from any goroutine: once the
+// connection is closing, further calls wait for the first to finish and
+// return nil. It returns an error, without closing, only when code may not
+// be sent (protocol.CloseCode.Sendable) or reason is not valid UTF-8.
+func (c *Conn) Close(code protocol.CloseCode, reason string) error {
+	if !code.Sendable() {
+		return fmt.Errorf("service: close code %v may not be sent", code)
+	}
+	if !utf8.ValidString(reason) {
+		return fmt.Errorf("service: close reason %q is not valid UTF-8", reason)
+	}
+	c.beginClose(&CloseError{Code: code, Reason: truncateReason(reason)}, false)
+	c.waitClosed()
+	return nil
+}
+
+// waitClosed waits for the read loop to finish the closing handshake, and
+// drops the connection if it takes longer than the close timeout.
+func (c *Conn) waitClosed() {
+	t := time.NewTimer(c.opts.CloseTimeout + c.opts.CloseTimeout/2)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		c.abort(errors.New("service: close timeout"))
+		<-c.done
+	}
+}
+
+// beginClose moves an open connection to closing: it cancels the
+// connection's context, sends ce as the close frame and bounds the wait for
+// the peer's answer. failure marks a connection failed locally, whose
+// outcome is ce unless the peer's own close frame arrives. Calls on a
+// connection that is already closing only record the failure.
+func (c *Conn) beginClose(ce *CloseError, failure bool) *CloseError {
+	c.mu.Lock()
+	if failure && c.failed == nil {
+		c.failed = ce
+	}
+	wasOpen := c.state == StateOpen
+	if wasOpen {
+		c.initiated = ce
+		c.state = StateClosing
+		close(c.closing)
+		c.stopKeepaliveLocked()
+		// The read loop now only waits for the peer's close frame.
+		_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+	}
+	c.mu.Unlock()
+	if wasOpen {
+		c.cancel(c.outcome(ce))
+	}
+	c.sendClose(ce.Code, ce.Reason)
+	return ce
+}
+
+// sendClose sends a close frame unless one has been sent already.
+func (c *Conn) sendClose(code protocol.CloseCode, reason string) {
+	c.mu.Lock()
+	sent := c.closeSent
+	c.closeSent = true
+	c.mu.Unlock()
+	if sent {
+		return
+	}
+	// FormatCloseMessage gives an empty payload for 1005, which is how a
+	// close without a status is answered. The write fails with
+	// ErrCloseSent when gorilla has already sent a close frame for a
+	// protocol error it detected; either way one close frame goes out.
+	msg := websocket.FormatCloseMessage(int(code), reason)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.CloseTimeout))
+}
+
+// onPeerClose is gorilla's close handler: it runs in the reading goroutine
+// when a valid close frame arrives, and answers it with the same code.
+func (c *Conn) onPeerClose(code int, text string) error {
+	ce := &CloseError{Code: protocol.CloseCode(code), Reason: text}
+	c.mu.Lock()
+	c.peerClose = ce
+	c.mu.Unlock()
+	c.beginClose(&CloseError{Code: ce.Code}, false)
+	return nil
+}
+
+// abort drops the TCP connection at once, without a closing handshake.
+func (c *Conn) abort(cause error) {
+	c.finish(c.outcome(&CloseError{Code: protocol.CloseAbnormal, Err: cause}))
+}
+
+// outcome returns the close that ends the connection: the peer's close
+// frame if one arrived, else the local failure if the connection was
+// failed, else def.
+func (c *Conn) outcome(def *CloseError) *CloseError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.err != nil:
+		return c.err
+	case c.peerClose != nil:
+		return c.peerClose
+	case c.failed != nil:
+		return c.failed
+	}
+	return def
+}
+
+// finish ends the connection for good: closes the TCP connection, records
+// the outcome, cancels the context and releases the connection.
+func (c *Conn) finish(ce *CloseError) {
+	c.finishOnce.Do(func() {
+		c.mu.Lock()
+		if c.state == StateOpen {
+			close(c.closing)
+		}
+		c.state = StateClosed
+		c.err = ce
+		c.stopKeepaliveLocked()
+		c.mu.Unlock()
+		_ = c.netConn.Close()
+		c.cancel(ce)
+		close(c.done)
+		c.release()
+	})
+}
+
+// closeFor closes the connection as a handler's return value says: nil
+// closes with 1000, a *CloseError with its code and reason, anything else
+// with 1011.
+func (c *Conn) closeFor(err error) {
+	if c.State() == StateClosed {
+		return
+	}
+	var ce *CloseError
+	switch {
+	case err == nil:
+		_ = c.Close(protocol.CloseNormal, "")
+	case errors.As(err, &ce) && ce.Code.Sendable():
+		if c.Close(ce.Code, ce.Reason) == nil {
+			return
+		}
+		_ = c.Close(protocol.CloseInternalError, "internal error")
+	default:
+		_ = c.Close(protocol.CloseInternalError, "internal error")
+	}
+}
+
+// truncateReason cuts s to at most protocol.MaxCloseReason bytes without
+// splitting a UTF-8 sequence.
+func truncateReason(s string) string {
+	if len(s) <= protocol.MaxCloseReason {
+		return s
+	}
+	s = s[:protocol.MaxCloseReason]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}

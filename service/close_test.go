@@ -1,0 +1,208 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
+)
+
+func TestHandlerReturnClosesConnection(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	tests := []struct {
+		name       string
+		handler    HandlerFunc
+		wantCode   protocol.CloseCode
+		wantReason string
+		wantReport string // what OnError sees, "" for nothing
+	}{
+		{"nil", func(context.Context, *Conn) error { return nil }, 1000, "", ""},
+		{"close error", func(context.Context, *Conn) error { return &CloseError{Code: 4000, Reason: "custom"} }, 4000, "custom", ""},
+		{"wrapped close error", func(context.Context, *Conn) error {
+			return errors.Join(errors.New("context"), &CloseError{Code: 1008, Reason: "policy"})
+		}, 1008, "policy", ""},
+		{"unsendable close code", func(context.Context, *Conn) error { return &CloseError{Code: 1006} }, 1011, "internal error", ""},
+		{"other error", func(context.Context, *Conn) error { return boom }, 1011, "internal error", "boom"},
+		{"panic", func(context.Context, *Conn) error { panic("kaboom") }, 1011, "internal error", "service: handler panic: kaboom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			reports := make(chan error, 1)
+			url, _ := serve(t, &Endpoint{Handler: tt.handler, Options: Options{OnError: func(_ *Conn, err error) { reports <- err }}})
+			c := dial(t, url, nil)
+			_, _, err := c.Recv(testCtx(t, 5*time.Second))
+			code, reason := CloseStatus(err)
+			if code != tt.wantCode || reason != tt.wantReason {
+				t.Errorf("client saw close %v %q (err %v), want %v %q", code, reason, err, tt.wantCode, tt.wantReason)
+			}
+			var report string
+			select {
+			case err := <-reports:
+				report = err.Error()
+				var pe *PanicError
+				if errors.As(err, &pe) && len(pe.Stack) == 0 {
+					t.Error("PanicError has no stack")
+				}
+			case <-time.After(200 * time.Millisecond):
+			}
+			if report != tt.wantReport {
+				t.Errorf("OnError got %q, want %q", report, tt.wantReport)
+			}
+		})
+	}
+}
+
+func TestPeerCloseIsEchoed(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		code     int
+		reason   string
+		wantEcho int
+	}{
+		{"normal", 1000, "bye", 1000},
+		{"going away", 1001, "", 1001},
+		{"private", 4002, "x", 4002},
+		{"no status", 0, "", 1005},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			seen := make(chan result, 1)
+			_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+				_, _, err := c.Recv(ctx)
+				code, reason := CloseStatus(err)
+				seen <- result{code: int(code), reason: reason, err: err}
+				return err
+			})
+			rc := rawDial(t, addr)
+			var err error
+			if tt.code == 0 {
+				err = rc.WriteMessage(wstest.OpClose, nil)
+			} else {
+				err = rc.WriteClose(tt.code, tt.reason)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := rc.ExpectClose(5 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.CloseCode() != tt.wantEcho {
+				t.Errorf("echoed close code %d, want %d", f.CloseCode(), tt.wantEcho)
+			}
+			if err := rc.ExpectEOF(5 * time.Second); err != nil {
+				t.Error(err)
+			}
+			r := waitResult(t, seen, 5*time.Second)
+			wantCode := tt.code
+			if tt.code == 0 {
+				wantCode = 1005
+			}
+			if r.code != wantCode || r.reason != tt.reason {
+				t.Errorf("handler saw %d %q (%v), want %d %q", r.code, r.reason, r.err, wantCode, tt.reason)
+			}
+			if !errors.Is(r.err, ErrClosed) {
+				t.Errorf("Recv error %v does not match ErrClosed", r.err)
+			}
+		})
+	}
+}
+
+func TestCloseIdempotentAgainstSilentPeer(t *testing.T) {
+	t.Parallel()
+	const closeTimeout = 300 * time.Millisecond
+	type obs struct {
+		elapsed   time.Duration
+		errs      []error
+		recvErr   error
+		recvTook  time.Duration
+		state     State
+		stateLate State
+	}
+	out := make(chan obs, 1)
+	_, addr := serveFunc(t, Options{CloseTimeout: closeTimeout}, func(ctx context.Context, c *Conn) error {
+		var o obs
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Go(func() { errs[i] = c.Close(protocol.CloseNormal, "done") })
+		}
+		wg.Wait()
+		o.elapsed = time.Since(start)
+		o.errs = errs
+		o.state = c.State()
+		start = time.Now()
+		_, _, o.recvErr = c.Recv(context.Background())
+		o.recvTook = time.Since(start)
+		o.stateLate = c.State()
+		out <- o
+		return nil
+	})
+	rc := rawDial(t, addr) // never reads, never answers
+	o := <-out
+	if o.elapsed > 2*closeTimeout+500*time.Millisecond {
+		t.Errorf("Close took %v against a silent peer, close timeout %v", o.elapsed, closeTimeout)
+	}
+	if diff := cmp.Diff([]error{nil, nil, nil}, o.errs, cmp.Comparer(func(a, b error) bool { return a == b })); diff != "" {
+		t.Errorf("Close errors (-want +got):\n%s", diff)
+	}
+	if o.state != StateClosed || o.stateLate != StateClosed {
+		t.Errorf("state after Close = %v, %v; want closed", o.state, o.stateLate)
+	}
+	if o.recvTook > 100*time.Millisecond {
+		t.Errorf("Recv after Close took %v", o.recvTook)
+	}
+	if code, _ := CloseStatus(o.recvErr); code != protocol.CloseAbnormal {
+		t.Errorf("Recv after an unanswered Close: %v, want close 1006", o.recvErr)
+	}
+	// The silent peer still got exactly one close frame.
+	f, err := rc.ExpectClose(2 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.CloseCode() != 1000 || f.CloseReason() != "done" {
+		t.Errorf("close frame %d %q, want 1000 done", f.CloseCode(), f.CloseReason())
+	}
+	if err := rc.ExpectEOF(2 * time.Second); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCloseArguments(t *testing.T) {
+	t.Parallel()
+	done := make(chan []error, 1)
+	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		done <- []error{
+			c.Close(protocol.CloseAbnormal, ""),
+			c.Close(protocol.CloseNoStatus, ""),
+			c.Close(999, ""),
+			c.Close(protocol.CloseNormal, "\xff"),
+		}
+		long := ""
+		for len(long) < 200 {
+			long += "é"
+		}
+		return c.Close(4000, long)
+	})
+	c := dial(t, url, nil)
+	_, _, err := c.Recv(testCtx(t, 5*time.Second))
+	for i, e := range <-done {
+		if e == nil {
+			t.Errorf("invalid Close #%d returned nil", i)
+		}
+	}
+	code, reason := CloseStatus(err)
+	if code != 4000 || len(reason) > protocol.MaxCloseReason || len(reason) < protocol.MaxCloseReason-1 {
+		t.Errorf("close %v with %d-byte reason, want 4000 with a reason cut to %d bytes", code, len(reason), protocol.MaxCloseReason)
+	}
+}

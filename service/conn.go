@@ -1,0 +1,225 @@
+package service
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// State is the life-cycle stage of a connection, after the ready states of
+// the WebSocket API.
+type State int32
+
+const (
+	// StateConnecting is the stage before the opening handshake completes.
+	// Accept and Dial return connections that are already open, so it is
+	// only seen in a zero Conn.
+	StateConnecting State = iota
+	// StateOpen means messages flow both ways.
+	StateOpen
+	// StateClosing means a close frame has been sent or received and the
+	// closing handshake is under way.
+	StateClosing
+	// StateClosed means the TCP connection is gone.
+	StateClosed
+)
+
+// String returns "connecting", "open", "closing" or "closed".
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateOpen:
+		return "open"
+	case StateClosing:
+		return "closing"
+	case StateClosed:
+		return "closed"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Conn is one WebSocket connection, on the server (from Accept) or the
+// client (from Dial) side. It reads continuously in a goroutine of its
+// own, so pings are answered and the peer's close is seen even while the
+// application only sends.
+//
+// All methods are safe to call from any number of goroutines. Sends are
+// serialized, each message written whole; receives are serialized, each
+// caller getting whole, distinct messages.
+type Conn struct {
+	ws       *websocket.Conn
+	netConn  net.Conn
+	opts     Options
+	req      *http.Request
+	resp     *http.Response
+	proto    string
+	isServer bool
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	// Reading. readSem is held by the goroutine in Recv or Reader; the
+	// fields below it are guarded by it.
+	readSem chan struct{}
+	pending bool           // a request was posted and its result not taken
+	stream  *messageReader // the last stream handed out
+	readReq chan readRequest
+	readRes chan readResult
+	readEnd chan struct{} // closed when reading has ended; readErr is set
+	readErr *CloseError
+	loopEnd chan struct{} // closed when the read loop has returned
+
+	writeSem chan struct{} // held by the goroutine writing a message
+
+	mu           sync.Mutex
+	state        State
+	closing      chan struct{} // closed when the state leaves StateOpen
+	done         chan struct{} // closed when the state is StateClosed
+	closeSent    bool
+	peerClose    *CloseError // the peer's close frame
+	failed       *CloseError // the close sent when failing the connection
+	initiated    *CloseError // the close frame that began closing
+	err          *CloseError // the outcome, once closed
+	keepalive    *time.Timer
+	awaitingPong bool
+	loopWaiting  bool // the read loop holds a message nobody has asked for
+	pings        map[string]chan struct{}
+	pingSeq      uint64
+
+	finishOnce sync.Once
+	refs       atomic.Int32 // the connection itself, plus a running handler
+	onRelease  func()
+}
+
+// newConn wraps an upgraded gorilla connection; start sets it going.
+func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer bool, compressed bool) *Conn {
+	c := &Conn{
+		ws:       ws,
+		netConn:  ws.NetConn(),
+		opts:     opts,
+		proto:    ws.Subprotocol(),
+		isServer: isServer,
+		readSem:  make(chan struct{}, 1),
+		readReq:  make(chan readRequest, 1),
+		readRes:  make(chan readResult, 1),
+		readEnd:  make(chan struct{}),
+		loopEnd:  make(chan struct{}),
+		writeSem: make(chan struct{}, 1),
+		state:    StateOpen,
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	c.refs.Store(1)
+	// Deadlines the HTTP server may have set belong to the handshake.
+	_ = c.netConn.SetDeadline(time.Time{})
+	switch {
+	case opts.ReadLimit < 0:
+		ws.SetReadLimit(0)
+	case compressed:
+		// gorilla counts compressed bytes; the message reader enforces
+		// the limit on the decompressed message. This wire limit only
+		// refuses frames that could never decompress within it.
+		ws.SetReadLimit(opts.ReadLimit + opts.ReadLimit/8 + 1024)
+	default:
+		ws.SetReadLimit(opts.ReadLimit)
+	}
+	ws.SetCloseHandler(c.onPeerClose)
+	ws.SetPongHandler(c.onPong)
+	return c
+}
+
+// start starts the keepalive and the read loop, once the connection is
+// fully set up.
+func (c *Conn) start() {
+	if c.opts.PingInterval > 0 {
+		c.mu.Lock()
+		c.keepalive = time.AfterFunc(c.opts.PingInterval, c.keepaliveTick)
+		c.mu.Unlock()
+	}
+	go c.readLoop()
+}
+
+// Subprotocol returns the negotiated subprotocol, or "" if none.
+func (c *Conn) Subprotocol() string { return c.proto }
+
+// Request returns the HTTP request that opened the connection: the
+// client's upgrade request on the server, the request sent on the client.
+// It carries the headers, the URL and, on the server, the path values set
+// by the router. It must not be modified.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Response returns the server's handshake response on a client
+// connection, and nil on a server connection. Its body is empty.
+func (c *Conn) Response() *http.Response { return c.resp }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.netConn.RemoteAddr() }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.netConn.LocalAddr() }
+
+// Param returns the value of the named path parameter of the upgrade
+// request, as set by the router (http.Request.PathValue); "" if there is
+// none or on a client connection.
+func (c *Conn) Param(name string) string {
+	if c.req == nil {
+		return ""
+	}
+	return c.req.PathValue(name)
+}
+
+// State returns the connection's current life-cycle stage.
+func (c *Conn) State() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Context returns the connection's context: it carries the values of the
+// upgrade request's (or Dial's) context and is cancelled, with the
+// *CloseError as its cause (context.Cause), as soon as the connection
+// starts closing for any reason.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Done returns a channel that is closed once the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns nil while the connection is not yet closed, and then the
+// *CloseError that says how it ended.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
+
+// hold counts a running handler, so that a server's Shutdown waits for it.
+// It reports false if the connection has already been released.
+func (c *Conn) hold() bool {
+	for {
+		n := c.refs.Load()
+		if n == 0 {
+			return false
+		}
+		if c.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops one reference; the last one unregisters the connection.
+func (c *Conn) release() {
+	if c.refs.Add(-1) == 0 && c.onRelease != nil {
+		c.onRelease()
+	}
+}

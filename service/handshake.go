@@ -1,0 +1,128 @@
+package service
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// HandshakeError is a refused opening handshake: the HTTP status, a
+// one-line reason sent as the plain-text body, and headers that the
+// response must carry (such as Sec-WebSocket-Version: 13 with 426).
+type HandshakeError struct {
+	Status int
+	Reason string
+	Header http.Header
+	// Err is the underlying error, if any, such as a malformed offer.
+	Err error
+}
+
+// Error returns the status and the reason.
+func (e *HandshakeError) Error() string {
+	return "service: handshake refused: " + http.StatusText(e.Status) + ": " + e.Reason
+}
+
+// Unwrap returns the underlying error.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// WriteResponse writes e as a complete HTTP response: its headers, its
+// status and its reason as a plain-text body.
+func (e *HandshakeError) WriteResponse(w http.ResponseWriter) {
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	http.Error(w, e.Reason, e.Status)
+}
+
+// IsUpgrade reports whether r asks for a WebSocket upgrade: its Upgrade
+// header contains the "websocket" token. A request that does not may be a
+// plain page request sharing the path.
+func IsUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+// CheckHandshake validates r as the client's opening handshake (RFC 6455
+// section 4.2.1) and returns the client's subprotocol offer. A request
+// that fails is described by a *HandshakeError:
+//
+//   - 405 with Allow: GET when the method is not GET;
+//   - 426 with Upgrade: websocket when r is not an upgrade request;
+//   - 400 when Connection lacks the "upgrade" token;
+//   - 426 with Sec-WebSocket-Version: 13 for any other version (also the
+//     answer to obsolete hixie and hybi drafts);
+//   - 400 when Sec-WebSocket-Key is missing or not 16 base64-encoded bytes;
+//   - 400 when Sec-WebSocket-Protocol is malformed.
+func CheckHandshake(r *http.Request) (protocol.Offer, error) {
+	if r.Method != http.MethodGet {
+		return nil, &HandshakeError{Status: http.StatusMethodNotAllowed,
+			Reason: "WebSocket handshake must use GET, not " + r.Method,
+			Header: http.Header{"Allow": {http.MethodGet}}}
+	}
+	if !IsUpgrade(r) {
+		return nil, &HandshakeError{Status: http.StatusUpgradeRequired,
+			Reason: "this resource requires a WebSocket upgrade (Upgrade: websocket)",
+			Header: http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}}
+	}
+	if !headerHasToken(r.Header, "Connection", "upgrade") {
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: "Connection header must contain the upgrade token"}
+	}
+	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+		return nil, &HandshakeError{Status: http.StatusUpgradeRequired,
+			Reason: "unsupported WebSocket version " + strings.Join(v, ", ") + ": only version 13 is supported",
+			Header: http.Header{"Sec-WebSocket-Version": {"13"}}}
+	}
+	if k := r.Header.Values("Sec-WebSocket-Key"); len(k) != 1 || !validKey(k[0]) {
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: "Sec-WebSocket-Key must be one base64-encoded 16-byte value"}
+	}
+	offer, err := protocol.OfferFromHeader(r.Header)
+	if err != nil {
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: "malformed Sec-WebSocket-Protocol: " + strings.TrimPrefix(err.Error(), protocol.ErrMalformedOffer.Error()+": "),
+			Err:    err}
+	}
+	return offer, nil
+}
+
+func validKey(k string) bool {
+	k = strings.TrimSpace(k)
+	if len(k) != 24 {
+		return false
+	}
+	b, err := base64.StdEncoding.DecodeString(k)
+	return err == nil && len(b) == 16
+}
+
+// headerHasToken reports whether a comma-separated header contains token,
+// compared case-insensitively.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameOrigin is the default origin policy: a request without an Origin
+// header (not from a browser) passes; otherwise the origin's host must
+// equal the request's Host, ignoring case.
+func sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(u.Host, r.Host)
+}

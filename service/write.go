@@ -1,0 +1,169 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// Send writes one message of the given type. It is safe to call from any
+// number of goroutines; each message is written whole, in the order the
+// calls obtain the connection.
+//
+// Waiting for other senders ends with ctx. A write that cannot finish
+// before ctx ends or Options.WriteTimeout passes ends the connection
+// (locally 1006), so that a peer that stops reading cannot block the
+// application; the error then wraps ErrClosed. The payload of a text
+// message must be valid UTF-8: Send does not check it, the peer will.
+func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) error {
+	if !typ.Valid() {
+		return fmt.Errorf("service: Send: invalid message type %v", typ)
+	}
+	if err := c.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
+	return c.write(ctx, func() error { return c.ws.WriteMessage(int(typ), data) })
+}
+
+// SendText sends s as a text message.
+func (c *Conn) SendText(ctx context.Context, s string) error {
+	return c.Send(ctx, protocol.Text, []byte(s))
+}
+
+// SendBinary sends b as a binary message.
+func (c *Conn) SendBinary(ctx context.Context, b []byte) error {
+	return c.Send(ctx, protocol.Binary, b)
+}
+
+// SendJSON encodes v as JSON and sends it as a text message.
+func (c *Conn) SendJSON(ctx context.Context, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("service: SendJSON: %w", err)
+	}
+	return c.Send(ctx, protocol.Text, data)
+}
+
+// Writer returns a writer for one message of the given type, for payloads
+// produced piece by piece; each Write may go out as a frame of its own.
+// The message ends when the writer is closed. Until then the writer holds
+// the connection: other senders wait, so always close it. ctx bounds the
+// wait for the connection and every write, as for Send.
+func (c *Conn) Writer(ctx context.Context, typ protocol.MessageType) (io.WriteCloser, error) {
+	if !typ.Valid() {
+		return nil, fmt.Errorf("service: Writer: invalid message type %v", typ)
+	}
+	if err := c.lockWrite(ctx); err != nil {
+		return nil, err
+	}
+	w := &messageWriter{c: c, ctx: ctx}
+	err := c.write(ctx, func() error {
+		var err error
+		w.w, err = c.ws.NextWriter(int(typ))
+		return err
+	})
+	if err != nil {
+		c.unlockWrite()
+		return nil, err
+	}
+	return w, nil
+}
+
+type messageWriter struct {
+	c      *Conn
+	ctx    context.Context
+	w      io.WriteCloser
+	closed bool
+}
+
+func (w *messageWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, fmt.Errorf("service: write to a closed message writer")
+	}
+	var n int
+	err := w.c.write(w.ctx, func() error {
+		var err error
+		n, err = w.w.Write(p)
+		return err
+	})
+	return n, err
+}
+
+// Close ends the message and releases the connection to other senders.
+func (w *messageWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	defer w.c.unlockWrite()
+	return w.c.write(w.ctx, w.w.Close)
+}
+
+// lockWrite waits for the right to write.
+func (c *Conn) lockWrite(ctx context.Context) error {
+	select {
+	case c.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		if c.State() != StateOpen {
+			return c.closedErr()
+		}
+		return ctx.Err()
+	case <-c.closing:
+		return c.closedErr()
+	}
+	if c.State() != StateOpen {
+		<-c.writeSem
+		return c.closedErr()
+	}
+	return nil
+}
+
+func (c *Conn) unlockWrite() { <-c.writeSem }
+
+// write runs one gorilla write under the write timeout and ctx. If the
+// write fails, or ctx ends while it is under way, the connection ends.
+func (c *Conn) write(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(c.opts.WriteTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	_ = c.ws.SetWriteDeadline(deadline)
+	var interrupted atomic.Bool
+	stop := func() bool { return true }
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() {
+			// A connection already closing (which is what cancels its
+			// own context) finishes its write under the write timeout,
+			// so that the close frame can follow it.
+			if c.State() == StateOpen {
+				interrupted.Store(true)
+				c.abort(context.Cause(ctx))
+			}
+		})
+	}
+	err := f()
+	stop()
+	switch {
+	case interrupted.Load():
+		return fmt.Errorf("service: write interrupted: %w (%w)", ctx.Err(), ErrClosed)
+	case err == nil:
+		return nil
+	case errors.Is(err, websocket.ErrCloseSent):
+		return c.closedErr()
+	case ctx.Err() != nil && c.State() == StateOpen:
+		// The deadline taken from ctx expired.
+		c.abort(context.Cause(ctx))
+		return fmt.Errorf("service: write interrupted: %w (%w)", ctx.Err(), ErrClosed)
+	}
+	c.abort(err)
+	return fmt.Errorf("service: write: %w (%w)", err, ErrClosed)
+}
