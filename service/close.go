@@ -141,13 +141,14 @@ func (c *Conn) sendClose(code protocol.CloseCode, reason string) {
 }
 
 // onPeerClose is gorilla's close handler: it runs in the reading goroutine
-// when a valid close frame arrives, and answers it with the same code.
+// when a valid close frame arrives, and answers it with the same code and
+// reason.
 func (c *Conn) onPeerClose(code int, text string) error {
 	ce := &CloseError{Code: protocol.CloseCode(code), Reason: text}
 	c.mu.Lock()
 	c.peerClose = ce
 	c.mu.Unlock()
-	c.beginClose(&CloseError{Code: ce.Code}, false)
+	c.beginClose(&CloseError{Code: ce.Code, Reason: text}, false)
 	return nil
 }
 

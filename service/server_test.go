@@ -1,0 +1,129 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+func TestShutdownClosesEveryConnection(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	var running, returned atomic.Int32
+	causes := make(chan protocol.CloseCode, n)
+	s, addr := startServer(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		running.Add(1)
+		defer returned.Add(1)
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				code, _ := CloseStatus(context.Cause(ctx))
+				causes <- code
+				return err
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+		}
+	})})
+	conns := make([]*Conn, n)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			conns[i] = dial(t, "ws://"+addr+"/", nil)
+			ctx := testCtx(t, 10*time.Second)
+			if err := conns[i].SendText(ctx, "hi"); err != nil {
+				t.Error(err)
+			}
+			if _, _, err := conns[i].Recv(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := s.Len(); got != n {
+		t.Fatalf("server tracks %d connections, want %d", got, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	t.Logf("Shutdown of %d connections took %v", n, time.Since(start))
+	if r := returned.Load(); r != n {
+		t.Errorf("%d of %d handlers returned before Shutdown did", r, n)
+	}
+	if s.Len() != 0 {
+		t.Errorf("server still tracks %d connections", s.Len())
+	}
+	for i, c := range conns {
+		_, _, err := c.Recv(context.Background())
+		if code, reason := CloseStatus(err); code != protocol.CloseGoingAway || reason != "server shutting down" {
+			t.Errorf("client %d: %v, want 1001", i, err)
+		}
+	}
+	close(causes)
+	for code := range causes {
+		if code != protocol.CloseGoingAway {
+			t.Errorf("handler context cause %v, want 1001", code)
+		}
+	}
+}
+
+func TestShutdownReportsStuckHandlers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	s, addr := startServer(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		close(started)
+		<-release // ignores its context
+		return nil
+	})})
+	defer close(release)
+	c := dial(t, "ws://"+addr+"/", nil)
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.Shutdown(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 WebSocket handlers still running") {
+		t.Errorf("Shutdown: %v, want deadline exceeded naming 1 handler", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v with a 300ms context", d)
+	}
+	_, _, err = c.Recv(context.Background())
+	if code, _ := CloseStatus(err); code != protocol.CloseGoingAway {
+		t.Errorf("client saw %v, want 1001", err)
+	}
+}
+
+func TestShutdownRefusesNewHandshakes(t *testing.T) {
+	t.Parallel()
+	s, addr := startServer(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error { return nil })})
+	// Keep an HTTP connection open across the shutdown.
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	s.init()
+	s.reg.shutdown()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+	req.Header = http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "shutting down") {
+		t.Errorf("handshake during shutdown: %s %q %q", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
+}
