@@ -112,7 +112,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return c.ctxErr(ctx)
 	case <-c.closing:
 		return c.closedErr()
 	}

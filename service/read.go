@@ -93,7 +93,7 @@ func (c *Conn) next(ctx context.Context, stream bool) (readResult, error) {
 	select {
 	case c.readSem <- struct{}{}:
 	case <-ctx.Done():
-		return readResult{}, ctx.Err()
+		return readResult{}, c.ctxErr(ctx)
 	}
 	defer func() { <-c.readSem }()
 
@@ -108,7 +108,7 @@ func (c *Conn) next(ctx context.Context, stream bool) (readResult, error) {
 			case <-c.readEnd:
 				return readResult{}, c.readErr
 			case <-ctx.Done():
-				return readResult{}, ctx.Err()
+				return readResult{}, c.ctxErr(ctx)
 			}
 		}
 		c.readReq <- readRequest{stream: stream}
@@ -155,38 +155,77 @@ func (c *Conn) took(res readResult) (readResult, error) {
 // to Recv and Reader. Control frames are handled by gorilla inside
 // NextReader and the message readers, so they are seen whenever the loop
 // or a stream consumer is reading.
+//
+// After handing out a message, the loop waits up to readAheadDelay for the
+// next request before it reads on. A handler that answers each message
+// before asking for the next one so has its answer sent before the loop
+// reacts to whatever follows, such as a protocol violation that closes
+// the connection; and a handler busy elsewhere still has pings answered
+// and closes seen within the delay.
 func (c *Conn) readLoop() {
 	defer close(c.loopEnd)
+	var pause *time.Timer
+	var req *readRequest // a request taken before its message was read
 	for {
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
 			c.endRead(err)
 			return
 		}
-		if err := c.deliver(protocol.MessageType(typ), r); err != nil {
+		if err := c.deliver(protocol.MessageType(typ), r, req); err != nil {
 			c.endRead(err)
 			return
 		}
+		req = nil
+		select {
+		case next := <-c.readReq:
+			req = &next
+			continue
+		default:
+		}
+		if pause == nil {
+			pause = time.NewTimer(readAheadDelay)
+		} else {
+			pause.Reset(readAheadDelay)
+		}
+		c.setLoopWaiting(true)
+		select {
+		case next := <-c.readReq:
+			req = &next
+		case <-pause.C:
+		case <-c.closing:
+		}
+		pause.Stop()
+		c.setLoopWaiting(false)
 	}
 }
 
-// deliver hands one message to whoever asks for it. It returns an error
-// only when gorilla failed, which ends reading.
-func (c *Conn) deliver(typ protocol.MessageType, r io.Reader) error {
+// readAheadDelay is how long the read loop waits for the next request
+// after handing out a message before it reads on regardless.
+const readAheadDelay = 500 * time.Millisecond
+
+// deliver hands one message to whoever asks for it, or to taken if a
+// request was taken already. It returns an error only when gorilla
+// failed, which ends reading.
+func (c *Conn) deliver(typ protocol.MessageType, r io.Reader, taken *readRequest) error {
 	mr := &messageReader{c: c, typ: typ, r: r, done: make(chan struct{})}
 	var req readRequest
-	select {
-	case req = <-c.readReq:
-	default:
-		c.setLoopWaiting(true)
+	if taken != nil {
+		req = *taken
+	} else {
 		select {
 		case req = <-c.readReq:
-		case <-c.closing:
-			// Closing: messages are no longer delivered.
+		default:
+			c.setLoopWaiting(true)
+			select {
+			case req = <-c.readReq:
+			case <-c.closing:
+				// Closing: messages are no longer delivered.
+				c.setLoopWaiting(false)
+				return mr.discard()
+			}
 			c.setLoopWaiting(false)
-			return mr.discard()
 		}
-		c.setLoopWaiting(false)
 	}
 	if !req.stream {
 		data, err := mr.readAll()
@@ -255,6 +294,16 @@ func (c *Conn) linger() {
 			return
 		}
 	}
+}
+
+// ctxErr is the error for an operation whose ctx ended: ctx.Err(), or the
+// close when the connection is closing, since closing cancels the
+// connection's own context, which handlers pass to every call.
+func (c *Conn) ctxErr(ctx context.Context) error {
+	if c.State() != StateOpen {
+		return c.closedErr()
+	}
+	return ctx.Err()
 }
 
 // closedErr is the error operations return once the connection is closing.

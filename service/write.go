@@ -113,10 +113,7 @@ func (c *Conn) lockWrite(ctx context.Context) error {
 	select {
 	case c.writeSem <- struct{}{}:
 	case <-ctx.Done():
-		if c.State() != StateOpen {
-			return c.closedErr()
-		}
-		return ctx.Err()
+		return c.ctxErr(ctx)
 	case <-c.closing:
 		return c.closedErr()
 	}

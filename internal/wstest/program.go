@@ -1,0 +1,95 @@
+package wstest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the main package in the current directory (an example
+// program's test runs there) into dir and returns the binary's path. The
+// binary is built with the race detector when the tests are.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "prog")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// Program is a running example server.
+type Program struct {
+	Cmd  *exec.Cmd
+	Addr string // host:port from its "listening on" line
+	out  *bufio.Reader
+	done chan error
+}
+
+// Start runs bin with args, which should include "-addr 127.0.0.1:0",
+// and waits for its "listening on HOST:PORT" line. The program is
+// interrupted and waited for at the end of the test.
+func Start(t testing.TB, bin string, args ...string) *Program {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &Program{Cmd: cmd, out: bufio.NewReader(stdout), done: make(chan error, 1)}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	})
+	lines := make(chan string, 1)
+	go func() {
+		line, err := p.out.ReadString('\n')
+		if err != nil {
+			line = "error: " + err.Error()
+		}
+		lines <- line
+		_, _ = io.Copy(io.Discard, p.out)
+		p.done <- cmd.Wait()
+	}()
+	select {
+	case line := <-lines:
+		addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+		if !ok {
+			t.Fatalf("first line %q, want \"listening on HOST:PORT\"", line)
+		}
+		p.Addr = addr
+	case <-time.After(60 * time.Second):
+		t.Fatal("program did not print its address")
+	}
+	return p
+}
+
+// Stop sends sig and waits up to d for the program to exit, returning its
+// exit error.
+func (p *Program) Stop(sig os.Signal, d time.Duration) error {
+	if err := p.Cmd.Process.Signal(sig); err != nil {
+		return err
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("program did not exit within %v of %v", d, sig)
+	}
+}

@@ -1,0 +1,217 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// wsURL turns an httptest server's URL into a ws:// URL.
+func wsURL(srv *httptest.Server) string { return "ws" + strings.TrimPrefix(srv.URL, "http") }
+
+// Accept upgrades one request, with the subprotocol chosen by the caller.
+func ExampleAccept() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		offer, err := protocol.OfferFromHeader(r.Header)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		proto, _ := protocol.Select(offer, []string{"greet.v1"}, protocol.ClientOrder)
+		c, err := service.Accept(w, r, &service.AcceptOptions{Subprotocol: proto})
+		if err != nil {
+			return // Accept has answered the client
+		}
+		_ = c.SendText(c.Context(), "hello over "+c.Subprotocol())
+		_ = c.Close(protocol.CloseNormal, "bye")
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), &service.DialOptions{Subprotocols: []string{"greet.v1"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, msg, _ := c.Recv(ctx)
+	fmt.Println(string(msg))
+	_, _, err = c.Recv(ctx)
+	code, reason := service.CloseStatus(err)
+	fmt.Printf("closed: %v %q\n", code, reason)
+	// Output:
+	// hello over greet.v1
+	// closed: 1000 (normal closure) "bye"
+}
+
+// Dial connects a client; the connection has the same API as a server's.
+func ExampleDial() {
+	srv := httptest.NewServer(&service.Endpoint{
+		Protocols: []string{"echo"},
+		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			return c.Send(ctx, typ, data)
+		}),
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := service.Dial(ctx, wsURL(srv), &service.DialOptions{Subprotocols: []string{"echo"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close(protocol.CloseNormal, "")
+	fmt.Println(resp.StatusCode, c.Subprotocol())
+	_ = c.SendText(ctx, "ping")
+	typ, data, _ := c.Recv(ctx)
+	fmt.Println(typ, string(data))
+	// Output:
+	// 101 echo
+	// text ping
+}
+
+// A handler is sequential code: receive, send, and return to close.
+func ExampleConn_Recv() {
+	srv := httptest.NewServer(&service.Endpoint{
+		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			total := 0
+			for {
+				_, data, err := c.Recv(ctx)
+				if err != nil {
+					return err // the client closed
+				}
+				total += len(data)
+				if err := c.SendText(ctx, fmt.Sprintf("%d bytes so far", total)); err != nil {
+					return err
+				}
+			}
+		}),
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range []string{"abc", "de"} {
+		_ = c.SendText(ctx, m)
+		_, reply, _ := c.Recv(ctx)
+		fmt.Println(string(reply))
+	}
+	_ = c.Close(protocol.CloseNormal, "")
+	// Output:
+	// 3 bytes so far
+	// 5 bytes so far
+}
+
+// Send is safe from many goroutines at once; each message arrives whole.
+func ExampleConn_Send() {
+	srv := httptest.NewServer(&service.Endpoint{
+		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			done := make(chan struct{})
+			for i := range 3 {
+				go func() {
+					_ = c.SendJSON(ctx, map[string]int{"worker": i})
+					done <- struct{}{}
+				}()
+			}
+			for range 3 {
+				<-done
+			}
+			return nil
+		}),
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close(protocol.CloseNormal, "")
+	seen := map[int]bool{}
+	for range 3 {
+		var m struct{ Worker int }
+		if err := c.RecvJSON(ctx, &m); err != nil {
+			fmt.Println(err)
+			return
+		}
+		seen[m.Worker] = true
+	}
+	fmt.Println(len(seen), "workers heard")
+	// Output:
+	// 3 workers heard
+}
+
+// A handler's return value becomes the close code the peer sees.
+func ExampleCloseStatus() {
+	srv := httptest.NewServer(&service.Endpoint{
+		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			return &service.CloseError{Code: protocol.ClosePolicyViolation, Reason: "no anonymous users"}
+		}),
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, _, err = c.Recv(ctx)
+	code, reason := service.CloseStatus(err)
+	fmt.Println(code)
+	fmt.Println(reason)
+	// Output:
+	// 1008 (policy violation)
+	// no anonymous users
+}
+
+// Events builds a handler from callbacks.
+func ExampleEvents() {
+	closed := make(chan string, 1)
+	srv := httptest.NewServer(&service.Endpoint{
+		Handler: &service.Events{
+			OnMessage: func(ctx context.Context, c *service.Conn, typ protocol.MessageType, data []byte) error {
+				return c.SendText(ctx, strings.ToUpper(string(data)))
+			},
+			OnClose: func(c *service.Conn, code protocol.CloseCode, reason string) {
+				closed <- fmt.Sprintf("closed with %v %q", code, reason)
+			},
+		},
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = c.SendText(ctx, "quiet")
+	_, msg, _ := c.Recv(ctx)
+	fmt.Println(string(msg))
+	_ = c.Close(protocol.CloseGoingAway, "page closed")
+	fmt.Println(<-closed)
+	// Output:
+	// QUIET
+	// closed with 1001 (going away) "page closed"
+}
