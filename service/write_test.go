@@ -11,12 +11,12 @@ import (
 
 // blockSender sends 256 KiB messages to a peer that reads nothing until a
 // Send fails, and reports that error and how long the failing Send took.
-func blockSender(ctx context.Context, c *Conn) (error, time.Duration) {
+func blockSender(ctx context.Context, c *Conn) (time.Duration, error) {
 	msg := make([]byte, 256<<10)
 	for {
 		start := time.Now()
 		if err := c.SendBinary(ctx, msg); err != nil {
-			return err, time.Since(start)
+			return time.Since(start), err
 		}
 	}
 }
@@ -33,7 +33,7 @@ func TestSendReturnsWhenContextEnds(t *testing.T) {
 		sctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(300*time.Millisecond, cancel)
 		start := time.Now()
-		err, _ := blockSender(sctx, c)
+		_, err := blockSender(sctx, c)
 		<-c.Done()
 		out <- obs{err, time.Since(start), c.State()}
 		return nil
@@ -66,7 +66,7 @@ func TestWriteTimeoutEndsConnection(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 			other <- c.SendText(context.Background(), "queued")
 		}()
-		err, took := blockSender(context.Background(), c)
+		took, err := blockSender(context.Background(), c)
 		out <- obs{err, <-other, took}
 		return nil
 	})
