@@ -131,4 +131,3 @@ func TestClientUsage(t *testing.T) {
 		t.Errorf("without URL: exit %d, stderr %q", exit, stderr)
 	}
 }
-
