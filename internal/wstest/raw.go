@@ -267,3 +267,76 @@ func (c *Conn) ExpectEOF(d time.Duration) error {
 	}
 	return nil // a reset also ends it
 }
+
+// Request writes the raw HTTP request text req (lines ending in CRLF, the
+// blank line included) to a new connection to addr and reads the
+// response. When the server switches protocols, the returned Conn carries
+// on with frames; otherwise it is closed.
+func Request(addr, req string) (*Conn, *http.Response, error) {
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(nc, req); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	c := &Conn{Conn: nc, br: bufio.NewReader(nc)}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	c.Resp = resp
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body = io.NopCloser(strings.NewReader(string(body)))
+		nc.Close()
+		return nil, resp, nil
+	}
+	return c, resp, nil
+}
+
+// UpgradeRequest returns the text of a valid upgrade request for target
+// (a path and query) on host, with headers appended ("Name: value" each).
+// A standard header given as "Name:" with nothing after the colon is
+// removed instead.
+func UpgradeRequest(method, target, host string, headers ...string) string {
+	std := [][2]string{
+		{"Host", host},
+		{"Upgrade", "websocket"},
+		{"Connection", "Upgrade"},
+		{"Sec-WebSocket-Version", "13"},
+		{"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", method, target)
+	var extra []string
+	for _, h := range headers {
+		name, value, _ := strings.Cut(h, ":")
+		removed := false
+		if strings.TrimSpace(value) == "" {
+			for i := range std {
+				if strings.EqualFold(std[i][0], name) {
+					std[i][0] = ""
+					removed = true
+				}
+			}
+		}
+		if !removed {
+			extra = append(extra, h)
+		}
+	}
+	for _, h := range std {
+		if h[0] != "" {
+			fmt.Fprintf(&b, "%s: %s\r\n", h[0], h[1])
+		}
+	}
+	for _, h := range extra {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}

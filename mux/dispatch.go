@@ -1,0 +1,80 @@
+package mux
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// routeHandler serves one request that matched a route: a plain request
+// goes to the route's HTTP handler, a handshake is checked, negotiated,
+// upgraded and handed to the chosen handler.
+type routeHandler struct {
+	m       *Mux
+	c       *compiled
+	connMws []func(service.Handler) service.Handler
+}
+
+func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := rh.c
+	if c.HTTP != nil && !service.IsUpgrade(r) {
+		c.HTTP.ServeHTTP(w, r)
+		return
+	}
+	offer, err := service.CheckHandshake(r)
+	if err != nil {
+		var he *service.HandshakeError
+		if errors.As(err, &he) {
+			he.WriteResponse(w)
+		} else {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+		return
+	}
+	proto, h, herr := c.negotiate(offer)
+	if herr != nil {
+		herr.WriteResponse(w)
+		return
+	}
+	opts := rh.m.Options
+	if c.Options != nil {
+		opts = *c.Options
+	}
+	conn, err := service.Accept(w, r, &service.AcceptOptions{Subprotocol: proto, CheckOrigin: rh.m.CheckOrigin, Options: opts})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	for i := len(c.ConnMiddleware) - 1; i >= 0; i-- {
+		h = c.ConnMiddleware[i](h)
+	}
+	for i := len(rh.connMws) - 1; i >= 0; i-- {
+		h = rh.connMws[i](h)
+	}
+	_ = service.Run(conn, h)
+}
+
+// negotiate picks the subprotocol and handler for offer, or the refusal.
+func (c *compiled) negotiate(offer protocol.Offer) (string, service.Handler, *service.HandshakeError) {
+	if len(offer) == 0 {
+		if c.NoProtocol != nil {
+			return "", c.NoProtocol, nil
+		}
+		return "", nil, &service.HandshakeError{Status: http.StatusBadRequest,
+			Reason: "this service requires a subprotocol; supported: " + strings.Join(c.supported, ", ")}
+	}
+	if p, ok := protocol.Select(offer, c.supported, c.Policy); ok {
+		for _, e := range c.Protocols {
+			if e.Name == p {
+				return p, e.Handler, nil
+			}
+		}
+	}
+	if c.FallbackNoMatch {
+		return "", c.NoProtocol, nil
+	}
+	_, herr := service.Negotiate(offer, c.supported, c.Policy, false)
+	return "", nil, herr
+}

@@ -1,0 +1,206 @@
+package mux
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime"
+	"sync"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/wsmap/wsmap/service"
+)
+
+// Mux is the service mapper: an http.Handler that picks a route by
+// matching the request path against each route's pattern (the first
+// registered match wins), then a handler by the subprotocol negotiated
+// with the client.
+//
+// The zero value is an empty Mux ready for routes. Set the exported fields
+// and call Use and UseConn before serving; Add and Handle may be called at
+// any time, also while serving. ServeHTTP is safe for concurrent use.
+type Mux struct {
+	// NotFound answers requests whose path matches no route. Defaults to a
+	// plain-text 404. Set it to chi's NotFound handler to fall back to the
+	// parent router when mounted.
+	NotFound http.Handler
+
+	// Options configures the connections of routes without Options of
+	// their own.
+	Options service.Options
+
+	// CheckOrigin decides whether a browser's cross-origin handshake is
+	// allowed. Defaults to same-origin (see service.AcceptOptions).
+	CheckOrigin func(r *http.Request) bool
+
+	mu       sync.RWMutex
+	idx      index
+	mws      []func(http.Handler) http.Handler
+	connMws  []func(service.Handler) service.Handler
+	chain    http.Handler // mws around dispatch, built on first use
+}
+
+// New returns a Mux with the given routes, registered in order; see
+// Compile for the error.
+func New(routes ...Route) (*Mux, error) {
+	return Compile(routes)
+}
+
+// Compile builds a Mux from a table of routes, registered in order. It
+// stops at the first mistake and returns a *RouteError that names the
+// pattern, the table entry and, for a bad pattern, the offset.
+func Compile(table []Route) (*Mux, error) {
+	m := &Mux{}
+	for i, r := range table {
+		if err := m.add(r, fmt.Sprintf("table entry %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// MustCompile is like Compile but panics on a mistake, with the same
+// message. It suits tables written in the program.
+func MustCompile(table []Route) *Mux {
+	m, err := Compile(table)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+// Add registers a route after those already registered. A mistake is
+// returned as a *RouteError naming the file and line of the call.
+func (m *Mux) Add(r Route) error {
+	return m.add(r, caller())
+}
+
+// Handle registers h for pattern: it serves clients that offer none of
+// protocols and each of protocols (server order of preference), learning
+// the chosen one from Conn.Subprotocol. It panics on a mistake, with the
+// message Add would return.
+func (m *Mux) Handle(pattern string, h service.Handler, protocols ...string) {
+	r := Route{Pattern: pattern, NoProtocol: h}
+	for _, p := range protocols {
+		r.Protocols = append(r.Protocols, Protocol{Name: p, Handler: h})
+	}
+	if err := m.add(r, caller()); err != nil {
+		panic(err)
+	}
+}
+
+func (m *Mux) add(r Route, where string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := compile(r, len(m.idx.routes), where)
+	if err != nil {
+		return err
+	}
+	if i, dup := m.idx.patterns[r.Pattern]; dup {
+		return &RouteError{Pattern: r.Pattern, Where: where, Offset: -1,
+			Err: fmt.Errorf("%w: already registered (%s)", ErrDuplicatePattern, m.idx.routes[i].where)}
+	}
+	m.idx.add(c)
+	return nil
+}
+
+// caller returns the file:line of the code that called the exported
+// registration method.
+func caller() string {
+	_, file, line, ok := runtime.Caller(2)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", file, line)
+}
+
+// Use appends handshake middleware, which wraps every request the Mux
+// serves, including those that match no route. It must be called before
+// the Mux serves its first request.
+func (m *Mux) Use(mw ...func(http.Handler) http.Handler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.chain != nil {
+		panic("mux: Use called after the Mux started serving")
+	}
+	m.mws = append(m.mws, mw...)
+}
+
+// UseConn appends connection middleware, which wraps the handler of every
+// connection the Mux accepts.
+func (m *Mux) UseConn(mw ...func(service.Handler) service.Handler) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.connMws = append(m.connMws, mw...)
+}
+
+// ServeHTTP dispatches r to the first route whose pattern matches its
+// path. Mounted in a chi router, the path is the part below the mount
+// point (chi's RoutePath); under http.StripPrefix, the stripped path.
+func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.mu.RLock()
+	h := m.chain
+	m.mu.RUnlock()
+	if h == nil {
+		m.mu.Lock()
+		if m.chain == nil {
+			var d http.Handler = http.HandlerFunc(m.dispatch)
+			for i := len(m.mws) - 1; i >= 0; i-- {
+				d = m.mws[i](d)
+			}
+			m.chain = d
+		}
+		h = m.chain
+		m.mu.Unlock()
+	}
+	h.ServeHTTP(w, r)
+}
+
+// dispatch finds the route and serves r with it.
+func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
+	path := routePath(r)
+	m.mu.RLock()
+	c, sub := m.idx.lookup(path)
+	connMws := m.connMws
+	m.mu.RUnlock()
+	if c == nil {
+		if m.NotFound != nil {
+			m.NotFound.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, fmt.Sprintf("no WebSocket service at %q", path), http.StatusNotFound)
+		return
+	}
+	for i, name := range c.names {
+		if name != "" && sub[2*i] >= 0 {
+			r.SetPathValue(name, path[sub[2*i]:sub[2*i+1]])
+		}
+	}
+	if r.Pattern == "" {
+		r.Pattern = c.Pattern
+	}
+	var h http.Handler = &routeHandler{m: m, c: c, connMws: connMws}
+	for i := len(c.Middleware) - 1; i >= 0; i-- {
+		h = c.Middleware[i](h)
+	}
+	h.ServeHTTP(w, r)
+}
+
+// routePath returns the decoded path to match: chi's RoutePath when
+// mounted in a chi router, else the URL's path.
+func routePath(r *http.Request) string {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && rctx.RoutePath != "" {
+		if r.URL.RawPath == "" {
+			return rctx.RoutePath // chi took it from the decoded path
+		}
+		if p, err := url.PathUnescape(rctx.RoutePath); err == nil {
+			return p
+		}
+		return rctx.RoutePath
+	}
+	if r.URL.Path == "" {
+		return "/"
+	}
+	return r.URL.Path
+}

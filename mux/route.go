@@ -1,0 +1,214 @@
+package mux
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"regexp/syntax"
+	"strings"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// Route is one entry of the service mapper's table: a path pattern and the
+// handlers that serve connections to matching paths, one per subprotocol.
+type Route struct {
+	// Pattern is an RE2 regular expression matched against the whole
+	// decoded request path, as if written ^(?:Pattern)$ (the query string
+	// is not part of the path). Named groups, (?P<name>…), become path
+	// values: r.PathValue(name) and Conn.Param(name).
+	Pattern string
+
+	// Protocols are the subprotocols served, each by its handler, in the
+	// server's order of preference.
+	Protocols []Protocol
+
+	// NoProtocol serves clients that offer no subprotocol (the #f entry of
+	// Racket's ws-service-mapper). Without it such clients are refused
+	// with 400.
+	NoProtocol service.Handler
+
+	// FallbackNoMatch serves a client whose offer matches none of
+	// Protocols with NoProtocol (and no subprotocol) instead of refusing
+	// it with 400.
+	FallbackNoMatch bool
+
+	// Policy decides between several offered protocols the route serves.
+	// Defaults to the client's order.
+	Policy protocol.Policy
+
+	// HTTP serves plain requests (no WebSocket upgrade) to matching paths,
+	// so that one path can serve a page and a socket. Without it they are
+	// answered 426 Upgrade Required.
+	HTTP http.Handler
+
+	// Options configures this route's connections; nil means the Mux's.
+	Options *service.Options
+
+	// Middleware wraps this route's handshakes, inside the Mux's own.
+	Middleware []func(http.Handler) http.Handler
+
+	// ConnMiddleware wraps this route's connection handlers, inside the
+	// Mux's own.
+	ConnMiddleware []func(service.Handler) service.Handler
+}
+
+// Protocol pairs a subprotocol name with the handler that serves it.
+type Protocol struct {
+	Name    string
+	Handler service.Handler
+}
+
+// Errors wrapped by every *RouteError, one per kind of mistake.
+var (
+	ErrInvalidPattern    = errors.New("invalid pattern")
+	ErrDuplicatePattern  = errors.New("duplicate pattern")
+	ErrInvalidProtocol   = errors.New("invalid subprotocol name")
+	ErrDuplicateProtocol = errors.New("subprotocol listed twice")
+	ErrNoHandler         = errors.New("missing handler")
+)
+
+// RouteError is a mistake in a route, found when it is added.
+type RouteError struct {
+	Pattern string
+	// Where says which route: "table entry N" for Compile, the file and
+	// line of the registering call for Add and Handle.
+	Where string
+	// Offset is the byte offset in Pattern of the mistake, or -1.
+	Offset int
+	// Err wraps one of the Err… kinds, with details.
+	Err error
+}
+
+// Error describes the mistake, the pattern and where it was registered.
+func (e *RouteError) Error() string {
+	s := fmt.Sprintf("mux: route %q", e.Pattern)
+	if e.Where != "" {
+		s += " (" + e.Where + ")"
+	}
+	if e.Offset >= 0 {
+		s += fmt.Sprintf(", offset %d", e.Offset)
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Unwrap returns the kind of mistake with its details.
+func (e *RouteError) Unwrap() error { return e.Err }
+
+// compiled is a validated route, ready for dispatch.
+type compiled struct {
+	Route
+	index   int
+	where   string
+	re      *regexp.Regexp // nil for a literal pattern
+	literal string         // the whole pattern, when it is a plain string
+	prefix  string         // every matching path starts with it
+	names   []string       // capture names, by group number ("" unnamed)
+	hasName bool
+	supported []string     // protocol names, in order
+}
+
+// compile validates r. The returned error is a *RouteError.
+func compile(r Route, index int, where string) (*compiled, error) {
+	fail := func(offset int, err error) (*compiled, error) {
+		return nil, &RouteError{Pattern: r.Pattern, Where: where, Offset: offset, Err: err}
+	}
+	c := &compiled{Route: r, index: index, where: where}
+	ast, err := syntax.Parse(r.Pattern, syntax.Perl)
+	if err != nil {
+		var se *syntax.Error
+		offset := -1
+		if errors.As(err, &se) {
+			if i := strings.Index(r.Pattern, se.Expr); i >= 0 && se.Expr != r.Pattern {
+				offset = i
+			}
+			return fail(offset, fmt.Errorf("%w: %s: %q", ErrInvalidPattern, se.Code, se.Expr))
+		}
+		return fail(-1, fmt.Errorf("%w: %v", ErrInvalidPattern, err))
+	}
+	prefix, complete := literalPrefix(ast.Simplify())
+	c.prefix = prefix
+	if complete && !strings.ContainsAny(r.Pattern, `\.+*?()|[]{}^$`) {
+		c.literal = r.Pattern
+	} else {
+		c.re, err = regexp.Compile(`^(?:` + r.Pattern + `)$`)
+		if err != nil {
+			return fail(-1, fmt.Errorf("%w: %v", ErrInvalidPattern, err))
+		}
+		c.names = c.re.SubexpNames()
+		seen := map[string]bool{}
+		for _, n := range c.names {
+			if n == "" {
+				continue
+			}
+			if seen[n] {
+				return fail(strings.Index(r.Pattern, "(?P<"+n+">"), fmt.Errorf("%w: capture name %q used twice", ErrInvalidPattern, n))
+			}
+			seen[n] = true
+			c.hasName = true
+		}
+	}
+	for i, p := range r.Protocols {
+		if !protocol.ValidToken(p.Name) {
+			return fail(-1, fmt.Errorf("%w: %q (entry %d) is not an RFC 7230 token", ErrInvalidProtocol, p.Name, i))
+		}
+		if p.Handler == nil {
+			return fail(-1, fmt.Errorf("%w: subprotocol %q has a nil handler", ErrNoHandler, p.Name))
+		}
+		for _, q := range r.Protocols[:i] {
+			if q.Name == p.Name {
+				return fail(-1, fmt.Errorf("%w: %q", ErrDuplicateProtocol, p.Name))
+			}
+		}
+		c.supported = append(c.supported, p.Name)
+	}
+	if len(r.Protocols) == 0 && r.NoProtocol == nil && r.HTTP == nil {
+		return fail(-1, fmt.Errorf("%w: the route serves no subprotocol, no client without one, and no plain request", ErrNoHandler))
+	}
+	if r.FallbackNoMatch && r.NoProtocol == nil {
+		return fail(-1, fmt.Errorf("%w: FallbackNoMatch needs a NoProtocol handler", ErrNoHandler))
+	}
+	return c, nil
+}
+
+// match reports whether path matches and, for a pattern with named
+// groups, returns the submatch indexes.
+func (c *compiled) match(path string) (bool, []int) {
+	if c.re == nil {
+		return path == c.literal, nil
+	}
+	if !c.hasName {
+		return c.re.MatchString(path), nil
+	}
+	m := c.re.FindStringSubmatchIndex(path)
+	return m != nil, m
+}
+
+// literalPrefix returns the literal text every match of re starts with,
+// and whether re is that literal text and nothing else.
+func literalPrefix(re *syntax.Regexp) (string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return "", false
+		}
+		return string(re.Rune), true
+	case syntax.OpEmptyMatch, syntax.OpBeginText, syntax.OpEndText, syntax.OpBeginLine, syntax.OpEndLine:
+		return "", true
+	case syntax.OpCapture:
+		return literalPrefix(re.Sub[0])
+	case syntax.OpConcat:
+		var b strings.Builder
+		for _, sub := range re.Sub {
+			p, complete := literalPrefix(sub)
+			b.WriteString(p)
+			if !complete {
+				return b.String(), false
+			}
+		}
+		return b.String(), true
+	}
+	return "", false
+}
