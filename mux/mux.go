@@ -34,11 +34,11 @@ type Mux struct {
 	// allowed. Defaults to same-origin (see service.AcceptOptions).
 	CheckOrigin func(r *http.Request) bool
 
-	mu       sync.RWMutex
-	idx      index
-	mws      []func(http.Handler) http.Handler
-	connMws  []func(service.Handler) service.Handler
-	chain    http.Handler // mws around dispatch, built on first use
+	mu      sync.RWMutex
+	idx     index
+	mws     []func(http.Handler) http.Handler
+	connMws []func(service.Handler) service.Handler
+	chain   http.Handler // mws around dispatch, built on first use
 }
 
 // New returns a Mux with the given routes, registered in order; see

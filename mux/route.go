@@ -100,14 +100,14 @@ func (e *RouteError) Unwrap() error { return e.Err }
 // compiled is a validated route, ready for dispatch.
 type compiled struct {
 	Route
-	index   int
-	where   string
-	re      *regexp.Regexp // nil for a literal pattern
-	literal string         // the whole pattern, when it is a plain string
-	prefix  string         // every matching path starts with it
-	names   []string       // capture names, by group number ("" unnamed)
-	hasName bool
-	supported []string     // protocol names, in order
+	index     int
+	where     string
+	re        *regexp.Regexp // nil for a literal pattern
+	literal   string         // the whole pattern, when it is a plain string
+	prefix    string         // every matching path starts with it
+	names     []string       // capture names, by group number ("" unnamed)
+	hasName   bool
+	supported []string // protocol names, in order
 }
 
 // compile validates r. The returned error is a *RouteError.
