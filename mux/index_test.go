@@ -1,0 +1,111 @@
+package mux
+
+import (
+	"fmt"
+	"regexp"
+	"testing"
+)
+
+func TestLookupOrder(t *testing.T) {
+	t.Parallel()
+	m := MustCompile([]Route{
+		{Pattern: `/a/.*`, NoProtocol: fixed("0")},
+		{Pattern: `/a/b/c`, NoProtocol: fixed("1")},
+		{Pattern: `/.*`, NoProtocol: fixed("2")},
+		{Pattern: `/z`, NoProtocol: fixed("3")},
+		{Pattern: `(?i)/Q`, NoProtocol: fixed("4")},
+		{Pattern: `/q`, NoProtocol: fixed("5")},
+	})
+	for path, want := range map[string]int{
+		"/a/b/c": 0, "/a/": 0, "/a": 2, "/z": 2, "/q": 2, "": -1, "x": -1,
+	} {
+		c, _ := m.idx.lookup(path)
+		got := -1
+		if c != nil {
+			got = c.index
+		}
+		if got != want {
+			t.Errorf("lookup(%q) = route %d, want %d", path, got, want)
+		}
+	}
+}
+
+// linearLookup is the specification: the first route, in registration
+// order, whose anchored pattern matches.
+func linearLookup(patterns []string, path string) int {
+	for i, p := range patterns {
+		if regexp.MustCompile(`^(?:` + p + `)$`).MatchString(path) {
+			return i
+		}
+	}
+	return -1
+}
+
+// FuzzCompileAndLookup compiles arbitrary patterns and checks that the
+// indexed lookup agrees with trying every pattern in order.
+func FuzzCompileAndLookup(f *testing.F) {
+	f.Add(`/svc1/(?P<id>[0-9]+)`, `/svc1/.*`, `/svc1/42`)
+	f.Add(`^/echo$`, `/echo`, `/echo`)
+	f.Add(`(?i)/A`, `/a|/b`, `/a`)
+	f.Add(`/x/(a)`, `/x/`, `/x/a`)
+	f.Add(`[`, `/`, `/`)
+	f.Fuzz(func(t *testing.T, p1, p2, path string) {
+		var patterns []string
+		m := &Mux{}
+		for _, p := range []string{p1, p2} {
+			err := m.add(Route{Pattern: p, NoProtocol: fixed("")}, "fuzz")
+			if err == nil {
+				patterns = append(patterns, p)
+				continue
+			}
+			if _, rerr := regexp.Compile(`^(?:` + p + `)$`); rerr == nil && p != p1 {
+				// Only a duplicate or a duplicate capture name may be
+				// refused when the regexp itself compiles.
+				t.Logf("refused %q: %v", p, err)
+			}
+		}
+		c, _ := m.idx.lookup(path)
+		got := -1
+		if c != nil {
+			got = c.index
+		}
+		if want := linearLookup(patterns, path); got != want {
+			t.Fatalf("patterns %q, path %q: index found %d, linear scan %d", patterns, path, got, want)
+		}
+	})
+}
+
+func TestLookupManyRoutes(t *testing.T) {
+	t.Parallel()
+	m := buildSvcMux(t, 1000)
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/svc0/1", 0}, {"/svc999/123", 999}, {"/svc99/7", 99}, {"/svc1000/1", -1}, {"/svc5/x", -1}, {"/svc5/", -1}} {
+		c, sub := m.idx.lookup(tt.path)
+		got := -1
+		if c != nil {
+			got = c.index
+			if id := tt.path[sub[2]:sub[3]]; fmt.Sprint("/svc", got, "/", id) != tt.path {
+				t.Errorf("%s: captured id %q", tt.path, id)
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: route %d, want %d", tt.path, got, tt.want)
+		}
+	}
+}
+
+func buildSvcMux(tb testing.TB, n int) *Mux {
+	tb.Helper()
+	table := make([]Route, n)
+	h := fixed("")
+	for i := range table {
+		table[i] = Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: h}
+	}
+	m, err := Compile(table)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}

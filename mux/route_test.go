@@ -1,0 +1,154 @@
+package mux
+
+import (
+	"errors"
+	"regexp/syntax"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/service"
+)
+
+func TestCompileErrors(t *testing.T) {
+	t.Parallel()
+	h := fixed("")
+	tests := []struct {
+		name    string
+		table   []Route
+		kind    error
+		wantMsg string
+	}{
+		{"invalid pattern", []Route{{Pattern: `/ok`, NoProtocol: h}, {Pattern: `/chat/([a-z]+`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/chat/([a-z]+" (table entry 1): invalid pattern: missing closing ): "/chat/([a-z]+"`},
+		{"invalid pattern with offset", []Route{{Pattern: `/a/x**`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/a/x**" (table entry 0), offset 4: invalid pattern: invalid nested repetition operator: "**"`},
+		{"invalid escape", []Route{{Pattern: `/a\q`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/a\\q" (table entry 0), offset 2: invalid pattern: invalid escape sequence: "\\q"`},
+		{"duplicate pattern", []Route{{Pattern: `/a`, NoProtocol: h}, {Pattern: `/b`, NoProtocol: h}, {Pattern: `/a`, NoProtocol: h}}, ErrDuplicatePattern,
+			`mux: route "/a" (table entry 2): duplicate pattern: already registered (table entry 0)`},
+		{"duplicate capture name", []Route{{Pattern: `/(?P<id>\d+)/(?P<id>\d+)`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/(?P<id>\\d+)/(?P<id>\\d+)" (table entry 0), offset 1: invalid pattern: capture name "id" used twice`},
+		{"invalid protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}, {"chat v2", h}}}}, ErrInvalidProtocol,
+			`mux: route "/a" (table entry 0): invalid subprotocol name: "chat v2" (entry 1) is not an RFC 7230 token`},
+		{"empty protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"", h}}}}, ErrInvalidProtocol,
+			`mux: route "/a" (table entry 0): invalid subprotocol name: "" (entry 0) is not an RFC 7230 token`},
+		{"duplicate protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}, {"chat", h}}}}, ErrDuplicateProtocol,
+			`mux: route "/a" (table entry 0): subprotocol listed twice: "chat"`},
+		{"nil protocol handler", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", nil}}}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: subprotocol "chat" has a nil handler`},
+		{"no handler at all", []Route{{Pattern: `/a`}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: the route serves no subprotocol, no client without one, and no plain request`},
+		{"fallback without NoProtocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}}, FallbackNoMatch: true}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: FallbackNoMatch needs a NoProtocol handler`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := Compile(tt.table)
+			if err == nil {
+				t.Fatalf("Compile = %v, want error", m)
+			}
+			var re *RouteError
+			if !errors.As(err, &re) || !errors.Is(err, tt.kind) {
+				t.Errorf("error %v is not a *RouteError wrapping %v", err, tt.kind)
+			}
+			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+			// The panicking form panics with the same message.
+			func() {
+				defer func() {
+					r := recover()
+					perr, _ := r.(error)
+					if perr == nil || perr.Error() != tt.wantMsg {
+						t.Errorf("MustCompile panicked with %v, want %q", r, tt.wantMsg)
+					}
+				}()
+				MustCompile(tt.table)
+			}()
+		})
+	}
+}
+
+func TestRegistrationNamesCaller(t *testing.T) {
+	t.Parallel()
+	m := &Mux{}
+	m.Handle(`/a`, fixed(""))
+	err := m.Add(Route{Pattern: `/a`, NoProtocol: fixed("")})
+	if err == nil || !strings.Contains(err.Error(), "route_test.go:") || !errors.Is(err, ErrDuplicatePattern) {
+		t.Fatalf("Add duplicate: %v, want the file and line of both registrations", err)
+	}
+	if strings.Count(err.Error(), "route_test.go:") != 2 {
+		t.Errorf("error %q should name both registrations", err)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(error).Error(), "invalid subprotocol name") {
+			t.Errorf("Handle with a bad protocol panicked with %v", r)
+		}
+	}()
+	m.Handle(`/b`, fixed(""), "bad name")
+}
+
+func TestLiteralPrefix(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		pattern  string
+		prefix   string
+		complete bool
+	}{
+		{`/echo`, "/echo", true},
+		{`^/echo$`, "/echo", true},
+		{`/svc12/(?P<id>[0-9]+)`, "/svc12/", false},
+		{`/chat/(?P<room>[a-z]+)`, "/chat/", false},
+		{`(/a)/b`, "/a/b", true},
+		{`/a|/b`, "/", false},
+		{`(?i)/echo`, "", false},
+		{`.*`, "", false},
+		{``, "", true},
+		{`/x\.y`, "/x.y", true},
+	} {
+		re, err := syntax.Parse(tt.pattern, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, complete := literalPrefix(re.Simplify())
+		if p != tt.prefix || complete != tt.complete {
+			t.Errorf("literalPrefix(%q) = %q, %v; want %q, %v", tt.pattern, p, complete, tt.prefix, tt.complete)
+		}
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	t.Parallel()
+	m := MustCompile(racketTable())
+	got := m.Routes()
+	if len(got) != 6 {
+		t.Fatalf("%d routes", len(got))
+	}
+	want := RouteInfo{Pattern: `^/echo$`, Protocols: []string{"echo.v2", "echo.v1"}, NoProtocol: true}
+	if diff := cmp.Diff(want, got[0]); diff != "" {
+		t.Errorf("route 0 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"room"}, got[1].Params); diff != "" {
+		t.Errorf("route 1 params (-want +got):\n%s", diff)
+	}
+	var b strings.Builder
+	if err := m.WriteRoutes(&b); err != nil {
+		t.Fatal(err)
+	}
+	wantTable := `PATTERN                 SUBPROTOCOLS               POLICY        HTTP
+^/echo$                 echo.v2 echo.v1 -          client order  no
+/chat/(?P<room>[a-z]+)  -                          client order  no
+/server-order           echo.v1 echo.v2            server order  no
+/fallback               echo.v1 - (fallback to -)  client order  no
+/page                   -                          client order  yes
+/chat/(?P<room>.*)      -                          client order  no
+`
+	if diff := cmp.Diff(wantTable, b.String()); diff != "" {
+		t.Errorf("WriteRoutes (-want +got):\n%s", diff)
+	}
+}
+
+var _ service.Handler = fixed("")
