@@ -1,0 +1,132 @@
+package mux
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/wsmap/wsmap/service"
+)
+
+// paramsHandler replies with the path it matched on and the path values
+// it can read, from the mux's captures and from chi.
+func paramsHandler() service.Handler {
+	return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		r := c.Request()
+		return c.SendText(ctx, strings.Join([]string{
+			"path=" + r.URL.Path,
+			"tenant=" + c.Param("tenant"),
+			"chi-tenant=" + chi.URLParam(r, "tenant"),
+			"room=" + c.Param("room"),
+			"rid=" + middleware.GetReqID(ctx),
+		}, " "))
+	})
+}
+
+func dialText(t *testing.T, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := service.Dial(ctx, url, nil)
+	if err != nil {
+		status := ""
+		if resp != nil {
+			status = resp.Status
+		}
+		t.Fatalf("Dial %s: %v %s", url, err, status)
+	}
+	defer c.Close(1000, "")
+	_, msg, err := c.Recv(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(msg)
+}
+
+func TestMountedInChi(t *testing.T) {
+	t.Parallel()
+	m := &Mux{}
+	m.Handle(`/rooms/(?P<room>[a-z]+)`, paramsHandler())
+	m.Handle(`/echo`, paramsHandler())
+
+	var seenByMiddleware atomic.Int32
+	r := chi.NewRouter()
+	// chi's common middleware in front: each wraps the ResponseWriter.
+	r.Use(middleware.RequestID, middleware.RealIP, middleware.Recoverer)
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seenByMiddleware.Add(1)
+			next.ServeHTTP(w, r)
+		})
+	})
+	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	r.Mount("/ws", m)
+	r.With(middleware.Logger).Mount("/t/{tenant}/ws", m)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	base := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	for _, tt := range []struct{ url, want string }{
+		{base + "/ws/echo", "path=/ws/echo tenant= chi-tenant= room= rid="},
+		{base + "/ws/rooms/lobby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby rid="},
+		{base + "/t/acme/ws/rooms/lobby", "path=/t/acme/ws/rooms/lobby tenant=acme chi-tenant=acme room=lobby rid="},
+		{base + "/ws/rooms/l%6Fbby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby rid="},
+	} {
+		got := dialText(t, tt.url)
+		// The request ID differs each time: check it is there, then drop it.
+		i := strings.LastIndex(got, "rid=")
+		if i < 0 || len(got) == i+len("rid=") {
+			t.Errorf("%s: no request ID from chi's middleware in %q", tt.url, got)
+		} else {
+			got = got[:i+len("rid=")]
+		}
+		if got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.url, got, tt.want)
+		}
+	}
+	if seenByMiddleware.Load() != 4 {
+		t.Errorf("chi middleware saw %d handshakes, want 4", seenByMiddleware.Load())
+	}
+	// Matching is relative to the mount point.
+	resp, err := http.Get(srv.URL + "/ws/ws/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/ws/ws/echo: %s, want 404", resp.Status)
+	}
+	resp, err = http.Get(srv.URL + "/ws/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("plain GET /ws/echo: %s, want 426", resp.Status)
+	}
+}
+
+func TestMountedInNetHTTP(t *testing.T) {
+	t.Parallel()
+	m := &Mux{}
+	m.Handle(`/rooms/(?P<room>[a-z]+)`, paramsHandler())
+	sm := http.NewServeMux()
+	sm.Handle("/ws/", http.StripPrefix("/ws", m))
+	sm.Handle("/t/{tenant}/", http.StripPrefix("/t/acme", m))
+	srv := httptest.NewServer(sm)
+	defer srv.Close()
+	base := "ws" + strings.TrimPrefix(srv.URL, "http")
+	if got, want := dialText(t, base+"/ws/rooms/lobby"), "path=/rooms/lobby tenant= chi-tenant= room=lobby rid="; got != want {
+		t.Errorf("StripPrefix: got %q, want %q", got, want)
+	}
+	if got, want := dialText(t, base+"/t/acme/rooms/hall"), "path=/rooms/hall tenant=acme chi-tenant= room=hall rid="; got != want {
+		t.Errorf("ServeMux pattern: got %q, want %q", got, want)
+	}
+}
