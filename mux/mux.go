@@ -160,10 +160,7 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // dispatch finds the route and serves r with it.
 func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 	path := routePath(r)
-	m.mu.RLock()
-	c, sub := m.idx.lookup(path)
-	connMws := m.connMws
-	m.mu.RUnlock()
+	c, sub, connMws := m.route(path)
 	if c == nil {
 		if m.NotFound != nil {
 			m.NotFound.ServeHTTP(w, r)
@@ -185,6 +182,15 @@ func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 		h = c.Middleware[i](h)
 	}
 	h.ServeHTTP(w, r)
+}
+
+// route finds the route for path, with the connection middleware to
+// apply.
+func (m *Mux) route(path string) (*compiled, []int, []func(service.Handler) service.Handler) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	c, sub := m.idx.lookup(path)
+	return c, sub, m.connMws
 }
 
 // routePath returns the decoded path to match: chi's RoutePath when
