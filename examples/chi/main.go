@@ -1,0 +1,136 @@
+// Command chi shows wsmap inside a chi router, beside a REST route and
+// behind chi's own middleware:
+//
+//	GET /api/health        JSON: {"status":"ok","connections":N}
+//	/ws/echo               WebSocket echo; subprotocol "echo" optional
+//	/ws/rooms/{room}       WebSocket; replies "[room] message", where room
+//	                       is chi's URL parameter
+//
+// Usage:
+//
+//	chi [-addr 127.0.0.1:8080]
+//
+// It prints "listening on HOST:PORT" once it accepts connections and
+// serves until interrupted (SIGINT or SIGTERM), then closes every
+// connection with 1001 (going away) and exits. Requests are logged to
+// standard error.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/service"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on; port 0 picks a free port")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, os.Stdout, os.Stderr); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// newRouter builds the chi router; srv reports the open connections.
+func newRouter(srv *service.Server, logw io.Writer) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, middleware.RealIP)
+	r.Use(middleware.RequestLogger(&middleware.DefaultLogFormatter{Logger: log.New(logw, "", log.LstdFlags), NoColor: true}))
+	r.Use(middleware.Recoverer)
+
+	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "connections": srv.Len()})
+	})
+
+	sockets := &mux.Mux{}
+	sockets.Handle(`/echo`, service.HandlerFunc(echo), "echo")
+
+	rooms := &mux.Mux{}
+	rooms.Handle(`/`, service.HandlerFunc(room))
+
+	r.Route("/ws", func(r chi.Router) {
+		r.Mount("/", sockets)
+		r.With(validRoom).Mount("/rooms/{room}", rooms)
+	})
+	return r
+}
+
+var roomName = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+
+// validRoom refuses a bad room name before the upgrade.
+func validRoom(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !roomName.MatchString(chi.URLParam(r, "room")) {
+			http.Error(w, "room names are 1 to 32 of a-z, 0-9 and -", http.StatusBadRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// echo sends every message back.
+func echo(ctx context.Context, c *service.Conn) error {
+	for {
+		typ, data, err := c.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.Send(ctx, typ, data); err != nil {
+			return err
+		}
+	}
+}
+
+// room answers each text message with the room's name, read from chi's
+// URL parameter, in front.
+func room(ctx context.Context, c *service.Conn) error {
+	name := chi.URLParam(c.Request(), "room")
+	for {
+		_, data, err := c.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		if err := c.SendText(ctx, "["+name+"] "+string(data)); err != nil {
+			return err
+		}
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, addr string, stdout, logw io.Writer) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &service.Server{}
+	srv.Handler = newRouter(srv, logw)
+	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
