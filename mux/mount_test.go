@@ -2,6 +2,8 @@ package mux
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,7 +70,7 @@ func TestMountedInChi(t *testing.T) {
 	})
 	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
 	r.Mount("/ws", m)
-	r.With(middleware.Logger).Mount("/t/{tenant}/ws", m)
+	r.With(middleware.RequestLogger(&middleware.DefaultLogFormatter{Logger: log.New(io.Discard, "", 0)})).Mount("/t/{tenant}/ws", m)
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	base := "ws" + strings.TrimPrefix(srv.URL, "http")

@@ -1,6 +1,7 @@
 package mux
 
 import (
+	"context"
 	"errors"
 	"regexp/syntax"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -151,4 +153,49 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-var _ service.Handler = fixed("")
+// FuzzNegotiate checks, for offers parsed from arbitrary header lines,
+// that a route never answers with a protocol the client did not offer and
+// always picks the handler registered for the protocol it answers with.
+func FuzzNegotiate(f *testing.F) {
+	f.Add("echo.v1, echo.v2", "", false, false)
+	f.Add("x", "echo.v2", true, true)
+	f.Add("", "", false, true)
+	f.Add("ECHO.V1,, echo.v2", "a b", false, false)
+	handlers := map[string]service.Handler{"echo.v1": &tagged{"1"}, "echo.v2": &tagged{"2"}, "": &tagged{"none"}}
+	f.Fuzz(func(t *testing.T, line1, line2 string, serverOrder, fallback bool) {
+		offer, err := protocol.ParseOffer([]string{line1, line2})
+		if err != nil {
+			return
+		}
+		r := Route{Pattern: "/", Protocols: []Protocol{{"echo.v1", handlers["echo.v1"]}, {"echo.v2", handlers["echo.v2"]}},
+			NoProtocol: handlers[""], FallbackNoMatch: fallback}
+		if serverOrder {
+			r.Policy = protocol.ServerOrder
+		}
+		c, err := compile(r, 0, "fuzz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		proto, h, herr := c.negotiate(offer)
+		if herr != nil {
+			if herr.Status != 400 {
+				t.Fatalf("refusal with status %d", herr.Status)
+			}
+			return
+		}
+		if proto != "" && !offer.Contains(proto) {
+			t.Fatalf("offer %q: answered %q, which the client did not offer", offer, proto)
+		}
+		if h != handlers[proto] {
+			t.Fatalf("offer %q: answered %q with the wrong handler", offer, proto)
+		}
+		if proto == "" && len(offer) > 0 && !fallback {
+			t.Fatalf("offer %q: served without a protocol although fallback is off", offer)
+		}
+	})
+}
+
+// tagged is a comparable handler, told apart by identity.
+type tagged struct{ name string }
+
+func (*tagged) ServeWS(context.Context, *service.Conn) error { return nil }
