@@ -60,8 +60,8 @@ func TestMountedInChi(t *testing.T) {
 
 	var seenByMiddleware atomic.Int32
 	r := chi.NewRouter()
-	// chi's common middleware in front: each wraps the ResponseWriter.
-	r.Use(middleware.RequestID, middleware.RealIP, middleware.Recoverer)
+	// chi middleware in front; Compress wraps the ResponseWriter.
+	r.Use(middleware.RequestID, middleware.Recoverer, middleware.Compress(5))
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			seenByMiddleware.Add(1)

@@ -51,7 +51,7 @@ func main() {
 // newRouter builds the chi router; srv reports the open connections.
 func newRouter(srv *service.Server, logw io.Writer) http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.RealIP)
+	r.Use(middleware.RequestID)
 	r.Use(middleware.RequestLogger(&middleware.DefaultLogFormatter{Logger: log.New(logw, "", log.LstdFlags), NoColor: true}))
 	r.Use(middleware.Recoverer)
 
