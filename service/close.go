@@ -117,21 +117,17 @@ func (c *Conn) beginClose(ce *CloseError, failure bool) *CloseError {
 	}
 	c.mu.Unlock()
 	if wasOpen {
+		// Only the call that leaves the open state sends a close frame, so
+		// the frame always carries the first reason to close, whichever
+		// goroutine gets here later.
 		c.cancel(c.outcome(ce))
+		c.sendClose(ce.Code, ce.Reason)
 	}
-	c.sendClose(ce.Code, ce.Reason)
 	return ce
 }
 
-// sendClose sends a close frame unless one has been sent already.
+// sendClose sends the connection's one close frame.
 func (c *Conn) sendClose(code protocol.CloseCode, reason string) {
-	c.mu.Lock()
-	sent := c.closeSent
-	c.closeSent = true
-	c.mu.Unlock()
-	if sent {
-		return
-	}
 	// FormatCloseMessage gives an empty payload for 1005, which is how a
 	// close without a status is answered. The write fails with
 	// ErrCloseSent when gorilla has already sent a close frame for a

@@ -82,38 +82,87 @@ func TestPeerCloseIsEchoed(t *testing.T) {
 				seen <- result{code: int(code), reason: reason, err: err}
 				return err
 			})
-			rc := rawDial(t, addr)
-			var err error
-			if tt.code == 0 {
-				err = rc.WriteMessage(wstest.OpClose, nil)
-			} else {
-				err = rc.WriteClose(tt.code, tt.reason)
-			}
+			testPeerCloseEcho(t, addr, seen, tt.code, tt.reason, tt.wantEcho)
+		})
+	}
+}
+
+// TestPeerCloseEchoWinsOverHandlerReturn checks that a handler returning
+// as soon as its context ends does not change the echo of the peer's
+// close: a close without status is answered with an empty close frame,
+// never with the 1011 that returning an unsendable 1005 would give.
+func TestPeerCloseEchoWinsOverHandlerReturn(t *testing.T) {
+	t.Parallel()
+	const rounds, parallel = 200, 40
+	_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		<-ctx.Done()
+		return context.Cause(ctx)
+	})
+	// The handler's return races with the echo; repeat, many at a time,
+	// so that a wrong winner shows.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, parallel)
+	for range rounds {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			rc, err := wstest.Dial(addr, "/")
 			if err != nil {
-				t.Fatal(err)
+				t.Error(err)
+				return
+			}
+			defer rc.Close()
+			if err := rc.WriteMessage(wstest.OpClose, nil); err != nil {
+				t.Error(err)
+				return
 			}
 			f, err := rc.ExpectClose(5 * time.Second)
 			if err != nil {
-				t.Fatal(err)
-			}
-			if f.CloseCode() != tt.wantEcho {
-				t.Errorf("echoed close code %d, want %d", f.CloseCode(), tt.wantEcho)
-			}
-			if err := rc.ExpectEOF(5 * time.Second); err != nil {
 				t.Error(err)
+				return
 			}
-			r := waitResult(t, seen, 5*time.Second)
-			wantCode := tt.code
-			if tt.code == 0 {
-				wantCode = 1005
-			}
-			if r.code != wantCode || r.reason != tt.reason {
-				t.Errorf("handler saw %d %q (%v), want %d %q", r.code, r.reason, r.err, wantCode, tt.reason)
-			}
-			if !errors.Is(r.err, ErrClosed) {
-				t.Errorf("Recv error %v does not match ErrClosed", r.err)
+			if len(f.Payload) != 0 {
+				t.Errorf("close without status answered with %d %q, want an empty close frame", f.CloseCode(), f.CloseReason())
 			}
 		})
+	}
+	wg.Wait()
+}
+
+// testPeerCloseEcho sends a close frame with code (0: no status) and
+// reason, and checks the echo and what the handler saw.
+func testPeerCloseEcho(t *testing.T, addr string, seen chan result, code int, reason string, wantEcho int) {
+	t.Helper()
+	rc := rawDial(t, addr)
+	var err error
+	if code == 0 {
+		err = rc.WriteMessage(wstest.OpClose, nil)
+	} else {
+		err = rc.WriteClose(code, reason)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := rc.ExpectClose(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.CloseCode() != wantEcho {
+		t.Errorf("echoed close code %d, want %d", f.CloseCode(), wantEcho)
+	}
+	if err := rc.ExpectEOF(5 * time.Second); err != nil {
+		t.Error(err)
+	}
+	r := waitResult(t, seen, 5*time.Second)
+	wantCode := code
+	if code == 0 {
+		wantCode = 1005
+	}
+	if r.code != wantCode || r.reason != reason {
+		t.Errorf("handler saw %d %q (%v), want %d %q", r.code, r.reason, r.err, wantCode, reason)
+	}
+	if !errors.Is(r.err, ErrClosed) {
+		t.Errorf("Recv error %v does not match ErrClosed", r.err)
 	}
 }
 

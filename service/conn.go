@@ -82,11 +82,10 @@ type Conn struct {
 	state        State
 	closing      chan struct{} // closed when the state leaves StateOpen
 	done         chan struct{} // closed when the state is StateClosed
-	closeSent    bool
-	peerClose    *CloseError // the peer's close frame
-	failed       *CloseError // the close sent when failing the connection
-	initiated    *CloseError // the close frame that began closing
-	err          *CloseError // the outcome, once closed
+	peerClose    *CloseError   // the peer's close frame
+	failed       *CloseError   // the close sent when failing the connection
+	initiated    *CloseError   // the close frame that began closing
+	err          *CloseError   // the outcome, once closed
 	keepalive    *time.Timer
 	awaitingPong bool
 	loopWaiting  bool // the read loop holds a message nobody has asked for
