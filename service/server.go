@@ -85,6 +85,30 @@ func (s *Server) Serve(l net.Listener) error {
 	return s.hs.Serve(l)
 }
 
+// ServeUntil serves connections from l until ctx ends, then shuts the
+// server down, giving WebSocket handlers and HTTP requests up to grace to
+// finish. It returns nil after a clean shutdown, the shutdown error if
+// grace ran out, or Serve's error if serving failed first. It is the
+// usual main-loop of a program that stops on a signal:
+//
+//	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+//	defer stop()
+//	err := srv.ServeUntil(ctx, l, 10*time.Second)
+func (s *Server) ServeUntil(ctx context.Context, l net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := s.Shutdown(sctx)
+	<-errc // Serve returns http.ErrServerClosed once shutdown has begun
+	return err
+}
+
 // Len returns the number of WebSocket connections open or being served.
 func (s *Server) Len() int {
 	s.init()

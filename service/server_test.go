@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -126,4 +127,49 @@ func TestShutdownRefusesNewHandshakes(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "shutting down") {
 		t.Errorf("handshake during shutdown: %s %q %q", resp.Status, resp.Header.Get("Retry-After"), body)
 	}
+}
+
+func TestServeUntil(t *testing.T) {
+	t.Parallel()
+	t.Run("context ends", func(t *testing.T) {
+		t.Parallel()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{Handler: &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+			_, _, err := c.Recv(ctx)
+			return err
+		})}}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- s.ServeUntil(ctx, l, 5*time.Second) }()
+		c := dial(t, "ws://"+l.Addr().String()+"/", nil)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("ServeUntil: %v, want nil after a clean shutdown", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("ServeUntil did not return after its context ended")
+		}
+		_, _, err = c.Recv(context.Background())
+		if code, _ := CloseStatus(err); code != protocol.CloseGoingAway {
+			t.Errorf("client saw %v, want 1001", err)
+		}
+	})
+	t.Run("serve fails", func(t *testing.T) {
+		t.Parallel()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		s := &Server{Handler: http.NotFoundHandler()}
+		err = s.ServeUntil(context.Background(), l, time.Second)
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("ServeUntil on a closed listener: %v, want net.ErrClosed", err)
+		}
+	})
 }

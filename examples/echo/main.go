@@ -53,16 +53,7 @@ func run(ctx context.Context, addr string, opts service.Options, stdout io.Write
 		Options:   opts,
 	}}
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return srv.ServeUntil(ctx, l, 10*time.Second)
 }
 
 // echo sends every message back until the client closes.

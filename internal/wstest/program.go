@@ -29,6 +29,27 @@ func Build(dir string) (string, error) {
 	return bin, nil
 }
 
+// Main is the TestMain of an example program's tests: it builds the
+// program once into a temporary directory, stores the binary's path in
+// *bin, runs the tests, removes the directory and exits with the tests'
+// status.
+func Main(m *testing.M, bin *string) {
+	dir, err := os.MkdirTemp("", "wsmap-example")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*bin, err = Build(dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 // Program is a running example server.
 type Program struct {
 	Cmd  *exec.Cmd
