@@ -81,13 +81,18 @@ func (m *Mux) Add(r Route) error {
 // the chosen one from Conn.Subprotocol. It panics on a mistake, with the
 // message Add would return.
 func (m *Mux) Handle(pattern string, h service.Handler, protocols ...string) {
+	if err := m.add(handleRoute(pattern, h, protocols), caller()); err != nil {
+		panic(err)
+	}
+}
+
+// handleRoute is the route Handle registers.
+func handleRoute(pattern string, h service.Handler, protocols []string) Route {
 	r := Route{Pattern: pattern, NoProtocol: h}
 	for _, p := range protocols {
 		r.Protocols = append(r.Protocols, Protocol{Name: p, Handler: h})
 	}
-	if err := m.add(r, caller()); err != nil {
-		panic(err)
-	}
+	return r
 }
 
 func (m *Mux) add(r Route, where string) error {
@@ -174,9 +179,9 @@ func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 			r.SetPathValue(name, path[sub[2*i]:sub[2*i+1]])
 		}
 	}
-	if r.Pattern == "" {
-		r.Pattern = c.Pattern
-	}
+	// As net/http's ServeMux and chi do, the innermost router names the
+	// route: middleware labels metrics and logs with it.
+	r.Pattern = c.Pattern
 	var h http.Handler = &routeHandler{m: m, c: c, connMws: connMws}
 	for i := len(c.Middleware) - 1; i >= 0; i-- {
 		h = c.Middleware[i](h)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/websocket"
@@ -20,13 +21,15 @@ type AcceptOptions struct {
 	Subprotocol string
 
 	// CheckOrigin decides whether a browser's cross-origin handshake is
-	// allowed. Defaults to same-origin: a request whose Origin host
-	// differs from its Host is refused with 403; a request without Origin
-	// is allowed.
+	// allowed. Defaults to same-origin (SameOrigin): a request whose
+	// Origin host differs from its Host is refused with 403; a request
+	// without Origin is allowed; a request whose context comes from
+	// WithOriginChecked is allowed.
 	CheckOrigin func(r *http.Request) bool
 
 	// ResponseHeader holds extra headers for the 101 response, such as
-	// Set-Cookie.
+	// Set-Cookie. Headers that middleware has set on the ResponseWriter
+	// (w.Header()) are sent too.
 	ResponseHeader http.Header
 
 	// Options configures the connection.
@@ -59,11 +62,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 		return nil, refuse(w, &HandshakeError{Status: http.StatusInternalServerError,
 			Reason: fmt.Sprintf("server chose subprotocol %q, which the client did not offer", o.Subprotocol)})
 	}
-	checkOrigin := o.CheckOrigin
-	if checkOrigin == nil {
-		checkOrigin = sameOrigin
-	}
-	if !checkOrigin(r) {
+	if !originAllowed(r, o.CheckOrigin) {
 		return nil, refuse(w, &HandshakeError{Status: http.StatusForbidden,
 			Reason: fmt.Sprintf("origin %q is not allowed", r.Header.Get("Origin"))})
 	}
@@ -81,16 +80,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 			http.Error(w, strings.TrimPrefix(reason.Error(), "websocket: "), status)
 		},
 	}
-	header := o.ResponseHeader.Clone()
-	if o.Subprotocol != "" {
-		if header == nil {
-			header = http.Header{}
-		}
-		header.Set(protocol.HeaderProtocol, o.Subprotocol)
-	} else {
-		header.Del(protocol.HeaderProtocol)
-	}
-	ws, err := up.Upgrade(w, r, header)
+	ws, err := up.Upgrade(w, r, responseHeader(w.Header(), o.ResponseHeader, o.Subprotocol))
 	if err != nil {
 		if reg != nil {
 			reg.cancelAdmit()
@@ -106,6 +96,28 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	}
 	c.start()
 	return c, nil
+}
+
+// responseHeader builds the headers of the 101 response: those set on
+// the ResponseWriter, then extra, then the chosen subprotocol. The
+// headers of the upgrade itself are left to the upgrader.
+func responseHeader(set, extra http.Header, subprotocol string) http.Header {
+	h := make(http.Header, len(set)+len(extra)+1)
+	for k, v := range set {
+		h[k] = slices.Clone(v)
+	}
+	for k, v := range extra {
+		h[http.CanonicalHeaderKey(k)] = slices.Clone(v)
+	}
+	for _, k := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions",
+		"Content-Length", "Content-Type", "Transfer-Encoding"} {
+		delete(h, k)
+	}
+	delete(h, http.CanonicalHeaderKey(protocol.HeaderProtocol))
+	if subprotocol != "" {
+		h.Set(protocol.HeaderProtocol, subprotocol)
+	}
+	return h
 }
 
 // refuse answers a refused handshake and returns its error.

@@ -189,10 +189,17 @@ func (c *Conn) finish(ce *CloseError) {
 	})
 }
 
-// closeFor closes the connection as a handler's return value says: nil
-// closes with 1000, a *CloseError with its code and reason, anything else
-// with 1011.
-func (c *Conn) closeFor(err error) {
+// CloseWithError closes the connection as a handler returning err would
+// (see Handler): nil with 1000 (normal closure), a *CloseError, or an
+// error wrapping one, with its code and reason, anything else with 1011
+// (internal error). Like Close, it waits for the closing handshake; Err
+// then says how the connection ended. On a connection already closing it
+// only waits.
+//
+// Run calls it with the handler's return value. Connection middleware
+// that must see the outcome (to log or count close codes) calls it after
+// the next handler returns.
+func (c *Conn) CloseWithError(err error) {
 	if c.State() == StateClosed {
 		return
 	}

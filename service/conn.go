@@ -92,6 +92,8 @@ type Conn struct {
 	pings        map[string]chan struct{}
 	pingSeq      uint64
 
+	observers atomic.Pointer[[]Observer] // replaced whole under mu
+
 	finishOnce sync.Once
 	refs       atomic.Int32 // the connection itself, plus a running handler
 	onRelease  func()

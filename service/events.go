@@ -34,7 +34,7 @@ func (e *Events) ServeWS(ctx context.Context, c *Conn) error {
 		e.OnError(c, err)
 	}
 	if e.OnClose != nil {
-		c.closeFor(err)
+		c.CloseWithError(err)
 		code, reason := CloseStatus(c.Err())
 		e.OnClose(c, code, reason)
 	}

@@ -44,7 +44,7 @@ func Run(c *Conn, h Handler) (err error) {
 		if p := recover(); p != nil {
 			err = &PanicError{Value: p, Stack: debug.Stack()}
 		}
-		c.closeFor(err)
+		c.CloseWithError(err)
 		if c.opts.OnError != nil && reportable(err) {
 			c.opts.OnError(c, err)
 		}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"net/url"
@@ -112,10 +113,10 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// sameOrigin is the default origin policy: a request without an Origin
-// header (not from a browser) passes; otherwise the origin's host must
-// equal the request's Host, ignoring case.
-func sameOrigin(r *http.Request) bool {
+// SameOrigin reports whether r passes the default origin policy: it has no
+// Origin header (it is not from a browser), or the origin's host (with its
+// port) equals the request's Host, ignoring case.
+func SameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -125,4 +126,26 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	return strings.EqualFold(u.Host, r.Host)
+}
+
+type originCheckedKey struct{}
+
+// WithOriginChecked returns a copy of ctx saying that an earlier layer,
+// such as an origin-checking middleware, has vetted the request's Origin
+// against its own policy. Accept's default same-origin check lets such a
+// request through; an explicit AcceptOptions.CheckOrigin still applies.
+func WithOriginChecked(ctx context.Context) context.Context {
+	return context.WithValue(ctx, originCheckedKey{}, true)
+}
+
+// originAllowed applies check to r, or by default the same-origin policy
+// unless an earlier layer has vetted the origin.
+func originAllowed(r *http.Request, check func(*http.Request) bool) bool {
+	if check != nil {
+		return check(r)
+	}
+	if vetted, _ := r.Context().Value(originCheckedKey{}).(bool); vetted {
+		return true
+	}
+	return SameOrigin(r)
 }

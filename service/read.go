@@ -361,6 +361,10 @@ func (m *messageReader) Read(p []byte) (int, error) {
 			m.err = m.c.beginClose(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}, true)
 			return 0, m.err
 		}
+		if ce := m.c.received(m.typ, m.n); ce != nil {
+			m.err = m.c.beginClose(ce, true)
+			return 0, m.err
+		}
 		m.err = io.EOF
 		m.finishLocked()
 	case err != nil:

@@ -31,7 +31,11 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 		return err
 	}
 	defer c.unlockWrite()
-	return c.write(ctx, func() error { return c.ws.WriteMessage(int(typ), data) })
+	if err := c.write(ctx, func() error { return c.ws.WriteMessage(int(typ), data) }); err != nil {
+		return err
+	}
+	c.sent(typ, len(data))
+	return nil
 }
 
 // SendText sends s as a text message.
@@ -65,7 +69,7 @@ func (c *Conn) Writer(ctx context.Context, typ protocol.MessageType) (io.WriteCl
 	if err := c.lockWrite(ctx); err != nil {
 		return nil, err
 	}
-	w := &messageWriter{c: c, ctx: ctx}
+	w := &messageWriter{c: c, ctx: ctx, typ: typ}
 	err := c.write(ctx, func() error {
 		var err error
 		w.w, err = c.ws.NextWriter(int(typ))
@@ -81,7 +85,9 @@ func (c *Conn) Writer(ctx context.Context, typ protocol.MessageType) (io.WriteCl
 type messageWriter struct {
 	c      *Conn
 	ctx    context.Context
+	typ    protocol.MessageType
 	w      io.WriteCloser
+	n      int // bytes written so far
 	closed bool
 }
 
@@ -95,6 +101,7 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 		n, err = w.w.Write(p)
 		return err
 	})
+	w.n += n
 	return n, err
 }
 
@@ -105,7 +112,11 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer w.c.unlockWrite()
-	return w.c.write(w.ctx, w.w.Close)
+	if err := w.c.write(w.ctx, w.w.Close); err != nil {
+		return err
+	}
+	w.c.sent(w.typ, w.n)
+	return nil
 }
 
 // lockWrite waits for the right to write.
