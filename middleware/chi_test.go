@@ -1,0 +1,93 @@
+package middleware_test
+
+import (
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
+	"golang.org/x/time/rate"
+
+	"github.com/wsmap/wsmap/middleware"
+	"github.com/wsmap/wsmap/mux"
+)
+
+// TestBehindChiMiddleware stacks every layer of this package behind chi's
+// common middleware and checks that the handshake still hijacks and each
+// layer still does its job.
+func TestBehindChiMiddleware(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	limit := middleware.NewConnLimit(10, 0)
+	m := &mux.Mux{}
+	m.Use(
+		middleware.RequestID(middleware.RequestIDOptions{}),
+		middleware.MustOrigin(middleware.OriginOptions{Allow: []string{"https://app.example.com"}}),
+		limit.Handler,
+		middleware.RateLimit(middleware.RateLimitOptions{Rate: 100, Burst: 100}),
+		middleware.Auth(middleware.AuthOptions{Verify: verify}),
+	)
+	m.UseConn(
+		middleware.Log(slog.New(slog.NewJSONHandler(&logs, nil))),
+		middleware.Recover(nil),
+		middleware.MessageRate(rate.Every(time.Millisecond), 100),
+	)
+	m.Handle(`/rooms/(?P<room>[a-z]+)`, commands)
+
+	r := chi.NewRouter()
+	r.Use(chimw.RequestID)
+	//lint:ignore SA1019 RealIP is deprecated but still common in front of WebSocket routes; hijacking must survive it.
+	r.Use(chimw.RealIP)
+	r.Use(chimw.RequestLogger(&chimw.DefaultLogFormatter{Logger: log.New(io.Discard, "", 0), NoColor: true}))
+	r.Use(chimw.Recoverer)
+	r.Use(chimw.Compress(5))
+	r.Mount("/ws", m)
+	base := serve(t, r)
+
+	h := http.Header{
+		"Authorization":   {"Bearer good-ann"},
+		"Origin":          {"https://app.example.com"},
+		"Accept-Encoding": {"gzip"},
+	}
+	res := dial(t, base+"/ws/rooms/lobby", h)
+	if res.status != 101 {
+		t.Fatalf("handshake behind chi: %d %q", res.status, res.body)
+	}
+	if got := ask(t, res.conn, "whoami"); got != "user:ann true" {
+		t.Errorf("identity %q", got)
+	}
+	id := ask(t, res.conn, "reqid")
+	if res.header.Get("X-Request-Id") != id || len(id) != 32 {
+		t.Errorf("request ID %q, 101 header %q", id, res.header.Get("X-Request-Id"))
+	}
+	if got := limit.Open(); got != 1 {
+		t.Errorf("connection limit counts %d", got)
+	}
+	if err := res.conn.Close(1000, ""); err != nil {
+		t.Fatal(err)
+	}
+	recs := logs.connRecords(t, id)
+	if recs[0]["route"] != `/rooms/(?P<room>[a-z]+)` {
+		t.Errorf("logged route %v, want the mux's pattern", recs[0]["route"])
+	}
+
+	// Refusals still come through chi's writers intact.
+	for _, tt := range []struct {
+		header http.Header
+		status int
+		reason string
+	}{
+		{http.Header{"Origin": {"https://evil.example"}, "Authorization": {"Bearer good-ann"}}, 403, "not allowed"},
+		{http.Header{"Accept-Encoding": {"gzip"}}, 401, "missing credentials"},
+	} {
+		res := dial(t, base+"/ws/rooms/lobby", tt.header)
+		if res.status != tt.status || !strings.Contains(res.body, tt.reason) {
+			t.Errorf("%v: %d %q, want %d %q", tt.header, res.status, res.body, tt.status, tt.reason)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package middleware_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/time/rate"
+
+	"github.com/wsmap/wsmap/middleware"
+	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// logBuffer collects JSON log records from several goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the records logged so far, decoded.
+func (b *logBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// closeRecord waits for the "websocket closed" record of the connection
+// with the given request ID and returns the records of that connection.
+func (b *logBuffer) connRecords(t *testing.T, id string) []map[string]any {
+	t.Helper()
+	var mine []map[string]any
+	waitFor(t, "the closing log record", func() bool {
+		mine = nil
+		for _, rec := range b.records(t) {
+			if rec["request_id"] == id {
+				mine = append(mine, rec)
+			}
+		}
+		return len(mine) == 2
+	})
+	return mine
+}
+
+// stable removes the fields that vary from run to run from the records,
+// after checking them.
+func stable(t *testing.T, recs []map[string]any) []map[string]any {
+	t.Helper()
+	for _, rec := range recs {
+		if ts, _ := rec["time"].(string); ts == "" {
+			t.Errorf("record without a time: %v", rec)
+		}
+		if remote, _ := rec["remote"].(string); !strings.HasPrefix(remote, "127.0.0.1:") {
+			t.Errorf("remote %q", rec["remote"])
+		}
+		delete(rec, "time")
+		delete(rec, "remote")
+		if d, ok := rec["duration"]; ok {
+			if ns, _ := d.(float64); ns <= 0 {
+				t.Errorf("duration %v", d)
+			}
+			delete(rec, "duration")
+		}
+	}
+	return recs
+}
+
+func TestLog(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	m := &mux.Mux{}
+	m.Use(middleware.RequestID(middleware.RequestIDOptions{}))
+	m.UseConn(middleware.Log(logger))
+	m.Handle(`/room/(?P<id>[0-9]+)`, commands, "chat")
+	base := serve(t, m)
+	const route = `/room/(?P<id>[0-9]+)`
+
+	open := func(id, proto string) map[string]any {
+		return map[string]any{"level": "INFO", "msg": "websocket open", "route": route, "protocol": proto, "request_id": id}
+	}
+	closed := func(id, proto, level string, code float64, reason string, in, bin, out, bout float64) map[string]any {
+		return map[string]any{"level": level, "msg": "websocket closed", "route": route, "protocol": proto, "request_id": id,
+			"code": code, "reason": reason, "msgs_in": in, "bytes_in": bin, "msgs_out": out, "bytes_out": bout}
+	}
+
+	t.Run("client closes", func(t *testing.T) {
+		t.Parallel()
+		res := dial(t, base+"/room/7", nil, "chat")
+		id := ask(t, res.conn, "reqid") // 5 bytes in, 32 out
+		ask(t, res.conn, "hello")       // 5 in, 5 out
+		if err := res.conn.Close(protocol.CloseNormal, "bye"); err != nil {
+			t.Fatal(err)
+		}
+		want := []map[string]any{open(id, "chat"), closed(id, "chat", "INFO", 1000, "bye", 2, 10, 2, 37)}
+		if diff := cmp.Diff(want, stable(t, logs.connRecords(t, id))); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("handler fails", func(t *testing.T) {
+		t.Parallel()
+		res := dial(t, base+"/room/8", nil)
+		id := ask(t, res.conn, "reqid")
+		if err := res.conn.SendText(context.Background(), "fail"); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := recvClose(t, res.conn); code != protocol.CloseInternalError {
+			t.Errorf("client saw close %v, want 1011", code)
+		}
+		want := []map[string]any{open(id, ""), closed(id, "", "ERROR", 1011, "internal error", 2, 9, 1, 32)}
+		want[1]["error"] = "boom"
+		if diff := cmp.Diff(want, stable(t, logs.connRecords(t, id))); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("handler panics", func(t *testing.T) {
+		t.Parallel()
+		res := dial(t, base+"/room/9", nil)
+		id := ask(t, res.conn, "reqid")
+		if err := res.conn.SendText(context.Background(), "panic"); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := recvClose(t, res.conn); code != protocol.CloseInternalError {
+			t.Errorf("client saw close %v, want 1011", code)
+		}
+		want := []map[string]any{open(id, ""), closed(id, "", "ERROR", 1011, "internal error", 2, 10, 1, 32)}
+		want[1]["error"] = "service: handler panic: handler panics on purpose"
+		if diff := cmp.Diff(want, stable(t, logs.connRecords(t, id))); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("handler closes", func(t *testing.T) {
+		t.Parallel()
+		res := dial(t, base+"/room/10", nil)
+		id := ask(t, res.conn, "reqid")
+		if err := res.conn.SendText(context.Background(), "close"); err != nil {
+			t.Fatal(err)
+		}
+		if code, reason := recvClose(t, res.conn); code != 4000 || reason != "done" {
+			t.Errorf("client saw close %v %q, want 4000 done", code, reason)
+		}
+		want := []map[string]any{open(id, ""), closed(id, "", "INFO", 4000, "done", 2, 10, 1, 32)}
+		if diff := cmp.Diff(want, stable(t, logs.connRecords(t, id))); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestRecover(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	reports := make(chan *service.PanicError, 1)
+	m := &mux.Mux{}
+	m.Use(middleware.RequestID(middleware.RequestIDOptions{}))
+	m.UseConn(middleware.Log(slog.New(slog.NewJSONHandler(&logs, nil))),
+		middleware.Recover(func(c *service.Conn, p *service.PanicError) { reports <- p }))
+	m.Handle(`/ws`, commands)
+	base := serve(t, m)
+
+	bystander := dial(t, base+"/ws", nil)
+	ask(t, bystander.conn, "before")
+	victim := dial(t, base+"/ws", nil)
+	id := ask(t, victim.conn, "reqid")
+	if err := victim.conn.SendText(context.Background(), "panic"); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := recvClose(t, victim.conn); code != protocol.CloseInternalError || reason != "internal error" {
+		t.Errorf("panicking connection closed with %v %q, want 1011 internal error", code, reason)
+	}
+	select {
+	case p := <-reports:
+		if p.Value != "handler panics on purpose" || !strings.Contains(string(p.Stack), "middleware_test.init") {
+			t.Errorf("report: %v with stack\n%s", p.Value, p.Stack)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the panic was not reported")
+	}
+	// The server goes on: the other connection and new ones are served.
+	if got := ask(t, bystander.conn, "after"); got != "after" {
+		t.Errorf("bystander echo %q", got)
+	}
+	if got := ask(t, dial(t, base+"/ws", nil).conn, "new"); got != "new" {
+		t.Errorf("new connection echo %q", got)
+	}
+	// Outside Recover, the close is an ordinary 1011, not a failure.
+	recs := stable(t, logs.connRecords(t, id))
+	if recs[1]["level"] != "INFO" || recs[1]["code"] != 1011.0 || recs[1]["error"] != nil {
+		t.Errorf("closing record %v, want INFO 1011 without error", recs[1])
+	}
+}
+
+func TestMessageRate(t *testing.T) {
+	t.Parallel()
+	delivered := make(chan string, 10)
+	m := &mux.Mux{}
+	m.UseConn(middleware.MessageRate(rate.Every(time.Hour), 3))
+	m.Handle(`/ws`, service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		for {
+			_, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			delivered <- string(data)
+		}
+	}))
+	res := dial(t, serve(t, m)+"/ws", nil)
+	ctx := context.Background()
+	for _, msg := range []string{"1", "2", "3", "4"} {
+		if err := res.conn.SendText(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, reason := recvClose(t, res.conn); code != protocol.ClosePolicyViolation || reason != "message rate limit exceeded" {
+		t.Errorf("closed with %v %q, want 1008 message rate limit exceeded", code, reason)
+	}
+	var got []string
+	for len(delivered) > 0 {
+		got = append(got, <-delivered)
+	}
+	if diff := cmp.Diff([]string{"1", "2", "3"}, got); diff != "" {
+		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,42 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// Recover returns connection middleware that turns a panic in the handler
+// into a close with 1011 (internal error) and reports it, with the stack
+// where it happened, to report; a nil report logs it with slog.Default()
+// at level ERROR. The server goes on serving its other connections.
+//
+// Run already recovers a handler's panic and gives it to
+// service.Options.OnError; Recover is for reporting it from the middleware
+// stack, and for the middleware outside it, which sees an ordinary 1011
+// close.
+func Recover(report func(c *service.Conn, p *service.PanicError)) func(service.Handler) service.Handler {
+	if report == nil {
+		report = func(c *service.Conn, p *service.PanicError) {
+			slog.Default().LogAttrs(context.Background(), slog.LevelError, "websocket handler panic",
+				slog.String("route", route(c)),
+				slog.String("remote", c.RemoteAddr().String()),
+				slog.Any("panic", p.Value),
+				slog.String("stack", string(p.Stack)))
+		}
+	}
+	return func(next service.Handler) service.Handler {
+		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) (err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					report(c, &service.PanicError{Value: v, Stack: debug.Stack()})
+					err = &service.CloseError{Code: protocol.CloseInternalError, Reason: "internal error"}
+				}
+			}()
+			return next.ServeWS(ctx, c)
+		})
+	}
+}
