@@ -72,8 +72,8 @@ func TestBehindChiMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	recs := logs.connRecords(t, id)
-	if recs[0]["route"] != `/rooms/(?P<room>[a-z]+)` {
-		t.Errorf("logged route %v, want the mux's pattern", recs[0]["route"])
+	if recs[0]["route"] != `/ws/rooms/(?P<room>[a-z]+)` {
+		t.Errorf("logged route %v, want the mount point and the mux route", recs[0]["route"])
 	}
 
 	// Refusals still come through chi's writers intact.

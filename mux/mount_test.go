@@ -27,6 +27,7 @@ func paramsHandler() service.Handler {
 			"tenant=" + c.Param("tenant"),
 			"chi-tenant=" + chi.URLParam(r, "tenant"),
 			"room=" + c.Param("room"),
+			"pattern=" + r.Pattern,
 			"rid=" + middleware.GetReqID(ctx),
 		}, " "))
 	})
@@ -76,10 +77,10 @@ func TestMountedInChi(t *testing.T) {
 	base := "ws" + strings.TrimPrefix(srv.URL, "http")
 
 	for _, tt := range []struct{ url, want string }{
-		{base + "/ws/echo", "path=/ws/echo tenant= chi-tenant= room= rid="},
-		{base + "/ws/rooms/lobby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby rid="},
-		{base + "/t/acme/ws/rooms/lobby", "path=/t/acme/ws/rooms/lobby tenant=acme chi-tenant=acme room=lobby rid="},
-		{base + "/ws/rooms/l%6Fbby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby rid="},
+		{base + "/ws/echo", "path=/ws/echo tenant= chi-tenant= room= pattern=/ws/echo rid="},
+		{base + "/ws/rooms/lobby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby pattern=/ws/rooms/(?P<room>[a-z]+) rid="},
+		{base + "/t/acme/ws/rooms/lobby", "path=/t/acme/ws/rooms/lobby tenant=acme chi-tenant=acme room=lobby pattern=/t/{tenant}/ws/rooms/(?P<room>[a-z]+) rid="},
+		{base + "/ws/rooms/l%6Fbby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby pattern=/ws/rooms/(?P<room>[a-z]+) rid="},
 	} {
 		got := dialText(t, tt.url)
 		// The request ID differs each time: check it is there, then drop it.
@@ -125,10 +126,10 @@ func TestMountedInNetHTTP(t *testing.T) {
 	srv := httptest.NewServer(sm)
 	defer srv.Close()
 	base := "ws" + strings.TrimPrefix(srv.URL, "http")
-	if got, want := dialText(t, base+"/ws/rooms/lobby"), "path=/rooms/lobby tenant= chi-tenant= room=lobby rid="; got != want {
+	if got, want := dialText(t, base+"/ws/rooms/lobby"), "path=/rooms/lobby tenant= chi-tenant= room=lobby pattern=/rooms/(?P<room>[a-z]+) rid="; got != want {
 		t.Errorf("StripPrefix: got %q, want %q", got, want)
 	}
-	if got, want := dialText(t, base+"/t/acme/rooms/hall"), "path=/rooms/hall tenant=acme chi-tenant= room=hall rid="; got != want {
+	if got, want := dialText(t, base+"/t/acme/rooms/hall"), "path=/rooms/hall tenant=acme chi-tenant= room=hall pattern=/rooms/(?P<room>[a-z]+) rid="; got != want {
 		t.Errorf("ServeMux pattern: got %q, want %q", got, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/go-chi/chi/v5"
@@ -179,9 +180,10 @@ func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 			r.SetPathValue(name, path[sub[2*i]:sub[2*i+1]])
 		}
 	}
-	// As net/http's ServeMux and chi do, the innermost router names the
-	// route: middleware labels metrics and logs with it.
-	r.Pattern = c.Pattern
+	// As net/http's ServeMux and chi do, the router that serves the
+	// request names its route, which middleware uses to label metrics
+	// and logs. Under chi, the name starts with the mount point's.
+	r.Pattern = routePattern(r, c.Pattern)
 	var h http.Handler = &routeHandler{m: m, c: c, connMws: connMws}
 	for i := len(c.Middleware) - 1; i >= 0; i-- {
 		h = c.Middleware[i](h)
@@ -196,6 +198,16 @@ func (m *Mux) route(path string) (*compiled, []int, []func(service.Handler) serv
 	defer m.mu.RUnlock()
 	c, sub := m.idx.lookup(path)
 	return c, sub, m.connMws
+}
+
+// routePattern returns pattern, behind the pattern of the chi routes
+// that lead to the mux if it is mounted in a chi router: "/ws/echo" for
+// the route "/echo" of a mux mounted at "/ws".
+func routePattern(r *http.Request, pattern string) string {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil && len(rctx.RoutePatterns) > 0 {
+		return strings.TrimSuffix(strings.TrimSuffix(rctx.RoutePattern(), "*"), "/") + pattern
+	}
+	return pattern
 }
 
 // routePath returns the decoded path to match: chi's RoutePath when
