@@ -5,6 +5,7 @@
 //	/ws/echo               WebSocket echo; subprotocol "echo" optional
 //	/ws/rooms/{room}       WebSocket; replies "[room] message", where room
 //	                       is chi's URL parameter
+//	GET /metrics           Prometheus metrics of the WebSocket routes
 //
 // Usage:
 //
@@ -12,8 +13,8 @@
 //
 // It prints "listening on HOST:PORT" once it accepts connections and
 // serves until interrupted (SIGINT or SIGTERM), then closes every
-// connection with 1001 (going away) and exits. Requests are logged to
-// standard error.
+// connection with 1001 (going away) and exits. Requests and connections
+// are logged to standard error.
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -33,7 +35,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	wsmw "github.com/wsmap/wsmap/middleware"
+	"github.com/wsmap/wsmap/middleware/prommetrics"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/service"
 )
@@ -49,7 +55,14 @@ func main() {
 }
 
 // newRouter builds the chi router; srv reports the open connections.
-func newRouter(srv *service.Server, logw io.Writer) http.Handler {
+func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	metrics, err := prommetrics.New(reg, prommetrics.Options{})
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(logw, nil))
+
 	r := chi.NewRouter()
 	r.Use(middleware.RequestID)
 	r.Use(middleware.RequestLogger(&middleware.DefaultLogFormatter{Logger: log.New(logw, "", log.LstdFlags), NoColor: true}))
@@ -59,18 +72,26 @@ func newRouter(srv *service.Server, logw io.Writer) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "connections": srv.Len()})
 	})
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
-	sockets := &mux.Mux{}
+	// The WebSocket layers: refusals counted, connections logged,
+	// recovered and measured, each client held to 100 messages a second.
+	ws := func(m *mux.Mux) *mux.Mux {
+		m.Use(wsmw.InstrumentHandshake(metrics))
+		m.UseConn(wsmw.Log(logger), wsmw.Recover(nil), wsmw.Instrument(metrics), wsmw.MessageRate(100, 100))
+		return m
+	}
+	sockets := ws(&mux.Mux{})
 	sockets.Handle(`/echo`, service.HandlerFunc(echo), "echo")
 
-	rooms := &mux.Mux{}
+	rooms := ws(&mux.Mux{})
 	rooms.Handle(`/`, service.HandlerFunc(room))
 
 	r.Route("/ws", func(r chi.Router) {
 		r.Mount("/", sockets)
 		r.With(validRoom).Mount("/rooms/{room}", rooms)
 	})
-	return r
+	return r, nil
 }
 
 var roomName = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
@@ -121,7 +142,9 @@ func run(ctx context.Context, addr string, stdout, logw io.Writer) error {
 		return err
 	}
 	srv := &service.Server{}
-	srv.Handler = newRouter(srv, logw)
+	if srv.Handler, err = newRouter(srv, logw); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	return srv.ServeUntil(ctx, l, 10*time.Second)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -60,6 +61,28 @@ func TestChiProgram(t *testing.T) {
 	resp.Body.Close()
 	if health.Status != "ok" || health.Connections != 2 {
 		t.Errorf("health = %+v, want ok with 2 connections", health)
+	}
+
+	// /metrics has the connections, labelled by route pattern.
+	resp, err = http.Get("http://" + p.Addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`wsmap_connections_open{protocol="echo",route="/ws/echo"} 1`,
+		`wsmap_messages_total{direction="in",protocol="echo",route="/ws/echo"} 1`,
+		`wsmap_message_bytes_total{direction="out",protocol="echo",route="/ws/echo"} 3`,
+		`wsmap_connections_open{protocol="",route="/ws/rooms/{room}/"} 1`,
+		`wsmap_messages_total{direction="out",protocol="",route="/ws/rooms/{room}/"} 1`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(string(body), "lobby-1") {
+		t.Error("/metrics has a raw path in a label")
 	}
 
 	// chi middleware refuses a bad room name before the upgrade.
