@@ -38,6 +38,48 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 	return nil
 }
 
+// PreparedMessage is a message framed once for many connections: a
+// broadcast sends one with SendPrepared to every receiver, so that its
+// cost beyond the writes themselves does not grow with their number.
+// It is safe for concurrent use.
+type PreparedMessage struct {
+	typ  protocol.MessageType
+	size int
+	pm   *websocket.PreparedMessage
+}
+
+// NewPreparedMessage prepares a message of the given type; data is
+// copied, so the caller may reuse it.
+func NewPreparedMessage(typ protocol.MessageType, data []byte) (*PreparedMessage, error) {
+	if !typ.Valid() {
+		return nil, fmt.Errorf("service: NewPreparedMessage: invalid message type %v", typ)
+	}
+	pm, err := websocket.NewPreparedMessage(int(typ), data)
+	if err != nil {
+		return nil, fmt.Errorf("service: NewPreparedMessage: %w", err)
+	}
+	return &PreparedMessage{typ: typ, size: len(data), pm: pm}, nil
+}
+
+// Type returns the message's type.
+func (p *PreparedMessage) Type() protocol.MessageType { return p.typ }
+
+// Len returns the length of the message's payload.
+func (p *PreparedMessage) Len() int { return p.size }
+
+// SendPrepared sends a prepared message, as Send would send its payload.
+func (c *Conn) SendPrepared(ctx context.Context, p *PreparedMessage) error {
+	if err := c.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer c.unlockWrite()
+	if err := c.write(ctx, func() error { return c.ws.WritePreparedMessage(p.pm) }); err != nil {
+		return err
+	}
+	c.sent(p.typ, p.size)
+	return nil
+}
+
 // SendText sends s as a text message.
 func (c *Conn) SendText(ctx context.Context, s string) error {
 	return c.Send(ctx, protocol.Text, []byte(s))
@@ -147,7 +189,9 @@ func (c *Conn) write(ctx context.Context, f func() error) error {
 	_ = c.ws.SetWriteDeadline(deadline)
 	var interrupted atomic.Bool
 	stop := func() bool { return true }
-	if ctx.Done() != nil {
+	// The connection's own context is cancelled only once it is closing,
+	// which lets a write finish: no need to watch it.
+	if ctx.Done() != nil && ctx != c.ctx {
 		stop = context.AfterFunc(ctx, func() {
 			// A connection already closing (which is what cancels its
 			// own context) finishes its write under the write timeout,

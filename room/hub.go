@@ -1,0 +1,84 @@
+package room
+
+import (
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/wsmap/wsmap/service"
+)
+
+// Hub holds rooms by name: a room comes into being with its first member
+// and is closed after its last one leaves. It is safe for concurrent use;
+// the zero value is not, use NewHub.
+type Hub struct {
+	opts  Options
+	mu    sync.Mutex
+	rooms map[string]*Room
+}
+
+// NewHub returns a hub whose rooms are made with opts.
+func NewHub(opts Options) *Hub {
+	return &Hub{opts: opts, rooms: make(map[string]*Room)}
+}
+
+// Join adds c to the named room, creating the room if need be. See
+// Room.Join.
+func (h *Hub) Join(name string, c *service.Conn, meta map[string]string) (*Member, error) {
+	for {
+		r, err := h.room(name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := r.Join(c, meta)
+		if errors.Is(err, ErrRoomClosed) {
+			continue // emptied and closed in between: make a new one
+		}
+		return m, err
+	}
+}
+
+// Room returns the named room if it has members, or nil.
+func (h *Hub) Room(name string) *Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[name]
+}
+
+// Rooms returns the names of the rooms with members, sorted.
+func (h *Hub) Rooms() []string {
+	h.mu.Lock()
+	names := make([]string, 0, len(h.rooms))
+	for name := range h.rooms {
+		names = append(names, name)
+	}
+	h.mu.Unlock()
+	slices.Sort(names)
+	return names
+}
+
+func (h *Hub) room(name string) (*Room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r := h.rooms[name]; r != nil {
+		return r, nil
+	}
+	r, err := New(name, h.opts)
+	if err != nil {
+		return nil, err
+	}
+	r.onIdle = h.idle
+	h.rooms[name] = r
+	return r, nil
+}
+
+// idle closes r and forgets it if it is still empty. A Join racing with
+// it finds the room closed and makes a new one.
+func (h *Hub) idle(r *Room) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.rooms[r.name] != r || !r.closeIfEmpty() {
+		return
+	}
+	delete(h.rooms, r.name)
+}

@@ -1,0 +1,392 @@
+package room
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// Errors returned by Join and Broadcast, matchable with errors.Is.
+var (
+	// ErrRoomClosed is returned by operations on a closed room.
+	ErrRoomClosed = errors.New("room: closed")
+	// ErrNotOpen is returned by Join for a connection that is closing or
+	// closed.
+	ErrNotOpen = errors.New("room: connection not open")
+)
+
+// DefaultQueueSize is the number of messages a member may have waiting
+// before it is dropped, unless Options.QueueSize says otherwise.
+const DefaultQueueSize = 64
+
+// TooSlow is the close a member's connection gets when its queue
+// overflows.
+var TooSlow = &service.CloseError{Code: protocol.ClosePolicyViolation, Reason: "too slow: message queue full"}
+
+// Options configures a Room or a Hub's rooms. The zero value is ready to
+// use.
+type Options struct {
+	// QueueSize bounds the messages waiting to be written to one member.
+	// Defaults to DefaultQueueSize.
+	QueueSize int
+
+	// Transport carries the room to other processes; nil keeps it in
+	// this one.
+	Transport Transport
+}
+
+// Room is a group of members that messages are broadcast to. It is safe
+// for concurrent use.
+type Room struct {
+	name   string
+	queue  int
+	tr     Transport
+	detach func()
+	onIdle func(*Room) // a Hub's: called, unlocked, when the last member leaves
+
+	mu      sync.Mutex
+	members []*Member             // local members; Member.idx is the position
+	remote  map[string]MemberInfo // members in other processes, by ID
+	closed  bool
+}
+
+// New returns a room. With a Transport, it is attached to it at once.
+func New(name string, opts Options) (*Room, error) {
+	r := &Room{name: name, queue: opts.QueueSize, tr: opts.Transport}
+	if r.queue <= 0 {
+		r.queue = DefaultQueueSize
+	}
+	if r.tr != nil {
+		detach, err := r.tr.Attach(name, r.deliver)
+		if err != nil {
+			return nil, fmt.Errorf("room %q: attach: %w", name, err)
+		}
+		r.detach = detach
+		if err := r.publish(Event{Kind: Sync}); err != nil {
+			detach()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Name returns the room's name.
+func (r *Room) Name() string { return r.name }
+
+// Member is a connection's membership of a room.
+type Member struct {
+	room  *Room
+	conn  *service.Conn
+	info  MemberInfo
+	queue chan *service.PreparedMessage
+	left  chan struct{} // closed when the member has left
+	idx   int           // position in room.members; -1 once left
+}
+
+// ID returns the member's ID, unique across processes.
+func (m *Member) ID() string { return m.info.ID }
+
+// Meta returns the metadata the member joined with. It must not be
+// modified.
+func (m *Member) Meta() map[string]string { return m.info.Meta }
+
+// Info returns the member's description.
+func (m *Member) Info() MemberInfo { return m.info }
+
+// Conn returns the member's connection.
+func (m *Member) Conn() *service.Conn { return m.conn }
+
+// Room returns the room.
+func (m *Member) Room() *Room { return m.room }
+
+// Join adds c to the room with the given metadata (copied). A goroutine
+// writes the room's messages to c until the member leaves, which it does
+// when Leave is called, when c starts closing, when a write fails, or when
+// its queue overflows.
+func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
+	if c.State() != service.StateOpen {
+		return nil, ErrNotOpen
+	}
+	m := &Member{
+		room:  r,
+		conn:  c,
+		info:  MemberInfo{ID: newID(), Meta: maps.Clone(meta)},
+		queue: make(chan *service.PreparedMessage, r.queue),
+		left:  make(chan struct{}),
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrRoomClosed
+	}
+	m.idx = len(r.members)
+	r.members = append(r.members, m)
+	// Presence events go out under the lock, so that other processes
+	// see each member's Joined before its Left, and a Sync answer never
+	// announces a member after it left.
+	_ = r.publish(Event{Kind: Joined, Member: m.info})
+	r.mu.Unlock()
+	go m.write()
+	return m, nil
+}
+
+// write sends the member's queued messages until it leaves.
+func (m *Member) write() {
+	ctx := m.conn.Context()
+	for {
+		select {
+		case pm := <-m.queue:
+			if err := m.conn.SendPrepared(ctx, pm); err != nil {
+				m.Leave()
+				return
+			}
+		case <-ctx.Done():
+			m.Leave()
+			return
+		case <-m.left:
+			return
+		}
+	}
+}
+
+// Leave removes the member from the room; messages still queued are
+// dropped. It does not close the connection. Calling it again does
+// nothing.
+func (m *Member) Leave() {
+	r := m.room
+	r.mu.Lock()
+	if !r.removeLocked(m) {
+		r.mu.Unlock()
+		return
+	}
+	idle := len(r.members) == 0
+	r.mu.Unlock()
+	if idle && r.onIdle != nil {
+		r.onIdle(r)
+	}
+}
+
+// removeLocked takes m out of the members, reporting whether it was in.
+func (r *Room) removeLocked(m *Member) bool {
+	if m.idx < 0 {
+		return false
+	}
+	last := len(r.members) - 1
+	r.members[m.idx] = r.members[last]
+	r.members[m.idx].idx = m.idx
+	r.members[last] = nil
+	r.members = r.members[:last]
+	m.idx = -1
+	close(m.left)
+	_ = r.publish(Event{Kind: Left, Member: m.info})
+	return true
+}
+
+// Send queues a message for this member alone.
+func (m *Member) Send(typ protocol.MessageType, data []byte) error {
+	pm, err := service.NewPreparedMessage(typ, data)
+	if err != nil {
+		return err
+	}
+	r := m.room
+	r.mu.Lock()
+	if m.idx < 0 {
+		r.mu.Unlock()
+		return fmt.Errorf("room %q: member %s has left: %w", r.name, m.info.ID, service.ErrClosed)
+	}
+	dropped := r.offerLocked(m, pm)
+	r.mu.Unlock()
+	r.afterDrops(dropped)
+	return nil
+}
+
+// Broadcast sends a message to every member, here and, with a
+// Transport, in other processes. It never waits for a member. A
+// Transport's error is returned after local delivery.
+func (r *Room) Broadcast(typ protocol.MessageType, data []byte) error {
+	return r.broadcast(nil, typ, data)
+}
+
+// BroadcastFrom sends a message from member from to every other member.
+func (r *Room) BroadcastFrom(from *Member, typ protocol.MessageType, data []byte) error {
+	return r.broadcast(from, typ, data)
+}
+
+func (r *Room) broadcast(from *Member, typ protocol.MessageType, data []byte) error {
+	pm, err := service.NewPreparedMessage(typ, data)
+	if err != nil {
+		return err
+	}
+	if err := r.fanOut(pm, from); err != nil {
+		return err
+	}
+	var sender MemberInfo
+	if from != nil {
+		sender = from.info
+	}
+	return r.publish(Event{Kind: Message, Member: sender, Type: typ, Data: data})
+}
+
+// fanOut queues pm for every local member but except. Holding the lock
+// for the whole fan-out gives every member the room's messages in the
+// same order.
+func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrRoomClosed
+	}
+	var dropped []*Member
+	for i := 0; i < len(r.members); {
+		m := r.members[i]
+		if m == except {
+			i++
+			continue
+		}
+		if d := r.offerLocked(m, pm); d != nil {
+			dropped = append(dropped, d...)
+			continue // the last member moved to i
+		}
+		i++
+	}
+	idle := len(dropped) > 0 && len(r.members) == 0
+	r.mu.Unlock()
+	r.afterDrops(dropped)
+	if idle && r.onIdle != nil {
+		r.onIdle(r)
+	}
+	return nil
+}
+
+// offerLocked queues pm for m, or drops m if its queue is full, returning
+// it then.
+func (r *Room) offerLocked(m *Member, pm *service.PreparedMessage) []*Member {
+	select {
+	case m.queue <- pm:
+		return nil
+	default:
+		r.removeLocked(m)
+		return []*Member{m}
+	}
+}
+
+// afterDrops closes the connections of dropped members.
+func (r *Room) afterDrops(dropped []*Member) {
+	for _, m := range dropped {
+		go func() { _ = m.conn.Close(TooSlow.Code, TooSlow.Reason) }()
+	}
+}
+
+// deliver handles an event from another process.
+func (r *Room) deliver(e Event) {
+	switch e.Kind {
+	case Message:
+		pm, err := service.NewPreparedMessage(e.Type, e.Data)
+		if err != nil {
+			return
+		}
+		_ = r.fanOut(pm, nil)
+	case Joined:
+		r.mu.Lock()
+		if r.remote == nil {
+			r.remote = make(map[string]MemberInfo)
+		}
+		r.remote[e.Member.ID] = e.Member
+		r.mu.Unlock()
+	case Left:
+		r.mu.Lock()
+		delete(r.remote, e.Member.ID)
+		r.mu.Unlock()
+	case Sync:
+		r.mu.Lock()
+		for _, m := range r.members {
+			_ = r.publish(Event{Kind: Joined, Member: m.info})
+		}
+		r.mu.Unlock()
+	}
+}
+
+func (r *Room) publish(e Event) error {
+	if r.tr == nil {
+		return nil
+	}
+	if err := r.tr.Publish(r.name, e); err != nil {
+		return fmt.Errorf("room %q: publish: %w", r.name, err)
+	}
+	return nil
+}
+
+// Len returns the number of members in this process.
+func (r *Room) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
+}
+
+// Members returns every member, here and in other processes, sorted by ID:
+// the room's presence.
+func (r *Room) Members() []MemberInfo {
+	r.mu.Lock()
+	out := make([]MemberInfo, 0, len(r.members)+len(r.remote))
+	for _, m := range r.members {
+		out = append(out, m.info)
+	}
+	for _, info := range r.remote {
+		out = append(out, info)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b MemberInfo) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Close detaches the room from its Transport and removes every member,
+// without closing their connections. Later operations return
+// ErrRoomClosed.
+func (r *Room) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	for len(r.members) > 0 {
+		r.removeLocked(r.members[len(r.members)-1])
+	}
+	r.mu.Unlock()
+	r.detachTransport()
+}
+
+// closeIfEmpty closes the room if it has no members, reporting whether it
+// did.
+func (r *Room) closeIfEmpty() bool {
+	r.mu.Lock()
+	if r.closed || len(r.members) > 0 {
+		r.mu.Unlock()
+		return false
+	}
+	r.closed = true
+	r.mu.Unlock()
+	r.detachTransport()
+	return true
+}
+
+func (r *Room) detachTransport() {
+	if r.detach != nil {
+		r.detach()
+	}
+}
+
+// newID returns 64 random bits in hex.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}

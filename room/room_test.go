@@ -1,0 +1,231 @@
+package room_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/service"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve starts h on loopback, shut down at the end of the test, and
+// returns its ws:// URL.
+func serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &service.Server{Handler: h}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return "ws://" + l.Addr().String()
+}
+
+// member is a handler that joins the hub's room named by the "room" query
+// parameter (default "r"), with the "nick" parameter as metadata, and
+// broadcasts what it receives until the client leaves.
+func member(hub *room.Hub) http.Handler {
+	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		q := c.Request().URL.Query()
+		name := q.Get("room")
+		if name == "" {
+			name = "r"
+		}
+		m, err := hub.Join(name, c, map[string]string{"nick": q.Get("nick")})
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if err := m.Room().BroadcastFrom(m, typ, data); err != nil {
+				return err
+			}
+		}
+	})}
+}
+
+func dial(t testing.TB, url string) *service.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("Dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
+	return c
+}
+
+// dialAll opens n connections, 50 at a time.
+func dialAll(t *testing.T, n int, url func(i int) string) []*service.Conn {
+	t.Helper()
+	conns := make([]*service.Conn, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 50)
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c, _, err := service.Dial(ctx, url(i), nil)
+			if err != nil {
+				t.Errorf("Dial %d: %v", i, err)
+				return
+			}
+			conns[i] = c
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Cleanup(func() {
+		for _, c := range conns {
+			go c.Close(protocol.CloseNormal, "")
+		}
+		for _, c := range conns {
+			<-c.Done()
+		}
+	})
+	return conns
+}
+
+// waitFor polls cond every 5ms for up to 10s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for range 2000 {
+		if cond() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestEveryMemberGetsEveryBroadcastOnceInOrder(t *testing.T) {
+	t.Parallel()
+	const members, broadcasts = 1000, 100
+	hub := room.NewHub(room.Options{QueueSize: broadcasts + 1})
+	base := serve(t, member(hub))
+	conns := dialAll(t, members, func(int) string { return base + "/" })
+	waitFor(t, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == members })
+
+	var want []string
+	for i := range broadcasts {
+		want = append(want, fmt.Sprintf("m-%03d", i))
+	}
+	want = append(want, "end")
+	r := hub.Room("r")
+	for _, msg := range want {
+		if err := r.Broadcast(protocol.Text, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var got []string
+			for len(got) == 0 || got[len(got)-1] != "end" {
+				_, data, err := c.Recv(ctx)
+				if err != nil {
+					t.Errorf("member %d after %d messages: %v", i, len(got), err)
+					return
+				}
+				got = append(got, string(data))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("member %d (-want +got):\n%s", i, diff)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestBroadcastFromSkipsTheSender(t *testing.T) {
+	t.Parallel()
+	hub := room.NewHub(room.Options{})
+	base := serve(t, member(hub))
+	a, b := dial(t, base+"/?nick=a"), dial(t, base+"/?nick=b")
+	waitFor(t, "both to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.SendText(ctx, "from a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := b.Recv(ctx); err != nil || string(data) != "from a" {
+		t.Fatalf("b got %q %v", data, err)
+	}
+	if err := hub.Room("r").Broadcast(protocol.Text, []byte("to all")); err != nil {
+		t.Fatal(err)
+	}
+	// a's next message is the broadcast, not its own message back.
+	if _, data, err := a.Recv(ctx); err != nil || string(data) != "to all" {
+		t.Errorf("a got %q %v, want the broadcast", data, err)
+	}
+}
+
+func TestMemberSend(t *testing.T) {
+	t.Parallel()
+	joined := make(chan *room.Member, 1)
+	r, err := room.New("private", room.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Join(c, nil)
+		if err != nil {
+			return err
+		}
+		joined <- m
+		_, _, err = c.Recv(ctx)
+		return err
+	})})
+	c := dial(t, base+"/")
+	m := <-joined
+	if err := m.Send(protocol.Binary, []byte{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if typ, data, err := c.Recv(ctx); err != nil || typ != protocol.Binary || !slices.Equal(data, []byte{1, 2}) {
+		t.Errorf("got %v %v %v", typ, data, err)
+	}
+	m.Leave()
+	m.Leave()
+	if err := m.Send(protocol.Text, []byte("x")); err == nil {
+		t.Error("Send after Leave: no error")
+	}
+	if r.Len() != 0 {
+		t.Errorf("room has %d members after Leave", r.Len())
+	}
+	r.Close()
+	if err := r.Broadcast(protocol.Text, []byte("x")); err == nil {
+		t.Error("Broadcast on a closed room: no error")
+	}
+}
