@@ -55,7 +55,21 @@ type Program struct {
 	Cmd  *exec.Cmd
 	Addr string // host:port from its "listening on" line
 	out  *bufio.Reader
+	rest chan string // the lines after the first
 	done chan error
+}
+
+// Line returns the next line the program printed after its first, waiting
+// up to 10 seconds for it.
+func (p *Program) Line(t testing.TB) string {
+	t.Helper()
+	select {
+	case line := <-p.rest:
+		return line
+	case <-time.After(10 * time.Second):
+		t.Fatal("program printed no further line")
+		return ""
+	}
 }
 
 // Start runs bin with args, which should include "-addr 127.0.0.1:0",
@@ -72,7 +86,7 @@ func Start(t testing.TB, bin string, args ...string) *Program {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &Program{Cmd: cmd, out: bufio.NewReader(stdout), done: make(chan error, 1)}
+	p := &Program{Cmd: cmd, out: bufio.NewReader(stdout), done: make(chan error, 1), rest: make(chan string, 64)}
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-p.done
@@ -84,6 +98,16 @@ func Start(t testing.TB, bin string, args ...string) *Program {
 			line = "error: " + err.Error()
 		}
 		lines <- line
+		for {
+			line, err := p.out.ReadString('\n')
+			if err != nil {
+				break
+			}
+			select {
+			case p.rest <- strings.TrimRight(line, "\n"):
+			default: // nobody reads them: drop
+			}
+		}
 		_, _ = io.Copy(io.Discard, p.out)
 		p.done <- cmd.Wait()
 	}()
