@@ -187,25 +187,37 @@ func (c *Conn) write(ctx context.Context, f func() error) error {
 		deadline = d
 	}
 	_ = c.ws.SetWriteDeadline(deadline)
-	var interrupted atomic.Bool
-	stop := func() bool { return true }
 	// The connection's own context is cancelled only once it is closing,
-	// which lets a write finish: no need to watch it.
-	if ctx.Done() != nil && ctx != c.ctx {
-		stop = context.AfterFunc(ctx, func() {
-			// A connection already closing (which is what cancels its
-			// own context) finishes its write under the write timeout,
-			// so that the close frame can follow it.
-			if c.State() == StateOpen {
-				interrupted.Store(true)
-				c.abort(context.Cause(ctx))
-			}
-		})
+	// which lets a write finish: no need to watch it. Not watching keeps
+	// the hot path free of allocations.
+	if ctx.Done() == nil || ctx == c.ctx {
+		return c.writeResult(ctx, f(), false)
 	}
+	return c.writeWatched(ctx, f)
+}
+
+// writeWatched runs f and ends the connection if ctx ends meanwhile.
+func (c *Conn) writeWatched(ctx context.Context, f func() error) error {
+	var interrupted atomic.Bool
+	stop := context.AfterFunc(ctx, func() {
+		// A connection already closing (which is what cancels its own
+		// context) finishes its write under the write timeout, so that
+		// the close frame can follow it.
+		if c.State() == StateOpen {
+			interrupted.Store(true)
+			c.abort(context.Cause(ctx))
+		}
+	})
 	err := f()
 	stop()
+	return c.writeResult(ctx, err, interrupted.Load())
+}
+
+// writeResult turns the outcome of a write into Send's error, ending the
+// connection if the write failed.
+func (c *Conn) writeResult(ctx context.Context, err error, interrupted bool) error {
 	switch {
-	case interrupted.Load():
+	case interrupted:
 		return fmt.Errorf("service: write interrupted: %w (%w)", ctx.Err(), ErrClosed)
 	case err == nil:
 		return nil

@@ -56,7 +56,8 @@ func (f Frame) CloseReason() string {
 // Conn is a raw client connection.
 type Conn struct {
 	net.Conn
-	br *bufio.Reader
+	br      *bufio.Reader
+	scratch [8]byte // SkipFrame's header
 	// Resp is the server's handshake response.
 	Resp *http.Response
 }
@@ -149,6 +150,36 @@ func EncodeLen(f Frame, n uint64, masked bool) []byte {
 		out[start+i] ^= key[i%4]
 	}
 	return out
+}
+
+// SkipFrame reads one frame and discards its payload without holding it,
+// returning its opcode: for benchmarks that count messages without
+// allocating.
+func (c *Conn) SkipFrame() (byte, error) {
+	hdr := c.scratch[:]
+	if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
+		return 0, err
+	}
+	op, masked, n := hdr[0]&0x0f, hdr[1]&0x80 != 0, uint64(hdr[1]&0x7f)
+	switch n {
+	case 126:
+		if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
+			return 0, err
+		}
+		n = uint64(binary.BigEndian.Uint16(hdr[:2]))
+	case 127:
+		if _, err := io.ReadFull(c.br, hdr[:8]); err != nil {
+			return 0, err
+		}
+		n = binary.BigEndian.Uint64(hdr[:8])
+	}
+	if masked {
+		n += 4 // a mask key, which servers do not send
+	}
+	if _, err := c.br.Discard(int(n)); err != nil {
+		return 0, err
+	}
+	return op, nil
 }
 
 // WriteFrame writes f, masked.
