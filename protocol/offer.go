@@ -11,8 +11,17 @@ import (
 // client's subprotocol offer and the server's answer.
 const HeaderProtocol = "Sec-WebSocket-Protocol"
 
-// ErrMalformedOffer is wrapped by every error [ParseOffer] returns.
+// ErrMalformedOffer is wrapped by the errors [ParseOffer] returns for an
+// offer that breaks the header's syntax.
 var ErrMalformedOffer = errors.New("protocol: malformed Sec-WebSocket-Protocol offer")
+
+// MaxOffer is the most distinct subprotocols an offer may list. Clients
+// offer a handful; a longer offer is refused rather than searched.
+const MaxOffer = 128
+
+// ErrOfferTooLong is wrapped by the error [ParseOffer] returns for an
+// offer of more than [MaxOffer] distinct subprotocols.
+var ErrOfferTooLong = errors.New("protocol: too many subprotocols offered")
 
 // Offer is the list of subprotocols a client offered, in the client's order
 // of preference, each listed once. A nil Offer means the client offered
@@ -45,7 +54,8 @@ func OfferFromHeader(h http.Header) (Offer, error) {
 // first position. Anything else, such as a quoted string, a space inside a
 // name or a control character, is an error wrapping [ErrMalformedOffer]
 // that says which element is wrong and where: the offer is refused, never
-// guessed at.
+// guessed at. An offer of more than [MaxOffer] distinct protocols is an
+// error wrapping [ErrOfferTooLong].
 func ParseOffer(lines []string) (Offer, error) {
 	var offer Offer
 	var seen map[string]struct{} // built once the offer is long enough
@@ -62,6 +72,9 @@ func ParseOffer(lines []string) (Offer, error) {
 						ErrMalformedOffer, trimmed, trimmed[i], li+1, pos)
 				}
 				if !offerHas(offer, seen, trimmed) {
+					if len(offer) == MaxOffer {
+						return nil, fmt.Errorf("%w: more than %d", ErrOfferTooLong, MaxOffer)
+					}
 					offer = append(offer, trimmed)
 					if seen != nil {
 						seen[trimmed] = struct{}{}

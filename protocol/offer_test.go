@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -90,6 +91,36 @@ func TestParseOfferManyDuplicates(t *testing.T) {
 	}
 }
 
+func TestParseOfferTooLong(t *testing.T) {
+	t.Parallel()
+	names := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "p%d,", i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  int // offer length, or -1 for ErrOfferTooLong
+	}{
+		{"at the limit", []string{names(MaxOffer)}, MaxOffer},
+		{"at the limit over two lines", []string{names(MaxOffer / 2), names(MaxOffer)}, MaxOffer},
+		{"one more", []string{names(MaxOffer + 1)}, -1},
+		{"one more on a second line", []string{names(MaxOffer), "extra"}, -1},
+		{"ten thousand", []string{names(10000)}, -1},
+	} {
+		got, err := ParseOffer(tc.lines)
+		switch {
+		case tc.want < 0 && (!errors.Is(err, ErrOfferTooLong) || got != nil):
+			t.Errorf("%s: ParseOffer = %d protocols, %v; want ErrOfferTooLong", tc.name, len(got), err)
+		case tc.want >= 0 && (err != nil || len(got) != tc.want):
+			t.Errorf("%s: ParseOffer = %d protocols, %v; want %d", tc.name, len(got), err, tc.want)
+		}
+	}
+}
+
 func TestOfferFromHeader(t *testing.T) {
 	t.Parallel()
 	h := http.Header{}
@@ -129,10 +160,13 @@ func FuzzParseOffer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line1, line2 string) {
 		offer, err := ParseOffer([]string{line1, line2})
 		if err != nil {
-			if !errors.Is(err, ErrMalformedOffer) {
-				t.Fatalf("error %v does not wrap ErrMalformedOffer", err)
+			if !errors.Is(err, ErrMalformedOffer) && !errors.Is(err, ErrOfferTooLong) {
+				t.Fatalf("error %v wraps neither ErrMalformedOffer nor ErrOfferTooLong", err)
 			}
 			return
+		}
+		if len(offer) > MaxOffer {
+			t.Fatalf("offer of %d protocols accepted, more than MaxOffer", len(offer))
 		}
 		seen := map[string]bool{}
 		for _, p := range offer {

@@ -3,7 +3,7 @@
 //
 // A Room has members, each a *service.Conn that joined it with some
 // metadata. Broadcast sends a message to every member (or every member
-// but its sender) without ever waiting for one: the message is framed
+// but its sender) without ever waiting for one: the message is made
 // once (service.PreparedMessage) and queued for each member, whose own
 // goroutine writes it. A member whose queue is full, because it reads
 // more slowly than the room talks, is dropped: its connection is closed

@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -141,6 +142,9 @@ func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
 // write sends the member's queued messages until it leaves.
 func (m *Member) write() {
 	ctx := m.conn.Context()
+	// The member leaves when its connection starts closing; waiting for
+	// that here as well would make every wait a three-way select.
+	defer context.AfterFunc(ctx, m.Leave)()
 	for {
 		select {
 		case pm := <-m.queue:
@@ -148,9 +152,6 @@ func (m *Member) write() {
 				m.Leave()
 				return
 			}
-		case <-ctx.Done():
-			m.Leave()
-			return
 		case <-m.left:
 			return
 		}

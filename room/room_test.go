@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +20,13 @@ import (
 	"github.com/wsmap/wsmap/service"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(membersAddrEnv); addr != "" {
+		n, _ := strconv.Atoi(os.Getenv(membersNEnv))
+		os.Exit(runMembers(addr, n))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // serve starts h on loopback, shut down at the end of the test, and
 // returns its ws:// URL.

@@ -80,14 +80,15 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 			http.Error(w, strings.TrimPrefix(reason.Error(), "websocket: "), status)
 		},
 	}
-	ws, err := up.Upgrade(w, r, responseHeader(w.Header(), o.ResponseHeader, o.Subprotocol))
+	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
+	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed)}
+	ws, err := up.Upgrade(gw, r, responseHeader(w.Header(), o.ResponseHeader, o.Subprotocol))
 	if err != nil {
 		if reg != nil {
 			reg.cancelAdmit()
 		}
 		return nil, fmt.Errorf("service: upgrade: %w", err)
 	}
-	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
 	c := newConn(r.Context(), ws, opts, true, compressed)
 	c.req = r
 	if reg != nil {

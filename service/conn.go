@@ -61,6 +61,8 @@ type Conn struct {
 	resp     *http.Response
 	proto    string
 	isServer bool
+	// compressed: permessage-deflate was negotiated.
+	compressed bool
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -102,39 +104,39 @@ type Conn struct {
 // newConn wraps an upgraded gorilla connection; start sets it going.
 func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer bool, compressed bool) *Conn {
 	c := &Conn{
-		ws:       ws,
-		netConn:  ws.NetConn(),
-		opts:     opts,
-		proto:    ws.Subprotocol(),
-		isServer: isServer,
-		readSem:  make(chan struct{}, 1),
-		readReq:  make(chan readRequest, 1),
-		readRes:  make(chan readResult, 1),
-		readEnd:  make(chan struct{}),
-		loopEnd:  make(chan struct{}),
-		writeSem: make(chan struct{}, 1),
-		state:    StateOpen,
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
+		ws:         ws,
+		netConn:    rawConn(ws.NetConn()),
+		opts:       opts,
+		proto:      ws.Subprotocol(),
+		isServer:   isServer,
+		compressed: compressed,
+		readSem:    make(chan struct{}, 1),
+		readReq:    make(chan readRequest, 1),
+		readRes:    make(chan readResult, 1),
+		readEnd:    make(chan struct{}),
+		loopEnd:    make(chan struct{}),
+		writeSem:   make(chan struct{}, 1),
+		state:      StateOpen,
+		closing:    make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	c.refs.Store(1)
 	// Deadlines the HTTP server may have set belong to the handshake.
 	_ = c.netConn.SetDeadline(time.Time{})
-	switch {
-	case opts.ReadLimit < 0:
-		ws.SetReadLimit(0)
-	case compressed:
-		// gorilla counts compressed bytes; the message reader enforces
-		// the limit on the decompressed message. This wire limit only
-		// refuses frames that could never decompress within it.
-		ws.SetReadLimit(opts.ReadLimit + opts.ReadLimit/8 + 1024)
-	default:
-		ws.SetReadLimit(opts.ReadLimit)
-	}
+	ws.SetReadLimit(wireLimit(opts, compressed))
 	ws.SetCloseHandler(c.onPeerClose)
 	ws.SetPongHandler(c.onPong)
 	return c
+}
+
+// rawConn returns the network connection under a frameGuard, on which
+// deadlines are set and the close is lingered over.
+func rawConn(nc net.Conn) net.Conn {
+	if g, ok := nc.(*frameGuard); ok {
+		return g.Conn
+	}
+	return nc
 }
 
 // start starts the keepalive and the read loop, once the connection is

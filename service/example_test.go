@@ -215,3 +215,40 @@ func ExampleEvents() {
 	// QUIET
 	// closed with 1001 (going away) "page closed"
 }
+
+// A message sent to many connections is made once; each connection's
+// handler sends the same PreparedMessage.
+func ExampleConn_SendPrepared() {
+	notice, err := service.NewPreparedMessage(protocol.Text, []byte("server restarting in 5 minutes"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(&service.Endpoint{
+		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			return c.SendPrepared(ctx, notice)
+		}),
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := range 3 {
+		c, _, err := service.Dial(ctx, wsURL(srv), nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		_, data, err := c.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("client %d: %s\n", i, data)
+		_ = c.Close(protocol.CloseNormal, "")
+	}
+	// Output:
+	// client 0: server restarting in 5 minutes
+	// client 1: server restarting in 5 minutes
+	// client 2: server restarting in 5 minutes
+}

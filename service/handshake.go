@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,17 +54,30 @@ func IsUpgrade(r *http.Request) bool {
 // that fails is described by a *HandshakeError:
 //
 //   - 405 with Allow: GET when the method is not GET;
+//   - 400 when the request is not HTTP/1.1 or later;
+//   - 400 when the request target is neither a path nor an absolute http
+//     or https URI (RFC 6455 section 4.2.1);
 //   - 426 with Upgrade: websocket when r is not an upgrade request;
 //   - 400 when Connection lacks the "upgrade" token;
-//   - 426 with Sec-WebSocket-Version: 13 for any other version (also the
-//     answer to obsolete hixie and hybi drafts);
+//   - 426 with Sec-WebSocket-Version: 13 for a missing or other version
+//     (also the answer to obsolete hixie and hybi drafts), 400 for more
+//     than one;
 //   - 400 when Sec-WebSocket-Key is missing or not 16 base64-encoded bytes;
-//   - 400 when Sec-WebSocket-Protocol is malformed.
+//   - 400 when Sec-WebSocket-Protocol is malformed or offers more than
+//     protocol.MaxOffer subprotocols.
 func CheckHandshake(r *http.Request) (protocol.Offer, error) {
 	if r.Method != http.MethodGet {
 		return nil, &HandshakeError{Status: http.StatusMethodNotAllowed,
 			Reason: "WebSocket handshake must use GET, not " + r.Method,
 			Header: http.Header{"Allow": {http.MethodGet}}}
+	}
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: "WebSocket handshake requires HTTP/1.1, not " + r.Proto}
+	}
+	if !validTarget(r) {
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: "request target must be a path or an absolute http or https URI"}
 	}
 	if !IsUpgrade(r) {
 		return nil, &HandshakeError{Status: http.StatusUpgradeRequired,
@@ -73,9 +88,16 @@ func CheckHandshake(r *http.Request) (protocol.Offer, error) {
 		return nil, &HandshakeError{Status: http.StatusBadRequest,
 			Reason: "Connection header must contain the upgrade token"}
 	}
-	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) != 1 || strings.TrimSpace(v[0]) != "13" {
+	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) > 1 {
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: "Sec-WebSocket-Version must appear once"}
+	} else if len(v) == 0 {
 		return nil, &HandshakeError{Status: http.StatusUpgradeRequired,
-			Reason: "unsupported WebSocket version " + strings.Join(v, ", ") + ": only version 13 is supported",
+			Reason: "Sec-WebSocket-Version is missing: only version 13 is supported",
+			Header: http.Header{"Sec-WebSocket-Version": {"13"}}}
+	} else if strings.TrimSpace(v[0]) != "13" {
+		return nil, &HandshakeError{Status: http.StatusUpgradeRequired,
+			Reason: "unsupported WebSocket version " + strings.TrimSpace(v[0]) + ": only version 13 is supported",
 			Header: http.Header{"Sec-WebSocket-Version": {"13"}}}
 	}
 	if k := r.Header.Values("Sec-WebSocket-Key"); len(k) != 1 || !validKey(k[0]) {
@@ -83,12 +105,33 @@ func CheckHandshake(r *http.Request) (protocol.Offer, error) {
 			Reason: "Sec-WebSocket-Key must be one base64-encoded 16-byte value"}
 	}
 	offer, err := protocol.OfferFromHeader(r.Header)
-	if err != nil {
+	switch {
+	case errors.Is(err, protocol.ErrOfferTooLong):
+		return nil, &HandshakeError{Status: http.StatusBadRequest,
+			Reason: fmt.Sprintf("Sec-WebSocket-Protocol offers more than %d subprotocols", protocol.MaxOffer),
+			Err:    err}
+	case err != nil:
 		return nil, &HandshakeError{Status: http.StatusBadRequest,
 			Reason: "malformed Sec-WebSocket-Protocol: " + strings.TrimPrefix(err.Error(), protocol.ErrMalformedOffer.Error()+": "),
 			Err:    err}
 	}
 	return offer, nil
+}
+
+// validTarget reports whether r's request target is one RFC 6455 allows:
+// a path (origin-form), or an absolute http or https URI, whose host then
+// stands for the Host header (RFC 9112 section 3.2.2).
+func validTarget(r *http.Request) bool {
+	if r.RequestURI == "" { // a request made in-process, not read off a connection
+		return true
+	}
+	if strings.HasPrefix(r.RequestURI, "/") {
+		return true
+	}
+	if r.URL == nil || r.URL.Host == "" {
+		return false
+	}
+	return strings.EqualFold(r.URL.Scheme, "http") || strings.EqualFold(r.URL.Scheme, "https")
 }
 
 func validKey(k string) bool {

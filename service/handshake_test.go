@@ -43,7 +43,7 @@ func TestEndpointRefusals(t *testing.T) {
 		{"plain GET", httptest.NewRequest(http.MethodGet, "/echo", nil), 426, "this resource requires a WebSocket upgrade (Upgrade: websocket)\n", http.Header{"Upgrade": {"websocket"}}},
 		{"no Connection upgrade", upgradeRequest("GET", "Connection", ""), 400, "Connection header must contain the upgrade token\n", nil},
 		{"version 8", upgradeRequest("GET", "Sec-WebSocket-Version", "", "Sec-WebSocket-Version", "8"), 426, "unsupported WebSocket version 8: only version 13 is supported\n", http.Header{"Sec-Websocket-Version": {"13"}}},
-		{"no version", upgradeRequest("GET", "Sec-WebSocket-Version", ""), 426, "unsupported WebSocket version : only version 13 is supported\n", http.Header{"Sec-Websocket-Version": {"13"}}},
+		{"no version", upgradeRequest("GET", "Sec-WebSocket-Version", ""), 426, "Sec-WebSocket-Version is missing: only version 13 is supported\n", http.Header{"Sec-Websocket-Version": {"13"}}},
 		{"no key", upgradeRequest("GET", "Sec-WebSocket-Key", ""), 400, "Sec-WebSocket-Key must be one base64-encoded 16-byte value\n", nil},
 		{"short key", upgradeRequest("GET", "Sec-WebSocket-Key", "", "Sec-WebSocket-Key", "c2hvcnQ="), 400, "Sec-WebSocket-Key must be one base64-encoded 16-byte value\n", nil},
 		{"two keys", upgradeRequest("GET", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), 400, "Sec-WebSocket-Key must be one base64-encoded 16-byte value\n", nil},

@@ -263,7 +263,10 @@ func (c *Conn) endRead(err error) {
 func classifyReadError(err error) (ce *CloseError, fail bool) {
 	var wce *websocket.CloseError
 	var ne net.Error
+	var fe *frameError
 	switch {
+	case errors.As(err, &fe):
+		return &CloseError{Code: fe.code, Reason: fe.reason, Err: err}, true
 	case errors.As(err, &wce) && wce.Code != websocket.CloseAbnormalClosure:
 		// The peer's close frame; gorilla has called onPeerClose.
 		return &CloseError{Code: protocol.CloseCode(wce.Code), Reason: wce.Text}, false

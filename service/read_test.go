@@ -83,7 +83,16 @@ func TestBadInputClosesWithCode(t *testing.T) {
 
 func TestHugeDeclaredLength(t *testing.T) {
 	t.Parallel()
-	for _, n := range []uint64{1 << 40, 1<<63 + 5} {
+	for _, tt := range []struct {
+		n      uint64
+		code   int
+		reason string
+	}{
+		{1 << 40, 1009, "message too big: 1099511627776 bytes, limit 1048576"},
+		{1<<63 - 1, 1009, "message too big: 9223372036854775807 bytes, limit 1048576"},
+		{1<<63 + 5, 1002, "frame length has its most significant bit set"},
+	} {
+		n := tt.n
 		_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 			_, _, err := c.Recv(ctx)
 			return err
@@ -96,8 +105,8 @@ func TestHugeDeclaredLength(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.CloseCode() != 1009 {
-			t.Errorf("length %d: closed with %d, want 1009", n, f.CloseCode())
+		if f.CloseCode() != tt.code || f.CloseReason() != tt.reason {
+			t.Errorf("length %d: closed with %d %q, want %d %q", n, f.CloseCode(), f.CloseReason(), tt.code, tt.reason)
 		}
 		if err := rc.ExpectEOF(5 * time.Second); err != nil {
 			t.Error(err)

@@ -1,11 +1,13 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,14 +40,24 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 	return nil
 }
 
-// PreparedMessage is a message framed once for many connections: a
+// PreparedMessage is a message made once for many connections: a
 // broadcast sends one with SendPrepared to every receiver, so that its
 // cost beyond the writes themselves does not grow with their number.
-// It is safe for concurrent use.
+//
+// It holds one copy of the payload. On a server connection without
+// compression a frame is the payload behind a header of a few bytes, so
+// SendPrepared writes the payload as Send would, without allocating. On
+// other connections (compressed, or client-side, where frames are masked)
+// the frame is built once, on first use, and reused by every connection
+// of the same kind (gorilla's PreparedMessage), so that a message is
+// compressed once however many receive it. It is safe for concurrent use.
 type PreparedMessage struct {
 	typ  protocol.MessageType
-	size int
+	data []byte
+
+	once sync.Once
 	pm   *websocket.PreparedMessage
+	err  error
 }
 
 // NewPreparedMessage prepares a message of the given type; data is
@@ -54,29 +66,49 @@ func NewPreparedMessage(typ protocol.MessageType, data []byte) (*PreparedMessage
 	if !typ.Valid() {
 		return nil, fmt.Errorf("service: NewPreparedMessage: invalid message type %v", typ)
 	}
-	pm, err := websocket.NewPreparedMessage(int(typ), data)
-	if err != nil {
-		return nil, fmt.Errorf("service: NewPreparedMessage: %w", err)
-	}
-	return &PreparedMessage{typ: typ, size: len(data), pm: pm}, nil
+	return &PreparedMessage{typ: typ, data: bytes.Clone(data)}, nil
 }
 
 // Type returns the message's type.
 func (p *PreparedMessage) Type() protocol.MessageType { return p.typ }
 
 // Len returns the length of the message's payload.
-func (p *PreparedMessage) Len() int { return p.size }
+func (p *PreparedMessage) Len() int { return len(p.data) }
+
+// frames returns the gorilla PreparedMessage, made on the first call.
+func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
+	p.once.Do(func() {
+		p.pm, p.err = websocket.NewPreparedMessage(int(p.typ), p.data)
+		if p.err != nil {
+			p.err = fmt.Errorf("service: PreparedMessage: %w", p.err)
+		}
+	})
+	return p.pm, p.err
+}
 
 // SendPrepared sends a prepared message, as Send would send its payload.
 func (c *Conn) SendPrepared(ctx context.Context, p *PreparedMessage) error {
+	var pm *websocket.PreparedMessage
+	if !c.isServer || c.compressed {
+		var err error
+		if pm, err = p.frames(); err != nil {
+			return err
+		}
+	}
 	if err := c.lockWrite(ctx); err != nil {
 		return err
 	}
 	defer c.unlockWrite()
-	if err := c.write(ctx, func() error { return c.ws.WritePreparedMessage(p.pm) }); err != nil {
+	err := c.write(ctx, func() error {
+		if pm == nil {
+			return c.ws.WriteMessage(int(p.typ), p.data)
+		}
+		return c.ws.WritePreparedMessage(pm)
+	})
+	if err != nil {
 		return err
 	}
-	c.sent(p.typ, p.size)
+	c.sent(p.typ, len(p.data))
 	return nil
 }
 
@@ -161,20 +193,36 @@ func (w *messageWriter) Close() error {
 	return nil
 }
 
-// lockWrite waits for the right to write.
+// lockWrite waits for the right to write. A ctx that has already ended
+// refuses the write before it starts, leaving the connection open.
 func (c *Conn) lockWrite(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return c.ctxErr(ctx)
+	}
 	select {
 	case c.writeSem <- struct{}{}:
-	case <-ctx.Done():
-		return c.ctxErr(ctx)
-	case <-c.closing:
-		return c.closedErr()
+	default:
+		if err := c.waitWrite(ctx); err != nil {
+			return err
+		}
 	}
 	if c.State() != StateOpen {
 		<-c.writeSem
 		return c.closedErr()
 	}
 	return nil
+}
+
+// waitWrite waits for the write lock, held by another writer.
+func (c *Conn) waitWrite(ctx context.Context) error {
+	select {
+	case c.writeSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return c.ctxErr(ctx)
+	case <-c.closing:
+		return c.closedErr()
+	}
 }
 
 func (c *Conn) unlockWrite() { <-c.writeSem }

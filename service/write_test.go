@@ -51,6 +51,41 @@ func TestSendReturnsWhenContextEnds(t *testing.T) {
 	}
 }
 
+func TestSendWithEndedContextLeavesConnectionOpen(t *testing.T) {
+	t.Parallel()
+	type obs struct {
+		errs  []error
+		state State
+	}
+	out := make(chan obs, 1)
+	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		ended, cancel := context.WithCancel(ctx)
+		cancel()
+		var o obs
+		for range 100 { // the lock is free each time: no chance involved
+			o.errs = append(o.errs, c.SendText(ended, "never"))
+		}
+		o.state = c.State()
+		err := c.SendText(ctx, "after")
+		out <- o
+		return err
+	})
+	c := dial(t, url, nil)
+	_, data, err := c.Recv(context.Background())
+	if err != nil || string(data) != "after" {
+		t.Fatalf("Recv = %q, %v; want the message sent after the refused ones", data, err)
+	}
+	o := <-out
+	for i, err := range o.errs {
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrClosed) {
+			t.Fatalf("Send %d with an ended context: %v, want context.Canceled and the connection open", i, err)
+		}
+	}
+	if o.state != StateOpen {
+		t.Errorf("state %v after sends with an ended context, want open", o.state)
+	}
+}
+
 func TestWriteTimeoutEndsConnection(t *testing.T) {
 	t.Parallel()
 	const writeTimeout = 300 * time.Millisecond

@@ -1,13 +1,15 @@
 // Command benchratio reads `go test -bench -count N` output on standard
 // input and prints, as a Markdown table, each wsmap benchmark beside its
 // reference measured in the same run: for every benchmark named
-// ".../wsmap" with a sibling ".../REF" (REF given by -ref), the median
-// ns/op of each, the ratio of the medians, the range of the per-round
-// ratios, and allocations per op.
+// ".../wsmap" with a sibling ".../REF" (REF given by -ref), the median of
+// a metric (ns/op unless -metric names another a benchmark reports, such
+// as cpu-ns/delivery) for each, the ratio of the medians, the range of
+// the per-round ratios, and allocations per op.
 //
 // Usage:
 //
 //	go test -run XXX -bench Lookup -count 6 ./mux | go run ./internal/benchratio -ref chi
+//	go test -run XXX -bench Broadcast -count 6 ./room | go run ./internal/benchratio -ref melody -metric cpu-ns/delivery
 package main
 
 import (
@@ -22,23 +24,25 @@ import (
 	"strings"
 )
 
-var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:.*?\s(\d+) allocs/op)?`)
+// line matches a result line: name, iterations, then value-unit pairs.
+var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 
 type series struct {
-	ns     []float64
+	values []float64
 	allocs string
 }
 
 func main() {
 	ref := flag.String("ref", "chi", "last name element of the reference benchmarks")
+	metric := flag.String("metric", "ns/op", "the unit of the metric to compare")
 	flag.Parse()
-	if err := run(os.Stdin, os.Stdout, *ref); err != nil {
+	if err := run(os.Stdin, os.Stdout, *ref, *metric); err != nil {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in io.Reader, out io.Writer, ref string) error {
+func run(in io.Reader, out io.Writer, ref, metric string) error {
 	data := map[string]*series{}
 	var order []string
 	sc := bufio.NewScanner(in)
@@ -47,9 +51,22 @@ func run(in io.Reader, out io.Writer, ref string) error {
 		if m == nil {
 			continue
 		}
-		ns, err := strconv.ParseFloat(m[2], 64)
-		if err != nil {
-			return err
+		fields := strings.Fields(m[2])
+		value, allocs, found := 0.0, "", false
+		for i := 0; i+1 < len(fields); i += 2 {
+			switch fields[i+1] {
+			case metric:
+				v, err := strconv.ParseFloat(fields[i], 64)
+				if err != nil {
+					return fmt.Errorf("%s: %s: %w", m[1], metric, err)
+				}
+				value, found = v, true
+			case "allocs/op":
+				allocs = fields[i]
+			}
+		}
+		if !found {
+			continue
 		}
 		s := data[m[1]]
 		if s == nil {
@@ -57,13 +74,13 @@ func run(in io.Reader, out io.Writer, ref string) error {
 			data[m[1]] = s
 			order = append(order, m[1])
 		}
-		s.ns = append(s.ns, ns)
-		s.allocs = m[3]
+		s.values = append(s.values, value)
+		s.allocs = allocs
 	}
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "| benchmark | wsmap ns/op | %s ns/op | ratio | range | wsmap allocs | %s allocs |\n", ref, ref)
+	fmt.Fprintf(out, "| benchmark | wsmap %s | %s %s | ratio | range | wsmap allocs | %s allocs |\n", metric, ref, metric, ref)
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|")
 	for _, name := range order {
 		base, ok := strings.CutSuffix(name, "/wsmap")
@@ -74,16 +91,16 @@ func run(in io.Reader, out io.Writer, ref string) error {
 		if r == nil {
 			continue
 		}
-		n := min(len(w.ns), len(r.ns))
+		n := min(len(w.values), len(r.values))
 		if n == 0 {
 			continue
 		}
-		lo, hi := w.ns[0]/r.ns[0], w.ns[0]/r.ns[0]
+		lo, hi := w.values[0]/r.values[0], w.values[0]/r.values[0]
 		for i := range n {
-			q := w.ns[i] / r.ns[i]
+			q := w.values[i] / r.values[i]
 			lo, hi = min(lo, q), max(hi, q)
 		}
-		mw, mr := median(w.ns[:n]), median(r.ns[:n])
+		mw, mr := median(w.values[:n]), median(r.values[:n])
 		fmt.Fprintf(out, "| %s | %.0f | %.0f | %.2f× | %.2f–%.2f | %s | %s |\n",
 			strings.TrimPrefix(base, "Benchmark"), mw, mr, mw/mr, lo, hi, w.allocs, r.allocs)
 	}

@@ -19,7 +19,7 @@ BenchmarkOther/wsmap-2                  100  5 ns/op
 PASS
 `
 	var b strings.Builder
-	if err := run(strings.NewReader(in), &b, "chi"); err != nil {
+	if err := run(strings.NewReader(in), &b, "chi", "ns/op"); err != nil {
 		t.Fatal(err)
 	}
 	want := `| benchmark | wsmap ns/op | chi ns/op | ratio | range | wsmap allocs | chi allocs |
@@ -28,5 +28,31 @@ PASS
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestRunMetric(t *testing.T) {
+	in := `BenchmarkBroadcast/members=10/wsmap-2   200  300 ns/op  4000 cpu-ns/delivery  30000 deliveries/s  11620 B/op  13 allocs/op
+BenchmarkBroadcast/members=10/melody-2  200  200 ns/op  5000 cpu-ns/delivery  50000 deliveries/s  296 B/op  4 allocs/op
+BenchmarkBroadcast/members=10/wsmap-2   200  300 ns/op  6000 cpu-ns/delivery  30000 deliveries/s  11620 B/op  13 allocs/op
+BenchmarkBroadcast/members=10/melody-2  200  200 ns/op  5000 cpu-ns/delivery  50000 deliveries/s  296 B/op  4 allocs/op
+BenchmarkBroadcast/members=10/wsmap-2   200  300 ns/op  5000 cpu-ns/delivery  30000 deliveries/s  11620 B/op  13 allocs/op
+BenchmarkBroadcast/members=10/melody-2  200  200 ns/op  bad cpu-ns/delivery
+`
+	var b strings.Builder
+	err := run(strings.NewReader(in), &b, "melody", "deliveries/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `| benchmark | wsmap deliveries/s | melody deliveries/s | ratio | range | wsmap allocs | melody allocs |
+|---|---|---|---|---|---|---|
+| Broadcast/members=10 | 30000 | 50000 | 0.60× | 0.60–0.60 | 13 | 4 |
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	b.Reset()
+	if err := run(strings.NewReader(in), &b, "melody", "cpu-ns/delivery"); err == nil {
+		t.Error("a malformed value: no error")
 	}
 }

@@ -62,6 +62,12 @@ type Conn struct {
 	Resp *http.Response
 }
 
+// NewConn wraps a connection whose handshake was done by other means;
+// br holds what was read of it beyond the handshake.
+func NewConn(nc net.Conn, br *bufio.Reader) *Conn {
+	return &Conn{Conn: nc, br: br}
+}
+
 // Dial connects to addr (host:port) and performs the opening handshake for
 // path with the extra headers given (each "Name: value"). It fails unless
 // the server answers 101.
