@@ -109,13 +109,7 @@ func passedPrefix(got, data []byte, want int, violation bool) bool {
 	return extra == 0 || extra < 2 || extra < headerLen(data[want+1])
 }
 
-func frames(fs ...wstest.Frame) []byte {
-	var b []byte
-	for _, f := range fs {
-		b = append(b, wstest.Encode(f)...)
-	}
-	return b
-}
+func frames(fs ...wstest.Frame) []byte { return wstest.EncodeAll(fs...) }
 
 func TestFrameGuard(t *testing.T) {
 	t.Parallel()

@@ -125,6 +125,16 @@ func Encode(f Frame) []byte {
 	return EncodeLen(f, uint64(len(f.Payload)), true)
 }
 
+// EncodeAll returns the wire form of the frames one after another,
+// masked.
+func EncodeAll(fs ...Frame) []byte {
+	var b []byte
+	for _, f := range fs {
+		b = append(b, Encode(f)...)
+	}
+	return b
+}
+
 // EncodeLen returns the wire form of f declaring length n (which may
 // differ from the payload's, to test lies), masked or not.
 func EncodeLen(f Frame, n uint64, masked bool) []byte {

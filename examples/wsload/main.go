@@ -1,0 +1,407 @@
+// Command wsload puts load on a WebSocket server with wsmap's client API
+// and reports what it measured as JSON.
+//
+// Usage:
+//
+//	wsload [flags] URL
+//
+// Mode echo (the default) opens -conns connections (-dial-parallel at a
+// time, from -sources loopback source addresses when one address would
+// run out of ports), then each sends -messages messages of -size bytes,
+// keeping up to -window of them in flight, and checks that the server
+// echoes every one back byte for byte and in order. Each payload carries
+// its connection number and sequence number, so a lost, reordered or
+// corrupted echo is counted as such.
+//
+// After the exchange wsload prints one JSON line, the report of the
+// exchange phase (connections made, messages verified, losses, latency
+// percentiles in microseconds, throughput). Without -hold it then closes
+// every connection with 1000 and exits. With -hold it keeps the
+// connections open until the server closes them (or -timeout passes),
+// then prints a second line with the close codes it saw: a way to check a
+// server's shutdown.
+//
+// It exits with status 1 if any connection failed or any message was
+// lost, reordered or corrupted.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// config is what the flags say.
+type config struct {
+	url          string
+	mode         string
+	conns        int
+	messages     int
+	size         int
+	window       int
+	protocols    []string
+	dialParallel int
+	sources      int
+	hold         bool
+	timeout      time.Duration
+}
+
+func main() {
+	var cfg config
+	var protocols string
+	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo")
+	flag.IntVar(&cfg.conns, "conns", 100, "connections")
+	flag.IntVar(&cfg.messages, "messages", 100, "messages each connection sends")
+	flag.IntVar(&cfg.size, "size", 128, "message size in bytes (at least 16)")
+	flag.IntVar(&cfg.window, "window", 1, "messages each connection keeps in flight")
+	flag.StringVar(&protocols, "protocols", "", "comma-separated subprotocols to offer")
+	flag.IntVar(&cfg.dialParallel, "dial-parallel", 64, "handshakes under way at once")
+	flag.IntVar(&cfg.sources, "sources", 1, "loopback source addresses to spread connections over (127.0.0.1 and up)")
+	flag.BoolVar(&cfg.hold, "hold", false, "after the exchange, wait for the server to close the connections and report their close codes")
+	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsload [flags] URL\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	cfg.url = flag.Arg(0)
+	if protocols != "" {
+		cfg.protocols = strings.Split(protocols, ",")
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintln(os.Stderr, "wsload:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ok, err := run(ctx, cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "wsload:", err)
+		os.Exit(1)
+	}
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func (cfg config) check() error {
+	switch {
+	case cfg.mode != "echo":
+		return fmt.Errorf("unknown -mode %q (want echo)", cfg.mode)
+	case cfg.conns < 1:
+		return errors.New("-conns must be at least 1")
+	case cfg.messages < 0:
+		return errors.New("-messages must not be negative")
+	case cfg.size < 16:
+		return errors.New("-size must be at least 16 (connection and sequence numbers)")
+	case cfg.window < 1:
+		return errors.New("-window must be at least 1")
+	case cfg.dialParallel < 1:
+		return errors.New("-dial-parallel must be at least 1")
+	case cfg.sources < 1 || cfg.sources > 1<<24-2:
+		return errors.New("-sources must be between 1 and 16777214")
+	}
+	return nil
+}
+
+// Report is one JSON line of output.
+type Report struct {
+	Phase      string         `json:"phase"` // "exchange" or "hold"
+	Mode       string         `json:"mode"`
+	Conns      int            `json:"conns"`
+	Connected  int64          `json:"connected"`
+	DialErrors int64          `json:"dial_errors"`
+	Messages   int64          `json:"messages"` // echoes verified
+	Lost       int64          `json:"lost"`
+	Reordered  int64          `json:"reordered"`
+	Corrupted  int64          `json:"corrupted"`
+	ConnErrors int64          `json:"conn_errors"` // connections that failed mid-exchange
+	Errors     map[string]int `json:"errors,omitempty"`
+	LatencyUS  *Percentiles   `json:"latency_us,omitempty"`
+	Seconds    float64        `json:"seconds"`
+	PerSecond  float64        `json:"messages_per_second,omitempty"`
+	CloseCodes map[string]int `json:"close_codes,omitempty"`
+}
+
+// Percentiles of round-trip times, in microseconds.
+type Percentiles struct {
+	P50 int64 `json:"p50"`
+	P90 int64 `json:"p90"`
+	P99 int64 `json:"p99"`
+	Max int64 `json:"max"`
+}
+
+// clean reports whether nothing went wrong.
+func (r *Report) clean() bool {
+	return r.DialErrors == 0 && r.Lost == 0 && r.Reordered == 0 && r.Corrupted == 0 && r.ConnErrors == 0
+}
+
+// tally gathers results from many connections.
+type tally struct {
+	connected, dialErrors, messages, lost, reordered, corrupted, connErrors atomic.Int64
+
+	mu     sync.Mutex
+	errs   map[string]int
+	rtts   []time.Duration
+	closes map[string]int
+}
+
+func (t *tally) err(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.errs == nil {
+		t.errs = map[string]int{}
+	}
+	msg := err.Error()
+	if _, ok := t.errs[msg]; ok || len(t.errs) < 20 {
+		t.errs[msg]++
+	} else {
+		t.errs["(other errors)"]++
+	}
+}
+
+func (t *tally) addRTTs(d []time.Duration) {
+	t.mu.Lock()
+	t.rtts = append(t.rtts, d...)
+	t.mu.Unlock()
+}
+
+func (t *tally) closed(code string) {
+	t.mu.Lock()
+	if t.closes == nil {
+		t.closes = map[string]int{}
+	}
+	t.closes[code]++
+	t.mu.Unlock()
+}
+
+func (t *tally) report(phase string, cfg config, elapsed time.Duration) *Report {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := &Report{
+		Phase: phase, Mode: cfg.mode, Conns: cfg.conns,
+		Connected: t.connected.Load(), DialErrors: t.dialErrors.Load(),
+		Messages: t.messages.Load(), Lost: t.lost.Load(), Reordered: t.reordered.Load(),
+		Corrupted: t.corrupted.Load(), ConnErrors: t.connErrors.Load(),
+		Errors: t.errs, Seconds: elapsed.Seconds(), CloseCodes: t.closes,
+	}
+	if phase == "exchange" && elapsed > 0 {
+		r.PerSecond = float64(r.Messages) / elapsed.Seconds()
+	}
+	if len(t.rtts) > 0 {
+		slices.Sort(t.rtts)
+		at := func(q float64) int64 { return t.rtts[int(q*float64(len(t.rtts)-1))].Microseconds() }
+		r.LatencyUS = &Percentiles{P50: at(0.50), P90: at(0.90), P99: at(0.99), Max: t.rtts[len(t.rtts)-1].Microseconds()}
+	}
+	return r
+}
+
+// run puts the load on and writes the reports to out. It reports whether
+// everything went well.
+func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
+	var t tally
+	enc := json.NewEncoder(out)
+
+	// Connect.
+	start := time.Now()
+	conns := dialAll(ctx, cfg, &t)
+
+	// Exchange.
+	phaseCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Go(func() {
+			if err := echo(phaseCtx, cfg, uint64(i), c, &t); err != nil {
+				t.connErrors.Add(1)
+				t.err(err)
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	rep := t.report("exchange", cfg, time.Since(start))
+	if err := enc.Encode(rep); err != nil {
+		return false, err
+	}
+	ok := rep.clean()
+
+	// Close, or wait for the server to.
+	holdStart := time.Now()
+	holdCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	for _, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Go(func() {
+			if !cfg.hold {
+				_ = c.Close(protocol.CloseNormal, "")
+				return
+			}
+			_, _, err := c.Recv(holdCtx)
+			code, _ := service.CloseStatus(err)
+			if holdCtx.Err() != nil && code == 0 {
+				t.closed("open at timeout")
+				_ = c.Close(protocol.CloseGoingAway, "")
+				return
+			}
+			if err == nil {
+				t.closed("unexpected message")
+				_ = c.Close(protocol.ClosePolicyViolation, "unexpected message")
+				return
+			}
+			t.closed(strconv.Itoa(int(code)))
+		})
+	}
+	wg.Wait()
+	if cfg.hold {
+		if err := enc.Encode(t.report("hold", cfg, time.Since(holdStart))); err != nil {
+			return false, err
+		}
+	}
+	return ok, nil
+}
+
+// dialAll opens the connections, cfg.dialParallel at a time; a failed
+// dial leaves nil in its place.
+func dialAll(ctx context.Context, cfg config, t *tally) []*service.Conn {
+	conns := make([]*service.Conn, cfg.conns)
+	sem := make(chan struct{}, cfg.dialParallel)
+	var wg sync.WaitGroup
+	for i := range conns {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			opts := &service.DialOptions{Subprotocols: cfg.protocols}
+			if cfg.sources > 1 {
+				d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}}
+				opts.NetDialContext = d.DialContext
+			}
+			c, _, err := service.Dial(dctx, cfg.url, opts)
+			if err != nil {
+				t.dialErrors.Add(1)
+				t.err(err)
+				return
+			}
+			conns[i] = c
+			t.connected.Add(1)
+		})
+	}
+	wg.Wait()
+	return conns
+}
+
+// sourceAddr is the i-th loopback address from 127.0.0.1 on.
+func sourceAddr(i int) netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], 127<<24+1+uint32(i))
+	return netip.AddrFrom4(b)
+}
+
+// payload fills p with the message of connection id and sequence seq.
+func payload(p []byte, id, seq uint64) {
+	binary.BigEndian.PutUint64(p[0:8], id)
+	binary.BigEndian.PutUint64(p[8:16], seq)
+	for i := 16; i < len(p); i++ {
+		p[i] = byte(uint64(i) + id*31 + seq*7)
+	}
+}
+
+// echo runs the exchange on one connection.
+func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, t *tally) error {
+	type sent struct {
+		seq uint64
+		at  time.Time
+	}
+	inflight := make(chan sent, cfg.window)
+	sendErr := make(chan error, 1)
+	go func() {
+		msg := make([]byte, cfg.size)
+		for seq := range uint64(cfg.messages) {
+			payload(msg, id, seq)
+			select {
+			case inflight <- sent{seq, time.Now()}:
+			case <-ctx.Done():
+				sendErr <- ctx.Err()
+				return
+			}
+			if err := c.SendBinary(ctx, msg); err != nil {
+				sendErr <- err
+				return
+			}
+		}
+		sendErr <- nil
+	}()
+	want := make([]byte, cfg.size)
+	rtts := make([]time.Duration, 0, cfg.messages)
+	defer func() { t.addRTTs(rtts) }()
+	next := uint64(0)
+	for next < uint64(cfg.messages) {
+		_, data, err := c.Recv(ctx)
+		if err != nil {
+			t.lost.Add(int64(uint64(cfg.messages) - next))
+			return fmt.Errorf("after %d echoes: %w", next, err)
+		}
+		var s sent
+		select {
+		case s = <-inflight:
+		default: // more messages than were sent
+			t.corrupted.Add(1)
+			continue
+		}
+		rtts = append(rtts, time.Since(s.at))
+		if len(data) != cfg.size {
+			t.corrupted.Add(1)
+			next++
+			continue
+		}
+		gotID, seq := binary.BigEndian.Uint64(data[0:8]), binary.BigEndian.Uint64(data[8:16])
+		switch {
+		case gotID != id || seq >= uint64(cfg.messages):
+			t.corrupted.Add(1)
+			next++
+			continue
+		case seq < next:
+			t.reordered.Add(1)
+			continue
+		case seq > next:
+			// The ones in between never came.
+			t.lost.Add(int64(seq - next))
+		}
+		payload(want, id, seq)
+		if string(data) != string(want) {
+			t.corrupted.Add(1)
+		} else {
+			t.messages.Add(1)
+		}
+		next = seq + 1
+	}
+	return <-sendErr
+}

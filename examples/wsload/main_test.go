@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+var bin string
+
+func TestMain(m *testing.M) { wstest.Main(m, &bin) }
+
+// serve starts a Server with handler h on loopback; the cleanup shuts it
+// down.
+func serve(t *testing.T, h service.HandlerFunc) (*service.Server, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &service.Server{Handler: &service.Endpoint{Handler: h, Protocols: []string{"echo"}}}
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	return s, "ws://" + l.Addr().String() + "/"
+}
+
+// echoWith echoes every message after passing it through alter, which may
+// drop it by returning nil.
+func echoWith(alter func(n int, data []byte) []byte) service.HandlerFunc {
+	return func(ctx context.Context, c *service.Conn) error {
+		for n := 0; ; n++ {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if data = alter(n, data); data == nil {
+				continue
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// ignoreVarying leaves out what differs from run to run.
+var ignoreVarying = cmpopts.IgnoreFields(Report{}, "LatencyUS", "Seconds", "PerSecond", "Errors")
+
+func TestEcho(t *testing.T) {
+	t.Parallel()
+	_, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
+	out, err := exec.Command(bin, "-conns", "20", "-messages", "50", "-window", "4", "-size", "64", "-protocols", "echo", url).Output()
+	if err != nil {
+		t.Fatalf("wsload: %v\n%s", err, out)
+	}
+	var got Report
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := Report{Phase: "exchange", Mode: "echo", Conns: 20, Connected: 20, Messages: 1000}
+	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if got.LatencyUS == nil || got.LatencyUS.P50 <= 0 || got.LatencyUS.P50 > got.LatencyUS.Max {
+		t.Errorf("latency %+v", got.LatencyUS)
+	}
+}
+
+// TestCountsWhatGoesWrong has the server drop, corrupt and add messages:
+// wsload counts each and exits with status 1.
+func TestCountsWhatGoesWrong(t *testing.T) {
+	t.Parallel()
+	_, url := serve(t, echoWith(func(n int, d []byte) []byte {
+		switch n {
+		case 5:
+			return nil // lost
+		case 7:
+			d[20] ^= 1 // corrupted
+		}
+		return d
+	}))
+	out, err := exec.Command(bin, "-conns", "3", "-messages", "20", "-protocols", "echo", "-window", "2", url).Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("wsload exited with %v, want status 1\n%s", err, out)
+	}
+	var got Report
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	// Each connection: message 5 lost (noticed when 6 arrives, which the
+	// window of 2 lets go out), 7 corrupted, the other 18 verified.
+	want := Report{Phase: "exchange", Mode: "echo", Conns: 3, Connected: 3, Messages: 54, Lost: 3, Corrupted: 3}
+	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+}
+
+// TestHoldReportsCloseCodes keeps the connections open after the exchange
+// and reports how the server closed them.
+func TestHoldReportsCloseCodes(t *testing.T) {
+	t.Parallel()
+	srv, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
+	cmd := exec.Command(bin, "-conns", "30", "-messages", "5", "-hold", "-timeout", "20s", "-protocols", "echo", url)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	var reports []Report
+	for lines.Scan() {
+		var r Report
+		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %s", err, lines.Bytes())
+		}
+		reports = append(reports, r)
+		if r.Phase == "exchange" {
+			if srv.Len() != 30 {
+				t.Errorf("%d connections open after the exchange, want 30", srv.Len())
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Error(err)
+			}
+			cancel()
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := []Report{
+		{Phase: "exchange", Mode: "echo", Conns: 30, Connected: 30, Messages: 150},
+		{Phase: "hold", Mode: "echo", Conns: 30, Connected: 30, Messages: 150, CloseCodes: map[string]int{strconv.Itoa(int(protocol.CloseGoingAway)): 30}},
+	}
+	if diff := cmp.Diff(want, reports, ignoreVarying); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{},
+		{"-mode", "flood", "ws://127.0.0.1:1/"},
+		{"-size", "8", "ws://127.0.0.1:1/"},
+		{"-conns", "0", "ws://127.0.0.1:1/"},
+	} {
+		var stderr bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || stderr.Len() == 0 {
+			t.Errorf("wsload %q: %v, stderr %q; want status 2 and a message", args, err, stderr.String())
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package hardening
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/service"
+)
+
+// loadReport is the part of examples/wsload's JSON report checked here.
+type loadReport struct {
+	Phase      string         `json:"phase"`
+	Connected  int            `json:"connected"`
+	DialErrors int            `json:"dial_errors"`
+	Messages   int            `json:"messages"`
+	Lost       int            `json:"lost"`
+	Reordered  int            `json:"reordered"`
+	Corrupted  int            `json:"corrupted"`
+	ConnErrors int            `json:"conn_errors"`
+	Errors     map[string]int `json:"errors"`
+	CloseCodes map[string]int `json:"close_codes"`
+	Seconds    float64        `json:"seconds"`
+	LatencyUS  map[string]int `json:"latency_us"`
+}
+
+// TestLoad10000 holds 10,000 concurrent connections through the mux,
+// each exchanging sequence-numbered messages with the echo route, checked
+// end to end by examples/wsload in another process (built without the
+// race detector). Then Shutdown closes them all with 1001 and every
+// handler returns within its context.
+func TestLoad10000(t *testing.T) {
+	const conns, messages = 10000, 10
+	tg := startTarget(t, service.Options{}, 10*time.Second)
+	tg.healthy(t)
+	before := measure()
+	bin, err := wstest.BuildPackage(t.TempDir(), "../../examples/wsload", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command(bin, "-conns", fmt.Sprint(conns), "-messages", fmt.Sprint(messages),
+		"-window", "2", "-size", "128", "-protocols", "echo", "-dial-parallel", "128",
+		"-hold", "-timeout", "90s", tg.url+"/echo")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = testWriter{t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stdout)
+	next := func() loadReport {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("wsload printed no report: %v", lines.Err())
+		}
+		var r loadReport
+		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %s", err, lines.Bytes())
+		}
+		return r
+	}
+
+	ex := next()
+	t.Logf("exchange: %d connections, %d messages in %.1fs, round trip µs %v", ex.Connected, ex.Messages, ex.Seconds, ex.LatencyUS)
+	want := loadReport{Phase: "exchange", Connected: conns, Messages: conns * messages}
+	if diff := cmp.Diff(want, ex, cmp.FilterPath(func(p cmp.Path) bool {
+		switch p.Last().String() {
+		case ".Seconds", ".LatencyUS":
+			return true
+		}
+		return false
+	}, cmp.Ignore())); diff != "" {
+		t.Fatalf("exchange report (-want +got):\n%s", diff)
+	}
+	if n, h := tg.srv.Len(), tg.handlers.Load(); n != conns || h != conns {
+		t.Fatalf("%d connections registered, %d handlers running; want %d", n, h, conns)
+	}
+	peak := runtime.NumGoroutine()
+	t.Logf("%d goroutines serving %d connections", peak, conns)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	shutStart := time.Now()
+	if err := tg.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	t.Logf("shutdown of %d connections: %v", conns, time.Since(shutStart).Round(time.Millisecond))
+	if h := tg.handlers.Load(); h != 0 {
+		t.Errorf("%d handlers running after Shutdown returned", h)
+	}
+
+	hold := next()
+	if diff := cmp.Diff(map[string]int{"1001": conns}, hold.CloseCodes); diff != "" {
+		t.Errorf("close codes the clients saw (-want +got):\n%s", diff)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("wsload: %v", err)
+	}
+	t.Logf("whole test: %v", time.Since(start).Round(time.Millisecond))
+	// The runtime keeps the descriptor of every goroutine that has run
+	// (about 480 bytes each) for reuse, for good: allow for them.
+	before.returnsTo(t, 20*time.Second, 4, 2<<20+uint64(peak)*512)
+}
+
+// testWriter sends a subprocess's stderr to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", p)
+	return len(p), nil
+}
