@@ -8,7 +8,8 @@
 // Mode echo (the default) opens -conns connections (-dial-parallel at a
 // time, from -sources loopback source addresses when one address would
 // run out of ports), then each sends -messages messages of -size bytes,
-// keeping up to -window of them in flight, and checks that the server
+// keeping up to -window of them in flight (and, with -inflight, no more
+// than that many across all connections), and checks that the server
 // echoes every one back byte for byte and in order. Each payload carries
 // its connection number and sequence number, so a lost, reordered or
 // corrupted echo is counted as such.
@@ -57,6 +58,7 @@ type config struct {
 	messages     int
 	size         int
 	window       int
+	inflight     int
 	protocols    []string
 	dialParallel int
 	sources      int
@@ -72,6 +74,7 @@ func main() {
 	flag.IntVar(&cfg.messages, "messages", 100, "messages each connection sends")
 	flag.IntVar(&cfg.size, "size", 128, "message size in bytes (at least 16)")
 	flag.IntVar(&cfg.window, "window", 1, "messages each connection keeps in flight")
+	flag.IntVar(&cfg.inflight, "inflight", 0, "messages in flight across all connections (0: no bound but -window)")
 	flag.StringVar(&protocols, "protocols", "", "comma-separated subprotocols to offer")
 	flag.IntVar(&cfg.dialParallel, "dial-parallel", 64, "handshakes under way at once")
 	flag.IntVar(&cfg.sources, "sources", 1, "loopback source addresses to spread connections over (127.0.0.1 and up)")
@@ -118,6 +121,8 @@ func (cfg config) check() error {
 		return errors.New("-size must be at least 16 (connection and sequence numbers)")
 	case cfg.window < 1:
 		return errors.New("-window must be at least 1")
+	case cfg.inflight < 0:
+		return errors.New("-inflight must not be negative")
 	case cfg.dialParallel < 1:
 		return errors.New("-dial-parallel must be at least 1")
 	case cfg.sources < 1 || cfg.sources > 1<<24-2:
@@ -230,13 +235,17 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 
 	// Exchange.
 	phaseCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	var slots chan struct{} // messages in flight across all connections
+	if cfg.inflight > 0 {
+		slots = make(chan struct{}, cfg.inflight)
+	}
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		if c == nil {
 			continue
 		}
 		wg.Go(func() {
-			if err := echo(phaseCtx, cfg, uint64(i), c, &t); err != nil {
+			if err := echo(phaseCtx, cfg, uint64(i), c, slots, &t); err != nil {
 				t.connErrors.Add(1)
 				t.err(err)
 			}
@@ -334,18 +343,41 @@ func payload(p []byte, id, seq uint64) {
 	}
 }
 
-// echo runs the exchange on one connection.
-func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, t *tally) error {
+// echo runs the exchange on one connection. Each message takes a slot
+// in slots, if not nil, until its echo comes back.
+func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, slots chan struct{}, t *tally) (err error) {
 	type sent struct {
 		seq uint64
 		at  time.Time
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var held atomic.Int64 // slots taken for messages not yet echoed
 	inflight := make(chan sent, cfg.window)
 	sendErr := make(chan error, 1)
+	senderDone := false
+	defer func() {
+		if !senderDone {
+			cancel()
+			<-sendErr
+		}
+		for range held.Load() {
+			<-slots
+		}
+	}()
 	go func() {
 		msg := make([]byte, cfg.size)
 		for seq := range uint64(cfg.messages) {
 			payload(msg, id, seq)
+			if slots != nil {
+				select {
+				case slots <- struct{}{}:
+					held.Add(1)
+				case <-ctx.Done():
+					sendErr <- ctx.Err()
+					return
+				}
+			}
 			select {
 			case inflight <- sent{seq, time.Now()}:
 			case <-ctx.Done():
@@ -359,6 +391,12 @@ func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, t *tally)
 		}
 		sendErr <- nil
 	}()
+	release := func() {
+		if slots != nil {
+			held.Add(-1)
+			<-slots
+		}
+	}
 	want := make([]byte, cfg.size)
 	rtts := make([]time.Duration, 0, cfg.messages)
 	defer func() { t.addRTTs(rtts) }()
@@ -377,6 +415,7 @@ func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, t *tally)
 			continue
 		}
 		rtts = append(rtts, time.Since(s.at))
+		release()
 		if len(data) != cfg.size {
 			t.corrupted.Add(1)
 			next++
@@ -403,5 +442,6 @@ func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, t *tally)
 		}
 		next = seq + 1
 	}
+	senderDone = true
 	return <-sendErr
 }

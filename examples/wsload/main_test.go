@@ -9,6 +9,7 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,6 +115,77 @@ func TestCountsWhatGoesWrong(t *testing.T) {
 	}
 }
 
+// TestInflightBound checks that -inflight bounds the messages in flight
+// across all connections: the server never holds more than that many
+// received and not yet echoed, although the connections and windows
+// would allow 80.
+func TestInflightBound(t *testing.T) {
+	t.Parallel()
+	var pending, peak atomic.Int64
+	_, url := serve(t, echoWith(func(_ int, d []byte) []byte {
+		n := pending.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		pending.Add(-1)
+		return d
+	}))
+	out, err := exec.Command(bin, "-conns", "20", "-messages", "30", "-window", "4", "-inflight", "3", "-protocols", "echo", url).Output()
+	if err != nil {
+		t.Fatalf("wsload: %v\n%s", err, out)
+	}
+	var got Report
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := Report{Phase: "exchange", Mode: "echo", Conns: 20, Connected: 20, Messages: 600}
+	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Errorf("server held up to %d messages at once, want 2 or 3 (-inflight 3)", p)
+	}
+}
+
+// TestInflightFreedByFailedConnection has the server fail one connection
+// mid-exchange under -inflight 1: the slot its unanswered message held is
+// given back, and the other connections finish.
+func TestInflightFreedByFailedConnection(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int64
+	_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
+		first := conns.Add(1) == 1
+		for n := 0; ; n++ {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if first && n == 2 {
+				return &service.CloseError{Code: protocol.CloseInternalError, Reason: "gave up"}
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+		}
+	})
+	out, err := exec.Command(bin, "-conns", "5", "-messages", "10", "-inflight", "1", "-timeout", "20s", "-protocols", "echo", url).Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("wsload exited with %v, want status 1\n%s", err, out)
+	}
+	var got Report
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := Report{Phase: "exchange", Mode: "echo", Conns: 5, Connected: 5, Messages: 42, Lost: 8, ConnErrors: 1}
+	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if got.Seconds > 10 {
+		t.Errorf("exchange took %.1fs: the failed connection's slot was not given back", got.Seconds)
+	}
+}
+
 // TestHoldReportsCloseCodes keeps the connections open after the exchange
 // and reports how the server closed them.
 func TestHoldReportsCloseCodes(t *testing.T) {
@@ -165,6 +237,7 @@ func TestBadFlags(t *testing.T) {
 		{"-mode", "flood", "ws://127.0.0.1:1/"},
 		{"-size", "8", "ws://127.0.0.1:1/"},
 		{"-conns", "0", "ws://127.0.0.1:1/"},
+		{"-inflight", "-1", "ws://127.0.0.1:1/"},
 	} {
 		var stderr bytes.Buffer
 		cmd := exec.Command(bin, args...)

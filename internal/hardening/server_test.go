@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"maps"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,18 +35,32 @@ type target struct {
 	url      string // ws://addr
 	handlers atomic.Int64
 	panics   atomic.Int64
+
+	mu    sync.Mutex
+	ended map[string]int // how handlers ended: the error's text, by count
+}
+
+// endings returns how the handlers that returned so far ended.
+func (tg *target) endings() map[string]int {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	return maps.Clone(tg.ended)
 }
 
 // startTarget starts a target with opts for every route and the given
 // handshake timeout; the cleanup shuts it down.
 func startTarget(t testing.TB, opts service.Options, handshake time.Duration) *target {
 	t.Helper()
-	tg := &target{}
+	tg := &target{ended: map[string]int{}}
 	count := func(h service.HandlerFunc) service.Handler {
 		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 			tg.handlers.Add(1)
 			defer tg.handlers.Add(-1)
-			return h(ctx, c)
+			err := h(ctx, c)
+			tg.mu.Lock()
+			tg.ended[fmt.Sprint(err)]++
+			tg.mu.Unlock()
+			return err
 		})
 	}
 	echo := count(func(ctx context.Context, c *service.Conn) error {
