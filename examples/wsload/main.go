@@ -22,6 +22,16 @@
 // then prints a second line with the close codes it saw: a way to check a
 // server's shutdown.
 //
+// Mode idle opens -conns connections, reports (phase "idle", with the
+// handshakes' latencies), holds them open without a message for -idle,
+// then closes them with 1001 and reports again (phase "hold"; every
+// connection should be "open at timeout"). Meanwhile the server's memory
+// per connection can be read.
+//
+// Mode handshake opens -conns connections, -dial-parallel at a time, and
+// closes each with 1000 as soon as it is open; it reports the opening
+// handshakes' latencies and handshakes per second (phase "handshake").
+//
 // It exits with status 1 if any connection failed or any message was
 // lost, reordered or corrupted.
 package main
@@ -63,13 +73,15 @@ type config struct {
 	dialParallel int
 	sources      int
 	hold         bool
+	idle         time.Duration
 	timeout      time.Duration
 }
 
 func main() {
 	var cfg config
 	var protocols string
-	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo")
+	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo, idle or handshake")
+	flag.DurationVar(&cfg.idle, "idle", 10*time.Second, "with -mode idle, how long to hold the connections")
 	flag.IntVar(&cfg.conns, "conns", 100, "connections")
 	flag.IntVar(&cfg.messages, "messages", 100, "messages each connection sends")
 	flag.IntVar(&cfg.size, "size", 128, "message size in bytes (at least 16)")
@@ -111,8 +123,10 @@ func main() {
 
 func (cfg config) check() error {
 	switch {
-	case cfg.mode != "echo":
-		return fmt.Errorf("unknown -mode %q (want echo)", cfg.mode)
+	case cfg.mode != "echo" && cfg.mode != "idle" && cfg.mode != "handshake":
+		return fmt.Errorf("unknown -mode %q (want echo, idle or handshake)", cfg.mode)
+	case cfg.idle <= 0:
+		return errors.New("-idle must be positive")
 	case cfg.conns < 1:
 		return errors.New("-conns must be at least 1")
 	case cfg.messages < 0:
@@ -147,6 +161,7 @@ type Report struct {
 	LatencyUS  *Percentiles   `json:"latency_us,omitempty"`
 	Seconds    float64        `json:"seconds"`
 	PerSecond  float64        `json:"messages_per_second,omitempty"`
+	Handshakes float64        `json:"handshakes_per_second,omitempty"`
 	CloseCodes map[string]int `json:"close_codes,omitempty"`
 }
 
@@ -226,6 +241,12 @@ func (t *tally) report(phase string, cfg config, elapsed time.Duration) *Report 
 // run puts the load on and writes the reports to out. It reports whether
 // everything went well.
 func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
+	switch cfg.mode {
+	case "handshake":
+		return runHandshakes(ctx, cfg, out)
+	case "idle":
+		return runIdle(ctx, cfg, out)
+	}
 	var t tally
 	enc := json.NewEncoder(out)
 
@@ -258,20 +279,41 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		return false, err
 	}
 	ok := rep.clean()
+	if !cfg.hold {
+		closeAll(conns)
+		return ok, nil
+	}
+	rep, err := hold(ctx, cfg, conns, cfg.timeout, &t)
+	if err != nil {
+		return false, err
+	}
+	return ok, enc.Encode(rep)
+}
 
-	// Close, or wait for the server to.
+// closeAll closes every connection with 1000.
+func closeAll(conns []*service.Conn) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		if c != nil {
+			wg.Go(func() { _ = c.Close(protocol.CloseNormal, "") })
+		}
+	}
+	wg.Wait()
+}
+
+// hold keeps the connections open until the server closes them or d
+// passes, when they are closed with 1001, and returns the report of the
+// close codes seen ("open at timeout" for those still open).
+func hold(ctx context.Context, cfg config, conns []*service.Conn, d time.Duration, t *tally) (*Report, error) {
 	holdStart := time.Now()
-	holdCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	holdCtx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, c := range conns {
 		if c == nil {
 			continue
 		}
 		wg.Go(func() {
-			if !cfg.hold {
-				_ = c.Close(protocol.CloseNormal, "")
-				return
-			}
 			_, _, err := c.Recv(holdCtx)
 			code, _ := service.CloseStatus(err)
 			if holdCtx.Err() != nil && code == 0 {
@@ -288,12 +330,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		})
 	}
 	wg.Wait()
-	if cfg.hold {
-		if err := enc.Encode(t.report("hold", cfg, time.Since(holdStart))); err != nil {
-			return false, err
-		}
-	}
-	return ok, nil
+	return t.report("hold", cfg, time.Since(holdStart)), nil
 }
 
 // dialAll opens the connections, cfg.dialParallel at a time; a failed
@@ -306,14 +343,7 @@ func dialAll(ctx context.Context, cfg config, t *tally) []*service.Conn {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			opts := &service.DialOptions{Subprotocols: cfg.protocols}
-			if cfg.sources > 1 {
-				d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}}
-				opts.NetDialContext = d.DialContext
-			}
-			c, _, err := service.Dial(dctx, cfg.url, opts)
+			c, err := dialOne(ctx, cfg, i)
 			if err != nil {
 				t.dialErrors.Add(1)
 				t.err(err)
@@ -325,6 +355,20 @@ func dialAll(ctx context.Context, cfg config, t *tally) []*service.Conn {
 	}
 	wg.Wait()
 	return conns
+}
+
+// dialOne opens the i-th connection, from the source address its number
+// gives it when -sources is more than 1.
+func dialOne(ctx context.Context, cfg config, i int) (*service.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	opts := &service.DialOptions{Subprotocols: cfg.protocols}
+	if cfg.sources > 1 {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}}
+		opts.NetDialContext = d.DialContext
+	}
+	c, _, err := service.Dial(ctx, cfg.url, opts)
+	return c, err
 }
 
 // sourceAddr is the i-th loopback address from 127.0.0.1 on.

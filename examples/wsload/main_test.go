@@ -230,6 +230,117 @@ func TestHoldReportsCloseCodes(t *testing.T) {
 	}
 }
 
+// TestIdle holds connections open without messages, while the server
+// sees them all, then closes them.
+func TestIdle(t *testing.T) {
+	t.Parallel()
+	srv, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
+	cmd := exec.Command(bin, "-mode", "idle", "-conns", "25", "-idle", "1s", "-protocols", "echo", url)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	var reports []Report
+	for lines.Scan() {
+		var r Report
+		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
+			t.Fatalf("%v: %s", err, lines.Bytes())
+		}
+		if r.Phase == "idle" && srv.Len() != 25 {
+			t.Errorf("server holds %d connections while idle, want 25", srv.Len())
+		}
+		if r.Phase == "idle" && (r.LatencyUS == nil || r.LatencyUS.P50 <= 0) {
+			t.Errorf("no handshake latencies: %+v", r.LatencyUS)
+		}
+		reports = append(reports, r)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	want := []Report{
+		{Phase: "idle", Mode: "idle", Conns: 25, Connected: 25},
+		{Phase: "hold", Mode: "idle", Conns: 25, Connected: 25, CloseCodes: map[string]int{"open at timeout": 25}},
+	}
+	if diff := cmp.Diff(want, reports, ignoreVarying); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
+	}
+	if !settle(5*time.Second, func() bool { return srv.Len() == 0 }) {
+		t.Errorf("%d connections left on the server", srv.Len())
+	}
+}
+
+// TestIdleReportsDroppedConnections has the server close connections
+// during the idle phase: wsload reports their codes and exits with 1.
+func TestIdleReportsDroppedConnections(t *testing.T) {
+	t.Parallel()
+	_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
+		return &service.CloseError{Code: protocol.CloseTryAgainLater, Reason: "busy"}
+	})
+	out, err := exec.Command(bin, "-mode", "idle", "-conns", "5", "-idle", "5s", url).Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("wsload exited with %v, want status 1\n%s", err, out)
+	}
+	var last Report
+	for line := range bytes.Lines(out) {
+		if err := json.Unmarshal(line, &last); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"1013": 5}, last.CloseCodes); diff != "" {
+		t.Errorf("close codes (-want +got):\n%s", diff)
+	}
+}
+
+// TestHandshakes opens and closes connections one after another: the
+// server sees each one, and each closes with 1000.
+func TestHandshakes(t *testing.T) {
+	t.Parallel()
+	var served, normal atomic.Int64
+	_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
+		served.Add(1)
+		_, _, err := c.Recv(ctx)
+		if code, _ := service.CloseStatus(err); code == protocol.CloseNormal {
+			normal.Add(1)
+		}
+		return err
+	})
+	out, err := exec.Command(bin, "-mode", "handshake", "-conns", "200", "-dial-parallel", "8", "-protocols", "echo", url).Output()
+	if err != nil {
+		t.Fatalf("wsload: %v\n%s", err, out)
+	}
+	var got Report
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := Report{Phase: "handshake", Mode: "handshake", Conns: 200, Connected: 200}
+	if diff := cmp.Diff(want, got, ignoreVarying, cmpopts.IgnoreFields(Report{}, "Handshakes")); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if got.Handshakes <= 0 || got.LatencyUS == nil || got.LatencyUS.P50 <= 0 {
+		t.Errorf("no rate or latencies: %.0f/s, %+v", got.Handshakes, got.LatencyUS)
+	}
+	if !settle(5*time.Second, func() bool { return normal.Load() == 200 }) {
+		t.Errorf("server served %d connections, %d closed with 1000; want 200", served.Load(), normal.Load())
+	}
+}
+
+// settle waits up to d for cond to hold.
+func settle(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 func TestBadFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
@@ -238,6 +349,7 @@ func TestBadFlags(t *testing.T) {
 		{"-size", "8", "ws://127.0.0.1:1/"},
 		{"-conns", "0", "ws://127.0.0.1:1/"},
 		{"-inflight", "-1", "ws://127.0.0.1:1/"},
+		{"-mode", "idle", "-idle", "0s", "ws://127.0.0.1:1/"},
 	} {
 		var stderr bytes.Buffer
 		cmd := exec.Command(bin, args...)
