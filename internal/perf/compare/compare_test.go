@@ -1,0 +1,91 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestServersEcho puts a small load on each server, with messages small
+// enough for one frame and large enough for the client to fragment them:
+// wsload checks every echo byte for byte, so a server that mangles a
+// frame fails here before it is ever measured.
+func TestServersEcho(t *testing.T) {
+	bins, err := build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []string{"16", "125", "126", "65535", "65536", "200000"} {
+		sc := scenario{
+			name: "echo", path: "/echo",
+			args: []string{"-conns", "4", "-messages", "20", "-size", size, "-window", "2", "-protocols", "echo"},
+		}
+		for _, impl := range []string{"wsmap", "gorilla", "tcp"} {
+			t.Run(impl+"/"+size, func(t *testing.T) {
+				r, err := measure(bins, sc, impl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.report.Messages != 80 {
+					t.Errorf("%d echoes verified, want 80", r.report.Messages)
+				}
+				if r.rssBefore <= 0 {
+					t.Errorf("resident memory %d KiB", r.rssBefore)
+				}
+			})
+		}
+	}
+}
+
+// TestServersIdleAndHandshake runs the idle and handshake loads small.
+func TestServersIdleAndHandshake(t *testing.T) {
+	bins, err := build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := scenario{name: "idle", path: "/echo", args: []string{"-mode", "idle", "-conns", "50", "-idle", "1500ms", "-protocols", "echo"}}
+	shake := scenario{name: "handshake", path: "/echo", args: []string{"-mode", "handshake", "-conns", "100", "-protocols", "echo"}}
+	for _, impl := range []string{"wsmap", "gorilla"} {
+		r, err := measure(bins, idle, impl)
+		if err != nil {
+			t.Fatalf("%s idle: %v", impl, err)
+		}
+		if r.report.Connected != 50 || r.rssIdle < r.rssBefore {
+			t.Errorf("%s idle: %d connected, resident memory %d KiB then %d KiB", impl, r.report.Connected, r.rssBefore, r.rssIdle)
+		}
+		r, err = measure(bins, shake, impl)
+		if err != nil {
+			t.Fatalf("%s handshake: %v", impl, err)
+		}
+		if r.report.Connected != 100 || r.report.Handshakes <= 0 {
+			t.Errorf("%s handshake: %d connected at %.0f/s", impl, r.report.Connected, r.report.Handshakes)
+		}
+	}
+}
+
+func TestCPUTimeAndRSS(t *testing.T) {
+	cpu, err := cpuTime(os.Getpid())
+	if err != nil || cpu < 0 {
+		t.Fatalf("cpuTime: %v, %v", cpu, err)
+	}
+	kib, err := rss(os.Getpid())
+	if err != nil || kib <= 0 {
+		t.Fatalf("rss: %d, %v", kib, err)
+	}
+	got, err := parseRSS(strings.NewReader("Name:\tx\nVmPeak:\t  100 kB\nVmRSS:\t   2048 kB\n"))
+	if err != nil || got != 2048 {
+		t.Errorf("parseRSS = %d, %v; want 2048", got, err)
+	}
+	if _, err := parseRSS(strings.NewReader("Name:\tx\n")); err == nil {
+		t.Error("parseRSS without VmRSS: no error")
+	}
+}
+
+func TestMedian(t *testing.T) {
+	got := []float64{median([]float64{3, 1, 2}), median([]float64{4, 1, 3, 2})}
+	if diff := cmp.Diff([]float64{2, 2.5}, got); diff != "" {
+		t.Error(diff)
+	}
+}

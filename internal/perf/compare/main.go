@@ -1,0 +1,301 @@
+// Command compare measures wsmap's server against the reference servers
+// (internal/perf/refserver: plain gorilla/websocket, and a minimal frame
+// echo over TCP) under the same load from examples/wsload, and prints
+// medians and ratios as Markdown tables.
+//
+// Usage:
+//
+//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake]
+//
+// Each server runs in a process of its own, started afresh for every
+// measurement; its CPU time (user + system) and resident memory are read
+// from /proc before and after the load. Within a round the servers run
+// one after another, in an order that rotates from round to round, so
+// that none always runs first. Ratios are against plain gorilla, taken
+// round by round (the two runs of a round are close in time) and
+// summarised by their median and range.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A scenario is one load and the figure it is judged by.
+type scenario struct {
+	name  string
+	impls []string // servers to compare; "gorilla" is the reference
+	args  []string // wsload's flags
+	path  string
+	// metric computes the figure (lower is better) from a run.
+	metric func(r run) float64
+	unit   string
+	desc   string
+}
+
+var scenarios = []scenario{
+	{
+		name: "echo128", impls: []string{"wsmap", "gorilla", "tcp"}, path: "/echo",
+		args:   []string{"-conns", "64", "-messages", "3000", "-size", "128", "-window", "1", "-protocols", "echo"},
+		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Messages) },
+		unit:   "server CPU µs per round trip",
+		desc:   "echo, 64 connections × 3,000 round trips of 128 B, subprotocol echo",
+	},
+	{
+		name: "echo64k", impls: []string{"wsmap", "gorilla", "tcp"}, path: "/echo",
+		args:   []string{"-conns", "16", "-messages", "500", "-size", "65536", "-window", "1", "-protocols", "echo"},
+		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Messages) },
+		unit:   "server CPU µs per round trip",
+		desc:   "echo, 16 connections × 500 round trips of 64 KiB binary",
+	},
+	{
+		name: "idle", impls: []string{"wsmap", "gorilla", "tcp"}, path: "/echo",
+		args:   []string{"-mode", "idle", "-conns", "10000", "-idle", "4s", "-dial-parallel", "64", "-protocols", "echo"},
+		metric: func(r run) float64 { return float64(r.rssIdle-r.rssBefore) / float64(r.report.Connected) },
+		unit:   "server KiB of resident memory per connection",
+		desc:   "10,000 idle connections (wsmap with its default keepalive)",
+	},
+	{
+		name: "handshake", impls: []string{"wsmap", "gorilla"}, path: "/echo",
+		args:   []string{"-mode", "handshake", "-conns", "5000", "-dial-parallel", "16", "-protocols", "echo"},
+		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Connected) },
+		unit:   "server CPU µs per connection (opening and closing handshakes)",
+		desc:   "5,000 connections opened and closed, 16 at a time; wsmap's route is the last of 1,000",
+	},
+}
+
+// report is the part of wsload's JSON output used here.
+type report struct {
+	Phase      string  `json:"phase"`
+	Connected  int64   `json:"connected"`
+	Messages   int64   `json:"messages"`
+	PerSecond  float64 `json:"messages_per_second"`
+	Handshakes float64 `json:"handshakes_per_second"`
+}
+
+// run is one measurement of one server.
+type run struct {
+	cpu       time.Duration
+	rssBefore int64 // KiB
+	rssIdle   int64 // KiB, with the idle connections open
+	report    report
+}
+
+func main() {
+	rounds := flag.Int("rounds", 5, "rounds per scenario")
+	names := flag.String("scenarios", "echo128,echo64k,idle,handshake", "scenarios to run")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "wsmap-compare")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bins, err := build(dir)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range strings.Split(*names, ",") {
+		i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == name })
+		if i < 0 {
+			log.Fatalf("unknown scenario %q", name)
+		}
+		sc := scenarios[i]
+		results := map[string][]run{}
+		for round := range *rounds {
+			for k := range sc.impls {
+				impl := sc.impls[(k+round)%len(sc.impls)]
+				r, err := measure(bins, sc, impl)
+				if err != nil {
+					log.Fatalf("%s, %s, round %d: %v", sc.name, impl, round+1, err)
+				}
+				results[impl] = append(results[impl], r)
+				fmt.Fprintf(os.Stderr, "%s round %d %s: %.2f %s\n", sc.name, round+1, impl, sc.metric(r), sc.unit)
+			}
+		}
+		printTable(sc, results)
+	}
+}
+
+// build builds the servers and the load client into dir and returns
+// their paths by name.
+func build(dir string) (map[string]string, error) {
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{
+		"wsmapserver": "github.com/wsmap/wsmap/internal/perf/wsmapserver",
+		"refserver":   "github.com/wsmap/wsmap/internal/perf/refserver",
+		"wsload":      "github.com/wsmap/wsmap/examples/wsload",
+	} {
+		bins[name] = filepath.Join(dir, name)
+		if out, err := exec.Command("go", "build", "-o", bins[name], pkg).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return bins, nil
+}
+
+// measure starts the server impl, puts the scenario's load on it and
+// returns what it cost.
+func measure(bins map[string]string, sc scenario, impl string) (run, error) {
+	var cmd *exec.Cmd
+	if impl == "wsmap" {
+		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000")
+	} else {
+		cmd = exec.Command(bins["refserver"], "-impl", impl)
+	}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return run{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return run{}, err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
+	if err != nil || !ok {
+		return run{}, fmt.Errorf("server said %q: %v", line, err)
+	}
+	pid := cmd.Process.Pid
+	var r run
+	cpu0, err := cpuTime(pid)
+	if err != nil {
+		return r, err
+	}
+	if r.rssBefore, err = rss(pid); err != nil {
+		return r, err
+	}
+	load := exec.Command(bins["wsload"], append(slices.Clone(sc.args), "ws://"+addr+sc.path)...)
+	load.Stderr = os.Stderr
+	lout, err := load.StdoutPipe()
+	if err != nil {
+		return r, err
+	}
+	if err := load.Start(); err != nil {
+		return r, err
+	}
+	lines := bufio.NewScanner(lout)
+	first := true
+	for lines.Scan() {
+		var rep report
+		if err := json.Unmarshal(lines.Bytes(), &rep); err != nil {
+			return r, fmt.Errorf("wsload: %v: %s", err, lines.Bytes())
+		}
+		if first {
+			r.report = rep
+			first = false
+		}
+		if rep.Phase == "idle" {
+			time.Sleep(time.Second) // let the handshakes' garbage go
+			if r.rssIdle, err = rss(pid); err != nil {
+				return r, err
+			}
+		}
+	}
+	if err := load.Wait(); err != nil {
+		return r, fmt.Errorf("wsload: %w", err)
+	}
+	cpu1, err := cpuTime(pid)
+	if err != nil {
+		return r, err
+	}
+	r.cpu = cpu1 - cpu0
+	return r, nil
+}
+
+// cpuTime returns the user and system CPU time process pid has used, from
+// /proc/PID/stat.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks, nil
+}
+
+// rss returns process pid's resident memory in KiB, from /proc/PID/status.
+func rss(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return parseRSS(f)
+}
+
+func parseRSS(r io.Reader) (int64, error) {
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		if v, ok := strings.CutPrefix(s.Text(), "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
+
+// printTable prints one scenario's results: per server the median figure
+// and the median and range of its round-by-round ratio to gorilla.
+func printTable(sc scenario, results map[string][]run) {
+	fmt.Printf("\n### %s: %s\n\n%s; median of %d rounds.\n\n", sc.name, sc.desc, sc.unit, len(results["gorilla"]))
+	fmt.Printf("| server | median | ratio to gorilla | range | throughput |\n|---|---|---|---|---|\n")
+	ref := results["gorilla"]
+	for _, impl := range sc.impls {
+		var figs, ratios, rates []float64
+		for i, r := range results[impl] {
+			figs = append(figs, sc.metric(r))
+			ratios = append(ratios, sc.metric(r)/sc.metric(ref[i]))
+			switch {
+			case r.report.PerSecond > 0:
+				rates = append(rates, r.report.PerSecond/ref[i].report.PerSecond)
+			case r.report.Handshakes > 0:
+				rates = append(rates, r.report.Handshakes/ref[i].report.Handshakes)
+			}
+		}
+		rate := "–"
+		if sc.name != "idle" && len(rates) > 0 {
+			rate = fmt.Sprintf("%.2f×", median(rates))
+		}
+		fmt.Printf("| %s | %.2f | %.2f× | %.2f–%.2f | %s |\n", impl, median(figs), median(ratios), slices.Min(ratios), slices.Max(ratios), rate)
+	}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

@@ -1,0 +1,65 @@
+// Command wsmapserver is wsmap's side of the performance comparisons
+// (internal/perf/compare): an echo handler written with service.Conn's
+// Recv and Send, behind a mux of -routes routes. The echo route,
+// /echo, is registered last, with the subprotocol "echo" and a handler for
+// clients that offer none; the others are /svcN/(?P<id>[0-9]+).
+//
+// It prints "listening on HOST:PORT" once it accepts connections and
+// shuts down gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/service"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	routes := flag.Int("routes", 1000, "routes in the mux, the echo route last")
+	flag.Parse()
+	m, err := mux.Compile(table(*routes))
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Println("listening on", l.Addr())
+	s := &service.Server{Handler: m}
+	if err := s.ServeUntil(ctx, l, 5*time.Second); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// table returns n routes, the echo route last.
+func table(n int) []mux.Route {
+	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+		}
+	})
+	var rs []mux.Route
+	for i := range n - 1 {
+		rs = append(rs, mux.Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: echo})
+	}
+	return append(rs, mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo})
+}
