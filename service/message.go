@@ -1,0 +1,117 @@
+package service
+
+import (
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// messageReader reads one message's payload, applying the read limit and
+// the UTF-8 check, for the read loop (Recv) or a consumer (Reader).
+type messageReader struct {
+	c    *Conn
+	typ  protocol.MessageType
+	r    io.Reader
+	done chan struct{} // closed when the consumer is finished with it
+
+	mu         sync.Mutex // held during Read; guards the fields below
+	n          int64
+	utf8       utf8Checker
+	err        error // sticky
+	gorillaErr error // the error from gorilla, which ends reading
+	released   bool
+}
+
+// Read reads the payload, returning io.EOF at its end. A violation of the
+// read limit or of UTF-8 fails the connection and returns the *CloseError.
+func (m *messageReader) Read(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return 0, m.err
+	}
+	if m.released {
+		return 0, fmt.Errorf("service: message reader used after the next Recv or Reader: %w", io.ErrClosedPipe)
+	}
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	switch {
+	case m.c.opts.ReadLimit > 0 && m.n > m.c.opts.ReadLimit:
+		m.err = m.c.beginClose(&CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big"}, true)
+		return 0, m.err
+	case m.typ == protocol.Text && !m.utf8.check(p[:n]):
+		m.err = m.c.beginClose(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}, true)
+		return 0, m.err
+	case err == io.EOF:
+		if m.typ == protocol.Text && !m.utf8.complete() {
+			m.err = m.c.beginClose(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}, true)
+			return 0, m.err
+		}
+		if ce := m.c.received(m.typ, m.n); ce != nil {
+			m.err = m.c.beginClose(ce, true)
+			return 0, m.err
+		}
+		m.err = io.EOF
+		m.finishLocked()
+	case err != nil:
+		m.gorillaErr = err
+		ce, fail := classifyReadError(err)
+		if fail {
+			ce = m.c.beginClose(ce, true)
+		}
+		m.err = ce
+		m.finishLocked()
+		return n, m.err
+	}
+	return n, err
+}
+
+// readAll reads the whole payload.
+func (m *messageReader) readAll() ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := m.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// discard reads and drops the rest of the payload, returning gorilla's
+// error if reading fails.
+func (m *messageReader) discard() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := io.Copy(io.Discard, m.r); err != nil {
+		m.gorillaErr = err
+	}
+	m.released = true
+	m.finishLocked()
+	return m.gorillaErr
+}
+
+// release marks the consumer finished: later Reads fail and the read loop
+// moves on (gorilla skips whatever was not read).
+func (m *messageReader) release() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.released = true
+	m.finishLocked()
+}
+
+func (m *messageReader) finishLocked() {
+	select {
+	case <-m.done:
+	default:
+		close(m.done)
+	}
+}
