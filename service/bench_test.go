@@ -17,7 +17,8 @@ import (
 
 // BenchmarkEcho measures a round trip over loopback: a gorilla client
 // sends a binary message and reads the echo, from a server written with
-// wsmap's Recv and Send, or from a plain gorilla ReadMessage/WriteMessage
+// wsmap's Recv and Send (wsmap-into: RecvInto with a reused buffer), or
+// from a plain gorilla ReadMessage/WriteMessage
 // loop, in the same run. The client reuses its buffers, so allocations
 // beyond the reference's are the server's.
 //
@@ -36,6 +37,19 @@ func BenchmarkEcho(b *testing.B) {
 				if err := c.Send(ctx, typ, data); err != nil {
 					return err
 				}
+			}
+		})}},
+		{"wsmap-into", &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			var buf []byte
+			for {
+				typ, data, err := c.RecvInto(ctx, buf)
+				if err != nil {
+					return err
+				}
+				if err := c.Send(ctx, typ, data); err != nil {
+					return err
+				}
+				buf = data
 			}
 		})}},
 		{"gorilla", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

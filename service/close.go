@@ -112,8 +112,10 @@ func (c *Conn) beginClose(ce *CloseError, failure bool) *CloseError {
 		c.state = StateClosing
 		close(c.closing)
 		c.stopKeepaliveLocked()
-		// The read loop now only waits for the peer's close frame.
+		// Reading now only waits for the peer's close frame; someone
+		// must be reading for it.
 		_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
+		c.ensureReaderLocked()
 	}
 	c.mu.Unlock()
 	if wasOpen {
@@ -181,6 +183,12 @@ func (c *Conn) finish(ce *CloseError) {
 		c.state = StateClosed
 		c.err = ce
 		c.stopKeepaliveLocked()
+		if c.turnTimer != nil {
+			c.turnTimer.Stop()
+		}
+		// Reading must end (and Recv learn of it): if nobody reads, the
+		// loop starts, to fail at once on the closed connection.
+		c.ensureReaderLocked()
 		c.mu.Unlock()
 		_ = c.netConn.Close()
 		c.cancel(ce)

@@ -46,8 +46,10 @@ func (s State) String() string {
 }
 
 // Conn is one WebSocket connection, on the server (from Accept) or the
-// client (from Dial) side. It reads continuously in a goroutine of its
-// own, so pings are answered and the peer's close is seen even while the
+// client (from Dial) side. A Recv with the connection's own context reads
+// on the caller's goroutine; when the application does not read for a
+// moment (500ms), a goroutine of the connection's own reads for it, so
+// pings are answered and the peer's close is seen even while the
 // application only sends.
 //
 // All methods are safe to call from any number of goroutines. Sends are
@@ -76,7 +78,8 @@ type Conn struct {
 	readRes chan readResult
 	readEnd chan struct{} // closed when reading has ended; readErr is set
 	readErr *CloseError
-	loopEnd chan struct{} // closed when the read loop has returned
+	// directReader reads messages for a direct Recv (see readerRole).
+	directReader messageReader
 
 	writeSem chan struct{} // held by the goroutine writing a message
 
@@ -90,7 +93,12 @@ type Conn struct {
 	err          *CloseError   // the outcome, once closed
 	keepalive    *time.Timer
 	awaitingPong bool
-	loopWaiting  bool // the read loop holds a message nobody has asked for
+	reading      bool       // somebody reads from gorilla (see setReading)
+	reader       readerRole // who may read (see readerRole)
+	turnTimer    *time.Timer
+	turnArmed    bool
+	turnAt       time.Duration // when the reader role was last given up, since born
+	born         time.Time
 	pings        map[string]chan struct{}
 	pingSeq      uint64
 
@@ -114,7 +122,6 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 		readReq:    make(chan readRequest, 1),
 		readRes:    make(chan readResult, 1),
 		readEnd:    make(chan struct{}),
-		loopEnd:    make(chan struct{}),
 		writeSem:   make(chan struct{}, 1),
 		state:      StateOpen,
 		closing:    make(chan struct{}),
@@ -139,15 +146,16 @@ func rawConn(nc net.Conn) net.Conn {
 	return nc
 }
 
-// start starts the keepalive and the read loop, once the connection is
-// fully set up.
+// start starts the keepalive and gives the application the first turn
+// to read (see readerRole), once the connection is fully set up.
 func (c *Conn) start() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.opts.PingInterval > 0 {
-		c.mu.Lock()
 		c.keepalive = time.AfterFunc(c.opts.PingInterval, c.keepaliveTick)
-		c.mu.Unlock()
 	}
-	go c.readLoop()
+	c.born = time.Now()
+	c.giveUpReaderLocked()
 }
 
 // Subprotocol returns the negotiated subprotocol, or "" if none.

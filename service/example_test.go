@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -116,6 +117,44 @@ func ExampleConn_Recv() {
 	// Output:
 	// 3 bytes so far
 	// 5 bytes so far
+}
+
+// RecvInto reuses one buffer for every message, so that a handler
+// receiving large messages does not allocate one per message.
+func ExampleConn_RecvInto() {
+	srv := httptest.NewServer(&service.Endpoint{
+		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			buf := make([]byte, 0, 64<<10)
+			for {
+				typ, data, err := c.RecvInto(ctx, buf)
+				if err != nil {
+					return err
+				}
+				if err := c.Send(ctx, typ, bytes.ToUpper(data)); err != nil {
+					return err
+				}
+				buf = data // keep the larger buffer if the message needed one
+			}
+		}),
+	})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range []string{"abc", "hello"} {
+		_ = c.SendText(ctx, m)
+		_, reply, _ := c.Recv(ctx)
+		fmt.Println(string(reply))
+	}
+	_ = c.Close(protocol.CloseNormal, "")
+	// Output:
+	// ABC
+	// HELLO
 }
 
 // Send is safe from many goroutines at once; each message arrives whole.

@@ -19,7 +19,7 @@ func (c *Conn) keepaliveTick() {
 	}
 	if !c.awaitingPong {
 		c.awaitingPong = true
-		if !c.loopWaiting {
+		if c.reading {
 			_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.PongTimeout))
 		}
 	}
@@ -30,20 +30,25 @@ func (c *Conn) keepaliveTick() {
 	}
 }
 
-// setLoopWaiting records whether the read loop is holding a message nobody
-// has asked for yet. While it does, nothing is read, so the pong deadline
-// is lifted; it is set again when reading resumes.
-func (c *Conn) setLoopWaiting(waiting bool) {
+// setReading records whether anybody is reading from the connection.
+// Nobody reads while a received message waits for the application (or
+// while the application works on the last one, before its next Recv), so
+// the pong deadline is lifted then; it is set again when reading resumes.
+func (c *Conn) setReading(reading bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.loopWaiting = waiting
+	c.setReadingLocked(reading)
+}
+
+func (c *Conn) setReadingLocked(reading bool) {
+	c.reading = reading
 	if c.state != StateOpen || !c.awaitingPong {
 		return
 	}
-	if waiting {
-		_ = c.netConn.SetReadDeadline(time.Time{})
-	} else {
+	if reading {
 		_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.PongTimeout))
+	} else {
+		_ = c.netConn.SetReadDeadline(time.Time{})
 	}
 }
 

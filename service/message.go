@@ -68,11 +68,39 @@ func (m *messageReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readAll reads the whole payload.
-func (m *messageReader) readAll() ([]byte, error) {
-	buf := make([]byte, 0, 512)
+// readAll reads the whole payload into buf's array, from its start,
+// growing it if needed. With a nil buf the payload is read into a pooled
+// scratch buffer and copied out into one of its exact size, so that a
+// message costs one allocation whatever its size.
+func (m *messageReader) readAll(buf []byte) ([]byte, error) {
+	if buf != nil {
+		return m.readInto(buf[:0])
+	}
+	sp := scratchPool.Get().(*[]byte)
+	data, err := m.readInto((*sp)[:0])
+	var out []byte
+	if err == nil {
+		out = make([]byte, len(data))
+		copy(out, data)
+	}
+	if cap(data) <= maxPooledScratch {
+		*sp = data[:0]
+		scratchPool.Put(sp)
+	}
+	return out, err
+}
+
+// readInto appends the payload to buf.
+func (m *messageReader) readInto(buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
+			// Full: the payload may have ended exactly here, which an
+			// empty read tells without growing the buffer.
+			if _, err := m.Read(buf[len(buf):]); err == io.EOF {
+				return buf, nil
+			} else if err != nil {
+				return nil, err
+			}
 			buf = append(buf, 0)[:len(buf)]
 		}
 		n, err := m.Read(buf[len(buf):cap(buf)])
@@ -85,6 +113,16 @@ func (m *messageReader) readAll() ([]byte, error) {
 		}
 	}
 }
+
+// scratchPool holds buffers that messages are read into before they are
+// copied out at their exact size.
+var scratchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4096)
+	return &b
+}}
+
+// maxPooledScratch is the largest scratch buffer kept for reuse.
+const maxPooledScratch = 256 << 10
 
 // discard reads and drops the rest of the payload, returning gorilla's
 // error if reading fails.
@@ -109,6 +147,9 @@ func (m *messageReader) release() {
 }
 
 func (m *messageReader) finishLocked() {
+	if m.done == nil { // read directly: nobody waits
+		return
+	}
 	select {
 	case <-m.done:
 	default:

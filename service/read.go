@@ -12,7 +12,10 @@ import (
 
 // A readRequest asks the read loop for the next message, whole or as a
 // stream.
-type readRequest struct{ stream bool }
+type readRequest struct {
+	stream  bool
+	handoff bool // the reader role goes to the requester's next Recv
+}
 
 // A readResult answers a readRequest.
 type readResult struct {
@@ -33,13 +36,27 @@ type readResult struct {
 //
 // If ctx ends first, Recv returns ctx.Err(); the connection stays usable
 // and no message is lost: the one being received goes to the next Recv.
+// With the connection's own context (a handler's ctx), which only closing
+// ends, Recv reads on the calling goroutine and, when the connection
+// starts closing, returns once the closing handshake is done.
 func (c *Conn) Recv(ctx context.Context) (protocol.MessageType, []byte, error) {
-	res, err := c.next(ctx, false)
+	return c.RecvInto(ctx, nil)
+}
+
+// RecvInto is Recv reading the message into buf's array, from its start,
+// to save an allocation per message when buf is reused: the message
+// returned is buf[:n] if it fits in cap(buf), else a larger buffer
+// (which the caller may keep for the next call). A nil buf is Recv.
+// The message is only written into buf when ctx is the connection's own
+// context or one that cannot be cancelled; otherwise it arrives in a new
+// buffer.
+func (c *Conn) RecvInto(ctx context.Context, buf []byte) (protocol.MessageType, []byte, error) {
+	res, err := c.next(ctx, false, buf)
 	if err != nil {
 		return 0, nil, err
 	}
 	if res.r != nil { // a Reader call was abandoned before this one
-		data, err := res.r.readAll()
+		data, err := res.r.readAll(buf)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -56,7 +73,7 @@ func (c *Conn) Recv(ctx context.Context) (protocol.MessageType, []byte, error) {
 // ctx bounds the wait for the message to start; reading the payload is
 // bounded by the connection's keepalive.
 func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, error) {
-	res, err := c.next(ctx, true)
+	res, err := c.next(ctx, true, nil)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -82,7 +99,7 @@ func (c *Conn) RecvJSON(ctx context.Context, v any) error {
 }
 
 // next asks the read loop for the next message and waits for it.
-func (c *Conn) next(ctx context.Context, stream bool) (readResult, error) {
+func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, error) {
 	select {
 	case c.readSem <- struct{}{}:
 	case <-ctx.Done():
@@ -104,7 +121,20 @@ func (c *Conn) next(ctx context.Context, stream bool) (readResult, error) {
 				return readResult{}, c.ctxErr(ctx)
 			}
 		}
-		c.readReq <- readRequest{stream: stream}
+		// Read directly if nothing could interrupt the read but the
+		// connection's end (see readerRole); otherwise through the loop.
+		done := ctx.Done()
+		direct := !stream && (done == nil || done == c.ctx.Done())
+		c.mu.Lock()
+		if direct && c.reader == readerNone && c.state == StateOpen {
+			c.reader = readerDirect
+			c.setReadingLocked(true)
+			c.mu.Unlock()
+			return c.readDirect(buf)
+		}
+		c.ensureReaderLocked()
+		c.mu.Unlock()
+		c.readReq <- readRequest{stream: stream, handoff: direct}
 		c.pending = true
 	}
 	select {
@@ -131,6 +161,42 @@ func (c *Conn) next(ctx context.Context, stream bool) (readResult, error) {
 		}
 		return readResult{}, ctx.Err()
 	}
+}
+
+// readDirect reads the next message on the calling goroutine, which holds
+// the reader role, into buf (a new buffer if nil).
+func (c *Conn) readDirect(buf []byte) (readResult, error) {
+	typ, r, err := c.ws.NextReader()
+	if err != nil {
+		return readResult{}, c.directEnd(err)
+	}
+	// Only the holder of the reader role uses directReader.
+	mr := &c.directReader
+	*mr = messageReader{c: c, typ: protocol.MessageType(typ), r: r}
+	data, err := mr.readAll(buf)
+	if mr.gorillaErr != nil {
+		return readResult{}, c.directEnd(mr.gorillaErr)
+	}
+	c.mu.Lock()
+	c.giveUpReaderLocked()
+	c.mu.Unlock()
+	if err != nil {
+		return readResult{}, err
+	}
+	return readResult{typ: protocol.MessageType(typ), data: data}, nil
+}
+
+// directEnd ends reading after gorilla failed a direct read, as the read
+// loop would, and returns what ended it. Failing the connection lingers
+// over the close, which is left to a goroutine of its own.
+func (c *Conn) directEnd(err error) error {
+	if _, fail := classifyReadError(err); fail {
+		go c.endRead(err)
+		<-c.readEnd
+	} else {
+		c.endRead(err)
+	}
+	return c.readErr
 }
 
 func (c *Conn) took(res readResult) (readResult, error) {

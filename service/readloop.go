@@ -12,19 +12,98 @@ import (
 	"github.com/wsmap/wsmap/protocol"
 )
 
-// readLoop reads from the connection for its whole life, handing messages
-// to Recv and Reader. Control frames are handled by gorilla inside
-// NextReader and the message readers, so they are seen whenever the loop
-// or a stream consumer is reading.
+// Reading. Exactly one goroutine at a time reads from gorilla, whose
+// reader is not safe for concurrent use: the reader role, guarded by
+// c.mu, says which.
+//
+// The common case is a handler that receives with the connection's own
+// context (or one that cannot be cancelled): its Recv reads directly, on
+// the handler's goroutine, with nothing in between. Such a read can only
+// end with a message or with the connection's end, which is also when
+// that context ends, so nothing is lost by not being able to interrupt it.
+//
+// When nobody has read for readAheadDelay, or a receive must be
+// interruptible (another context, or a Reader stream), or the connection
+// is closing, the read loop takes the role: a goroutine that reads and
+// hands messages over to Recv and Reader through channels, and that keeps
+// pings answered and the peer's close seen while the application does not
+// read. A direct Recv takes the role back by asking the loop for one last
+// message (readRequest.handoff).
+type readerRole uint8
+
+const (
+	readerNone   readerRole = iota // nobody reads; the turn timer is armed
+	readerDirect                   // a Recv reads on its own goroutine
+	readerLoop                     // the read loop runs
+	readerEnded                    // reading has ended for good
+)
+
+// startLoopLocked gives the reader role to a new read loop.
+func (c *Conn) startLoopLocked() {
+	c.reader = readerLoop
+	c.setReadingLocked(true)
+	go c.readLoop()
+}
+
+// ensureReaderLocked starts the read loop if nobody reads: on closing,
+// so that the peer's close frame is read, and when the turn timer fires.
+func (c *Conn) ensureReaderLocked() {
+	if c.reader == readerNone {
+		c.startLoopLocked()
+	}
+}
+
+// giveUpReaderLocked leaves the reader role free after a message was
+// delivered, and arms the turn timer: if nobody reads within
+// readAheadDelay, the read loop starts. Closing, the loop starts at once.
+func (c *Conn) giveUpReaderLocked() {
+	if c.state != StateOpen {
+		c.startLoopLocked()
+		return
+	}
+	c.reader = readerNone
+	c.setReadingLocked(false)
+	c.turnAt = time.Since(c.born)
+	if c.turnArmed {
+		return // it re-arms itself for the remaining time when it fires
+	}
+	c.turnArmed = true
+	if c.turnTimer == nil {
+		c.turnTimer = time.AfterFunc(readAheadDelay, c.onTurnTimer)
+	} else {
+		c.turnTimer.Reset(readAheadDelay)
+	}
+}
+
+// onTurnTimer starts the read loop if nobody has read for readAheadDelay.
+func (c *Conn) onTurnTimer() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.turnArmed = false
+	if c.reader != readerNone {
+		return
+	}
+	if idle := time.Since(c.born) - c.turnAt; idle < readAheadDelay {
+		c.turnArmed = true
+		c.turnTimer.Reset(readAheadDelay - idle)
+		return
+	}
+	c.startLoopLocked()
+}
+
+// readLoop reads from the connection while it holds the reader role,
+// handing messages to Recv and Reader. Control frames are handled by
+// gorilla inside NextReader and the message readers, so they are seen
+// whenever the loop or a stream consumer is reading.
 //
 // After handing out a message, the loop waits up to readAheadDelay for the
 // next request before it reads on. A handler that answers each message
 // before asking for the next one so has its answer sent before the loop
 // reacts to whatever follows, such as a protocol violation that closes
 // the connection; and a handler busy elsewhere still has pings answered
-// and closes seen within the delay.
+// and closes seen within the delay. The loop returns, leaving the role,
+// when a request asks for the handoff.
 func (c *Conn) readLoop() {
-	defer close(c.loopEnd)
 	var pause *time.Timer
 	var req *readRequest // a request taken before its message was read
 	for {
@@ -33,9 +112,13 @@ func (c *Conn) readLoop() {
 			c.endRead(err)
 			return
 		}
-		if err := c.deliver(protocol.MessageType(typ), r, req); err != nil {
+		handoff, err := c.deliver(protocol.MessageType(typ), r, req)
+		if err != nil {
 			c.endRead(err)
 			return
+		}
+		if handoff {
+			return // the role was given up in deliver
 		}
 		req = nil
 		select {
@@ -49,7 +132,7 @@ func (c *Conn) readLoop() {
 		} else {
 			pause.Reset(readAheadDelay)
 		}
-		c.setLoopWaiting(true)
+		c.setReading(false)
 		select {
 		case next := <-c.readReq:
 			req = &next
@@ -57,18 +140,21 @@ func (c *Conn) readLoop() {
 		case <-c.closing:
 		}
 		pause.Stop()
-		c.setLoopWaiting(false)
+		c.setReading(true)
 	}
 }
 
-// readAheadDelay is how long the read loop waits for the next request
-// after handing out a message before it reads on regardless.
+// readAheadDelay is how long a received message's turn lasts: nobody
+// reads from the connection until the application asks for the next
+// message or this delay passes.
 const readAheadDelay = 500 * time.Millisecond
 
 // deliver hands one message to whoever asks for it, or to taken if a
-// request was taken already. It returns an error only when gorilla
-// failed, which ends reading.
-func (c *Conn) deliver(typ protocol.MessageType, r io.Reader, taken *readRequest) error {
+// request was taken already, and reports whether it gave the reader role
+// up at that request's asking, in which case the loop must return. It
+// returns an error only when gorilla failed, which
+// ends reading.
+func (c *Conn) deliver(typ protocol.MessageType, r io.Reader, taken *readRequest) (handoff bool, err error) {
 	mr := &messageReader{c: c, typ: typ, r: r, done: make(chan struct{})}
 	var req readRequest
 	if taken != nil {
@@ -77,21 +163,31 @@ func (c *Conn) deliver(typ protocol.MessageType, r io.Reader, taken *readRequest
 		select {
 		case req = <-c.readReq:
 		default:
-			c.setLoopWaiting(true)
+			c.setReading(false)
 			select {
 			case req = <-c.readReq:
 			case <-c.closing:
 				// Closing: messages are no longer delivered.
-				c.setLoopWaiting(false)
-				return mr.discard()
+				c.setReading(true)
+				return false, mr.discard()
 			}
-			c.setLoopWaiting(false)
+			c.setReading(true)
 		}
 	}
 	if !req.stream {
-		data, err := mr.readAll()
+		data, err := mr.readAll(nil)
+		if req.handoff && mr.gorillaErr == nil {
+			// Give the role up before the message is handed over, so
+			// that the requester's next Recv finds it free.
+			c.mu.Lock()
+			handoff = c.state == StateOpen
+			if handoff {
+				c.giveUpReaderLocked()
+			}
+			c.mu.Unlock()
+		}
 		c.readRes <- readResult{typ: typ, data: data, err: err}
-		return mr.gorillaErr
+		return handoff, mr.gorillaErr
 	}
 	c.readRes <- readResult{typ: typ, r: mr}
 	select {
@@ -99,13 +195,17 @@ func (c *Conn) deliver(typ protocol.MessageType, r io.Reader, taken *readRequest
 	case <-c.closing:
 		mr.release()
 	}
-	return mr.gorillaErr
+	return false, mr.gorillaErr
 }
 
 // endRead handles the error that ended reading: it fails the connection
 // when the error is a protocol violation, publishes the outcome to
 // receivers, and finishes the connection.
 func (c *Conn) endRead(err error) {
+	c.mu.Lock()
+	c.reader = readerEnded
+	c.reading = false
+	c.mu.Unlock()
 	ce, fail := classifyReadError(err)
 	if fail {
 		c.beginClose(ce, true)

@@ -157,6 +157,12 @@ func TestHostileHandshakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// The previous case's health check ends with the client's
+			// close, which the server answers just before its handler
+			// returns.
+			if !settle(5*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
+				t.Fatalf("%d handlers still running from the previous case", tg.handlers.Load())
+			}
 			resp, _, nc := exchange(t, tg.addr, tt.raw)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %s, want %d", resp.Status, tt.status)
