@@ -55,7 +55,7 @@ var scenarios = []scenario{
 		desc:   "echo, 64 connections × 3,000 round trips of 128 B, subprotocol echo",
 	},
 	{
-		name: "echo64k", impls: []string{"wsmap", "gorilla", "tcp"}, path: "/echo",
+		name: "echo64k", impls: []string{"wsmap", "wsmap-into", "gorilla", "tcp"}, path: "/echo",
 		args:   []string{"-conns", "16", "-messages", "500", "-size", "65536", "-window", "1", "-protocols", "echo"},
 		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Messages) },
 		unit:   "server CPU µs per round trip",
@@ -150,9 +150,12 @@ func build(dir string) (map[string]string, error) {
 // returns what it cost.
 func measure(bins map[string]string, sc scenario, impl string) (run, error) {
 	var cmd *exec.Cmd
-	if impl == "wsmap" {
+	switch impl {
+	case "wsmap":
 		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000")
-	} else {
+	case "wsmap-into":
+		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000", "-into")
+	default:
 		cmd = exec.Command(bins["refserver"], "-impl", impl)
 	}
 	cmd.Stderr = os.Stderr

@@ -1,6 +1,6 @@
 // Command wsmapserver is wsmap's side of the performance comparisons
 // (internal/perf/compare): an echo handler written with service.Conn's
-// Recv and Send, behind a mux of -routes routes. The echo route,
+// Recv (or, with -into, RecvInto and a reused buffer) and Send, behind a mux of -routes routes. The echo route,
 // /echo, is registered last, with the subprotocol "echo" and a handler for
 // clients that offer none; the others are /svcN/(?P<id>[0-9]+).
 //
@@ -26,8 +26,9 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	routes := flag.Int("routes", 1000, "routes in the mux, the echo route last")
+	into := flag.Bool("into", false, "receive with RecvInto into a reused buffer instead of Recv")
 	flag.Parse()
-	m, err := mux.Compile(table(*routes))
+	m, err := mux.Compile(table(*routes, *into))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,15 +46,19 @@ func main() {
 }
 
 // table returns n routes, the echo route last.
-func table(n int) []mux.Route {
+func table(n int, into bool) []mux.Route {
 	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		var buf []byte
 		for {
-			typ, data, err := c.Recv(ctx)
+			typ, data, err := c.RecvInto(ctx, buf)
 			if err != nil {
 				return err
 			}
 			if err := c.Send(ctx, typ, data); err != nil {
 				return err
+			}
+			if into {
+				buf = data
 			}
 		}
 	})
