@@ -163,7 +163,11 @@ func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		buffered, _ := brw.Reader.Peek(n)
 		g.pending = append([]byte(nil), buffered...)
 	}
-	return g, bufio.NewReadWriter(bufio.NewReaderSize(g, 4096), brw.Writer), nil
+	// The server's reader, now empty, reads through the guard: the
+	// connection keeps the one read buffer net/http gave it (which stays
+	// referenced as long as the handler runs) instead of a second.
+	brw.Reader.Reset(g)
+	return g, brw, nil
 }
 
 // Unwrap returns the wrapped ResponseWriter, for http.ResponseController.
