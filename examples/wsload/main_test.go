@@ -268,7 +268,7 @@ func TestIdle(t *testing.T) {
 	if diff := cmp.Diff(want, reports, ignoreVarying); diff != "" {
 		t.Errorf("reports (-want +got):\n%s", diff)
 	}
-	if !settle(5*time.Second, func() bool { return srv.Len() == 0 }) {
+	if !wstest.Settle(5*time.Second, func() bool { return srv.Len() == 0 }) {
 		t.Errorf("%d connections left on the server", srv.Len())
 	}
 }
@@ -324,21 +324,9 @@ func TestHandshakes(t *testing.T) {
 	if got.Handshakes <= 0 || got.LatencyUS == nil || got.LatencyUS.P50 <= 0 {
 		t.Errorf("no rate or latencies: %.0f/s, %+v", got.Handshakes, got.LatencyUS)
 	}
-	if !settle(5*time.Second, func() bool { return normal.Load() == 200 }) {
+	if !wstest.Settle(5*time.Second, func() bool { return normal.Load() == 200 }) {
 		t.Errorf("server served %d connections, %d closed with 1000; want 200", served.Load(), normal.Load())
 	}
-}
-
-// settle waits up to d for cond to hold.
-func settle(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }
 
 func TestBadFlags(t *testing.T) {

@@ -160,7 +160,7 @@ func TestFaultsLeaveNothingBehind(t *testing.T) {
 		t.Logf("%5d × %s", counts[k].Load(), f.name)
 	}
 	t.Logf("%d connections in %v", total, time.Since(start).Round(time.Millisecond))
-	if !settle(10*time.Second, func() bool { return tg.handlers.Load() == 0 && tg.srv.Len() == 0 }) {
+	if !wstest.Settle(10*time.Second, func() bool { return tg.handlers.Load() == 0 && tg.srv.Len() == 0 }) {
 		t.Fatalf("%d handlers running, %d connections registered after the faults", tg.handlers.Load(), tg.srv.Len())
 	}
 	if n, want := tg.panics.Load(), counts[4].Load(); n != want {

@@ -49,7 +49,7 @@ func FuzzServerStream(f *testing.F) {
 		if err := <-read; err != nil && isTimeout(err) {
 			t.Fatalf("the server did not end the connection within 10s of the input's end")
 		}
-		if !settle(10*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
+		if !wstest.Settle(10*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
 			t.Fatalf("%d handlers still running", tg.handlers.Load())
 		}
 		var ms runtime.MemStats

@@ -160,7 +160,7 @@ func TestHostileHandshakes(t *testing.T) {
 			// The previous case's health check ends with the client's
 			// close, which the server answers just before its handler
 			// returns.
-			if !settle(5*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
+			if !wstest.Settle(5*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
 				t.Fatalf("%d handlers still running from the previous case", tg.handlers.Load())
 			}
 			resp, _, nc := exchange(t, tg.addr, tt.raw)
@@ -175,7 +175,7 @@ func TestHostileHandshakes(t *testing.T) {
 					t.Errorf("Sec-WebSocket-Accept %q, want %q", got, want)
 				}
 				nc.Close()
-				if !settle(5*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
+				if !wstest.Settle(5*time.Second, func() bool { return tg.handlers.Load() == 0 }) {
 					t.Fatal("the handler did not return after the client went away")
 				}
 				return

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -152,18 +153,6 @@ func (tg *target) echoOnce() error {
 	return nil
 }
 
-// settle waits until cond holds, for up to d, and reports whether it did.
-func settle(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
 // baseline is the goroutine count and live heap at one moment.
 type baseline struct {
 	goroutines int
@@ -183,7 +172,7 @@ func measure() baseline {
 func (b baseline) returnsTo(t testing.TB, d time.Duration, goroutineSlack int, heapSlack uint64) {
 	t.Helper()
 	var now baseline
-	ok := settle(d, func() bool {
+	ok := wstest.Settle(d, func() bool {
 		now = measure()
 		return now.goroutines <= b.goroutines+goroutineSlack && now.heap <= b.heap+heapSlack
 	})

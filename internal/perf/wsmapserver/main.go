@@ -16,11 +16,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/perf/profile"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/service"
 )
@@ -29,30 +28,9 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	routes := flag.Int("routes", 1000, "routes in the mux, the echo route last")
 	into := flag.Bool("into", false, "receive with RecvInto into a reused buffer instead of Recv")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	memprofile := flag.String("memprofile", "", "write a heap profile to this file on SIGUSR1")
+	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
-	if *memprofile != "" {
-		usr1 := make(chan os.Signal, 1)
-		signal.Notify(usr1, syscall.SIGUSR1)
-		go func() {
-			for range usr1 {
-				if err := writeHeapProfile(*memprofile); err != nil {
-					log.Print(err)
-				}
-			}
-		}()
-	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	defer prof.Start()()
 	m, err := mux.Compile(table(*routes, *into))
 	if err != nil {
 		log.Fatal(err)
@@ -92,22 +70,4 @@ func table(n int, into bool) []mux.Route {
 		rs = append(rs, mux.Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: echo})
 	}
 	return append(rs, mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo})
-}
-
-// writeHeapProfile writes the live heap, after a collection, to file.
-func writeHeapProfile(file string) error {
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	log.Printf("heap in use %d KiB, heap idle %d KiB (released %d KiB), stacks %d KiB, other runtime %d KiB, goroutines %d",
-		ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, (ms.Sys-ms.HeapSys-ms.StackSys)>>10, runtime.NumGoroutine())
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
