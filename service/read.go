@@ -98,7 +98,8 @@ func (c *Conn) RecvJSON(ctx context.Context, v any) error {
 	return nil
 }
 
-// next asks the read loop for the next message and waits for it.
+// next reads the next message directly, or asks the read loop for it and
+// waits (see readerRole).
 func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, error) {
 	select {
 	case c.readSem <- struct{}{}:
@@ -134,7 +135,13 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 		}
 		c.ensureReaderLocked()
 		c.mu.Unlock()
-		c.readReq <- readRequest{stream: stream, handoff: direct}
+		select {
+		case c.readReq <- readRequest{stream: stream, handoff: direct}:
+		case <-c.readEnd:
+			// Reading ended (with a request of an abandoned call maybe
+			// left unserved in the channel).
+			return readResult{}, c.readErr
+		}
 		c.pending = true
 	}
 	select {
