@@ -252,7 +252,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 
 	// Connect.
 	start := time.Now()
-	conns := dialAll(ctx, cfg, &t)
+	conns, _ := dialAll(ctx, cfg, &t)
 
 	// Exchange.
 	phaseCtx, cancel := context.WithTimeout(ctx, cfg.timeout)
@@ -334,27 +334,31 @@ func hold(ctx context.Context, cfg config, conns []*service.Conn, d time.Duratio
 }
 
 // dialAll opens the connections, cfg.dialParallel at a time; a failed
-// dial leaves nil in its place.
-func dialAll(ctx context.Context, cfg config, t *tally) []*service.Conn {
+// dial leaves nil in its place. It returns the opening handshakes'
+// latencies beside them.
+func dialAll(ctx context.Context, cfg config, t *tally) ([]*service.Conn, []time.Duration) {
 	conns := make([]*service.Conn, cfg.conns)
+	lat := make([]time.Duration, cfg.conns)
 	sem := make(chan struct{}, cfg.dialParallel)
 	var wg sync.WaitGroup
 	for i := range conns {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			start := time.Now()
 			c, err := dialOne(ctx, cfg, i)
 			if err != nil {
 				t.dialErrors.Add(1)
 				t.err(err)
 				return
 			}
+			lat[i] = time.Since(start)
 			conns[i] = c
 			t.connected.Add(1)
 		})
 	}
 	wg.Wait()
-	return conns
+	return conns, lat
 }
 
 // dialOne opens the i-th connection, from the source address its number

@@ -18,7 +18,14 @@ func runIdle(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	var t tally
 	enc := json.NewEncoder(out)
 	start := time.Now()
-	conns := timedDialAll(ctx, cfg, &t)
+	conns, lat := dialAll(ctx, cfg, &t)
+	var opened []time.Duration
+	for i, c := range conns {
+		if c != nil {
+			opened = append(opened, lat[i])
+		}
+	}
+	t.addRTTs(opened)
 	rep := t.report("idle", cfg, time.Since(start))
 	if err := enc.Encode(rep); err != nil {
 		return false, err
@@ -32,37 +39,6 @@ func runIdle(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		ok = false
 	}
 	return ok, enc.Encode(held)
-}
-
-// timedDialAll is dialAll recording each handshake's latency.
-func timedDialAll(ctx context.Context, cfg config, t *tally) []*service.Conn {
-	conns := make([]*service.Conn, cfg.conns)
-	lat := make([]time.Duration, cfg.conns)
-	sem := make(chan struct{}, cfg.dialParallel)
-	var wg sync.WaitGroup
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			start := time.Now()
-			c, err := dialOne(ctx, cfg, i)
-			if err != nil {
-				t.dialErrors.Add(1)
-				t.err(err)
-				return
-			}
-			lat[i] = time.Since(start)
-			conns[i] = c
-			t.connected.Add(1)
-		})
-	}
-	wg.Wait()
-	for i, c := range conns {
-		if c != nil {
-			t.addRTTs(lat[i : i+1])
-		}
-	}
-	return conns
 }
 
 // runHandshakes opens -conns connections, -dial-parallel at a time, each
