@@ -112,6 +112,35 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 		c.stream.release() // the loop discards what is left of it
 		c.stream = nil
 	}
+	// Read directly if nothing could interrupt the read but the
+	// connection's end; otherwise through the loop. The direct read runs
+	// from this small frame rather than viaLoop's large one: a handler
+	// waiting in Recv keeps the stack it waits on.
+	done := ctx.Done()
+	direct := !stream && (done == nil || done == c.ctx.Done())
+	if direct && !c.pending && c.takeDirect() {
+		return c.readDirect(buf)
+	}
+	return c.viaLoop(ctx, stream, direct)
+}
+
+// takeDirect gives the caller the reader role if nobody holds it and the
+// connection is open.
+func (c *Conn) takeDirect() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reader != readerNone || c.state != StateOpen {
+		return false
+	}
+	c.reader = readerDirect
+	c.setReadingLocked(true)
+	return true
+}
+
+// viaLoop asks the read loop for the next message, unless an abandoned
+// call asked already, and waits for it. handoff asks the loop to give the
+// reader role up after this message.
+func (c *Conn) viaLoop(ctx context.Context, stream, handoff bool) (readResult, error) {
 	if !c.pending {
 		if c.State() != StateOpen {
 			// The loop serves no requests once closing: wait for it.
@@ -122,21 +151,11 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 				return readResult{}, c.ctxErr(ctx)
 			}
 		}
-		// Read directly if nothing could interrupt the read but the
-		// connection's end (see readerRole); otherwise through the loop.
-		done := ctx.Done()
-		direct := !stream && (done == nil || done == c.ctx.Done())
 		c.mu.Lock()
-		if direct && c.reader == readerNone && c.state == StateOpen {
-			c.reader = readerDirect
-			c.setReadingLocked(true)
-			c.mu.Unlock()
-			return c.readDirect(buf)
-		}
 		c.ensureReaderLocked()
 		c.mu.Unlock()
 		select {
-		case c.readReq <- readRequest{stream: stream, handoff: direct}:
+		case c.readReq <- readRequest{stream: stream, handoff: handoff}:
 		case <-c.readEnd:
 			// Reading ended (with a request of an abandoned call maybe
 			// left unserved in the channel).
