@@ -62,20 +62,50 @@ func echoWith(alter func(n int, data []byte) []byte) service.HandlerFunc {
 	}
 }
 
+// wsload runs wsload with args, checks that it exits with status, and
+// returns the reports it printed, one per line.
+func wsload(t *testing.T, status int, args ...string) []Report {
+	t.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("wsload: %v", err)
+	}
+	if code != status {
+		t.Fatalf("wsload exited with status %d, want %d\n%s", code, status, out)
+	}
+	var reports []Report
+	for line := range bytes.Lines(out) {
+		var r Report
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		reports = append(reports, r)
+	}
+	if len(reports) == 0 {
+		t.Fatal("wsload printed no report")
+	}
+	return reports
+}
+
+// only returns the one report of reports.
+func only(t *testing.T, reports []Report) Report {
+	t.Helper()
+	if len(reports) != 1 {
+		t.Fatalf("%d reports, want 1: %+v", len(reports), reports)
+	}
+	return reports[0]
+}
+
 // ignoreVarying leaves out what differs from run to run.
 var ignoreVarying = cmpopts.IgnoreFields(Report{}, "LatencyUS", "Seconds", "PerSecond", "Errors")
 
 func TestEcho(t *testing.T) {
 	t.Parallel()
 	_, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
-	out, err := exec.Command(bin, "-conns", "20", "-messages", "50", "-window", "4", "-size", "64", "-protocols", "echo", url).Output()
-	if err != nil {
-		t.Fatalf("wsload: %v\n%s", err, out)
-	}
-	var got Report
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	got := only(t, wsload(t, 0, "-conns", "20", "-messages", "50", "-window", "4", "-size", "64", "-protocols", "echo", url))
 	want := Report{Phase: "exchange", Mode: "echo", Conns: 20, Connected: 20, Messages: 1000}
 	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
@@ -98,15 +128,7 @@ func TestCountsWhatGoesWrong(t *testing.T) {
 		}
 		return d
 	}))
-	out, err := exec.Command(bin, "-conns", "3", "-messages", "20", "-protocols", "echo", "-window", "2", url).Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("wsload exited with %v, want status 1\n%s", err, out)
-	}
-	var got Report
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	got := only(t, wsload(t, 1, "-conns", "3", "-messages", "20", "-protocols", "echo", "-window", "2", url))
 	// Each connection: message 5 lost (noticed when 6 arrives, which the
 	// window of 2 lets go out), 7 corrupted, the other 18 verified.
 	want := Report{Phase: "exchange", Mode: "echo", Conns: 3, Connected: 3, Messages: 54, Lost: 3, Corrupted: 3}
@@ -130,14 +152,7 @@ func TestInflightBound(t *testing.T) {
 		pending.Add(-1)
 		return d
 	}))
-	out, err := exec.Command(bin, "-conns", "20", "-messages", "30", "-window", "4", "-inflight", "3", "-protocols", "echo", url).Output()
-	if err != nil {
-		t.Fatalf("wsload: %v\n%s", err, out)
-	}
-	var got Report
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	got := only(t, wsload(t, 0, "-conns", "20", "-messages", "30", "-window", "4", "-inflight", "3", "-protocols", "echo", url))
 	want := Report{Phase: "exchange", Mode: "echo", Conns: 20, Connected: 20, Messages: 600}
 	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
@@ -168,15 +183,7 @@ func TestInflightFreedByFailedConnection(t *testing.T) {
 			}
 		}
 	})
-	out, err := exec.Command(bin, "-conns", "5", "-messages", "10", "-inflight", "1", "-timeout", "20s", "-protocols", "echo", url).Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("wsload exited with %v, want status 1\n%s", err, out)
-	}
-	var got Report
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	got := only(t, wsload(t, 1, "-conns", "5", "-messages", "10", "-inflight", "1", "-timeout", "20s", "-protocols", "echo", url))
 	want := Report{Phase: "exchange", Mode: "echo", Conns: 5, Connected: 5, Messages: 42, Lost: 8, ConnErrors: 1}
 	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
@@ -280,17 +287,8 @@ func TestIdleReportsDroppedConnections(t *testing.T) {
 	_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
 		return &service.CloseError{Code: protocol.CloseTryAgainLater, Reason: "busy"}
 	})
-	out, err := exec.Command(bin, "-mode", "idle", "-conns", "5", "-idle", "5s", url).Output()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-		t.Fatalf("wsload exited with %v, want status 1\n%s", err, out)
-	}
-	var last Report
-	for line := range bytes.Lines(out) {
-		if err := json.Unmarshal(line, &last); err != nil {
-			t.Fatalf("%v: %s", err, line)
-		}
-	}
+	reports := wsload(t, 1, "-mode", "idle", "-conns", "5", "-idle", "5s", url)
+	last := reports[len(reports)-1]
 	if diff := cmp.Diff(map[string]int{"1013": 5}, last.CloseCodes); diff != "" {
 		t.Errorf("close codes (-want +got):\n%s", diff)
 	}
@@ -309,14 +307,7 @@ func TestHandshakes(t *testing.T) {
 		}
 		return err
 	})
-	out, err := exec.Command(bin, "-mode", "handshake", "-conns", "200", "-dial-parallel", "8", "-protocols", "echo", url).Output()
-	if err != nil {
-		t.Fatalf("wsload: %v\n%s", err, out)
-	}
-	var got Report
-	if err := json.Unmarshal(out, &got); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	got := only(t, wsload(t, 0, "-mode", "handshake", "-conns", "200", "-dial-parallel", "8", "-protocols", "echo", url))
 	want := Report{Phase: "handshake", Mode: "handshake", Conns: 200, Connected: 200}
 	if diff := cmp.Diff(want, got, ignoreVarying, cmpopts.IgnoreFields(Report{}, "Handshakes")); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
