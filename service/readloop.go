@@ -32,10 +32,11 @@ import (
 type readerRole uint8
 
 const (
-	readerNone   readerRole = iota // nobody reads; the turn timer is armed
-	readerDirect                   // a Recv reads on its own goroutine
-	readerLoop                     // the read loop runs
-	readerEnded                    // reading has ended for good
+	readerUnstarted readerRole = iota // the connection has not started yet
+	readerNone                        // nobody reads; the turn timer is armed
+	readerDirect                      // a Recv reads on its own goroutine
+	readerLoop                        // the read loop runs
+	readerEnded                       // reading has ended for good
 )
 
 // startLoopLocked gives the reader role to a new read loop.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -172,4 +173,58 @@ func TestServeUntil(t *testing.T) {
 			t.Errorf("ServeUntil on a closed listener: %v, want net.ErrClosed", err)
 		}
 	})
+}
+
+// hijackHook runs before on Hijack, between a handshake's admission and
+// its connection's registration.
+type hijackHook struct {
+	http.ResponseWriter
+	before func()
+}
+
+func (h hijackHook) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+func (h hijackHook) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h.before()
+	return http.NewResponseController(h.ResponseWriter).Hijack()
+}
+
+// TestShutdownDuringUpgrade: a connection admitted before Shutdown
+// began and registered after is closed with 1001, once, and its handler
+// runs and returns. The close used to race the connection's start, and
+// two read loops could then end the same connection.
+func TestShutdownDuringUpgrade(t *testing.T) {
+	t.Parallel()
+	for i := range 30 {
+		served := make(chan error, 1)
+		e := &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+			_, _, err := c.Recv(ctx)
+			served <- err
+			return err
+		})}
+		s, addr := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e.ServeHTTP(hijackHook{w, func() { registryFrom(r.Context()).shutdown() }}, r)
+		}))
+		c, _, err := Dial(testCtx(t, 5*time.Second), "ws://"+addr+"/", nil)
+		if err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+		_, _, err = c.Recv(testCtx(t, 5*time.Second))
+		if code, _ := CloseStatus(err); code != protocol.CloseGoingAway {
+			t.Fatalf("round %d: client saw %v, want 1001", i, err)
+		}
+		select {
+		case err := <-served:
+			if code, _ := CloseStatus(err); code != protocol.CloseGoingAway {
+				t.Fatalf("round %d: handler's Recv returned %v, want the 1001 close", i, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: handler did not return", i)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatalf("round %d: Shutdown: %v", i, err)
+		}
+		cancel()
+	}
 }
