@@ -41,7 +41,8 @@ func NewConnLimit(max int, retryAfter time.Duration) *ConnLimit {
 func (l *ConnLimit) Open() int { return int(l.open.Load()) }
 
 // Handler is the handshake middleware. A connection holds its slot until
-// its handler returns, which is when the connection has ended.
+// it has closed and its handler has returned (see service.Track); a
+// refused handshake gives its slot back when ServeHTTP returns.
 func (l *ConnLimit) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !service.IsUpgrade(r) {
@@ -55,10 +56,15 @@ func (l *ConnLimit) Handler(next http.Handler) http.Handler {
 				http.Header{"Retry-After": {l.retryAfter}})
 			return
 		}
-		defer l.open.Add(-1)
+		r, lt := service.Track(r, l.release)
 		next.ServeHTTP(w, r)
+		if !lt.Upgraded() {
+			l.release()
+		}
 	})
 }
+
+func (l *ConnLimit) release() { l.open.Add(-1) }
 
 // RateLimitOptions configures RateLimit.
 type RateLimitOptions struct {

@@ -53,7 +53,7 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i := len(rh.connMws) - 1; i >= 0; i-- {
 		h = rh.connMws[i](h)
 	}
-	_ = service.Run(conn, h)
+	service.Start(conn, h)
 }
 
 // negotiate picks the subprotocol and handler for offer, or the refusal.

@@ -133,3 +133,39 @@ func TestMountedInNetHTTP(t *testing.T) {
 		t.Errorf("ServeMux pattern: got %q, want %q", got, want)
 	}
 }
+
+// TestChiTimeoutInFront: chi's Timeout in front of a mounted mux neither
+// ends the connection nor writes onto it when its duration passes,
+// because the mux returns from ServeHTTP at the upgrade.
+func TestChiTimeoutInFront(t *testing.T) {
+	t.Parallel()
+	m := &Mux{}
+	m.Handle(`/late`, service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		select {
+		case <-time.After(300 * time.Millisecond): // past the timeout below
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return c.SendText(ctx, "after the timeout")
+	}))
+	r := chi.NewRouter()
+	r.Use(middleware.Timeout(50 * time.Millisecond))
+	r.Mount("/ws", m)
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/late", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, msg, err := c.Recv(ctx)
+	if err != nil || string(msg) != "after the timeout" {
+		t.Fatalf("Recv: %q, %v", msg, err)
+	}
+	_, _, err = c.Recv(ctx)
+	if code, _ := service.CloseStatus(err); code != 1000 {
+		t.Fatalf("end: %v, want 1000", err)
+	}
+}

@@ -144,6 +144,8 @@ func (m *Mux) UseConn(mw ...func(service.Handler) service.Handler) {
 // ServeHTTP dispatches r to the first route whose pattern matches its
 // path. Mounted in a chi router, the path is the part below the mount
 // point (chi's RoutePath); under http.StripPrefix, the stripped path.
+// A handshake it upgrades is served on a goroutine of its own (see
+// service.Start): ServeHTTP returns at the upgrade.
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.RLock()
 	h := m.chain

@@ -91,8 +91,10 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	}
 	c := newConn(r.Context(), ws, opts, true, compressed)
 	c.req = r
+	c.lifetime = lifetimeFrom(r)
+	c.lifetime.markUpgraded()
 	if reg != nil {
-		c.onRelease = func() { reg.remove(c) }
+		c.reg = reg
 		reg.add(c)
 	}
 	c.start()

@@ -106,7 +106,8 @@ type Conn struct {
 
 	finishOnce sync.Once
 	refs       atomic.Int32 // the connection itself, plus a running handler
-	onRelease  func()
+	reg        *registry    // the server's registry, if any
+	lifetime   *Lifetime    // the handshake middleware following the connection
 }
 
 // newConn wraps an upgraded gorilla connection; start sets it going.
@@ -230,7 +231,11 @@ func (c *Conn) hold() bool {
 
 // release drops one reference; the last one unregisters the connection.
 func (c *Conn) release() {
-	if c.refs.Add(-1) == 0 && c.onRelease != nil {
-		c.onRelease()
+	if c.refs.Add(-1) != 0 {
+		return
 	}
+	if c.reg != nil {
+		c.reg.remove(c)
+	}
+	c.lifetime.end()
 }

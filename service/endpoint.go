@@ -36,7 +36,8 @@ type Endpoint struct {
 	Options Options
 }
 
-// ServeHTTP upgrades r and runs the handler until it returns.
+// ServeHTTP upgrades r and starts the handler on a goroutine of its own
+// (see Start); it returns once the connection is upgraded.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	offer, err := CheckHandshake(r)
 	if err != nil {
@@ -52,7 +53,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	_ = Run(c, e.Handler)
+	Start(c, e.Handler)
 }
 
 // Negotiate picks the subprotocol to answer offer with. An empty offer

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsmap/wsmap/protocol"
@@ -290,4 +291,78 @@ func ExampleConn_SendPrepared() {
 	// client 0: server restarting in 5 minutes
 	// client 1: server restarting in 5 minutes
 	// client 2: server restarting in 5 minutes
+}
+
+// Start serves the connection on a goroutine of its own: ServeHTTP
+// returns at the upgrade, while the handler goes on.
+func ExampleStart() {
+	returned := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		c, err := service.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		service.Start(c, service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			<-returned // ServeHTTP has returned; the connection lives on
+			return c.SendText(ctx, "still here")
+		}))
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, msg, _ := c.Recv(ctx)
+	fmt.Println(string(msg))
+	_, _, err = c.Recv(ctx)
+	code, _ := service.CloseStatus(err)
+	fmt.Println("closed:", code)
+	// Output:
+	// still here
+	// closed: 1000 (normal closure)
+}
+
+// Track lets handshake middleware follow a connection past ServeHTTP's
+// return: here, a count of the connections open at once.
+func ExampleTrack() {
+	var open atomic.Int64
+	count := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			open.Add(1)
+			release := func() { open.Add(-1) }
+			r, lt := service.Track(r, release)
+			next.ServeHTTP(w, r)
+			if !lt.Upgraded() {
+				release()
+			}
+		})
+	}
+	srv := httptest.NewServer(count(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		_, _, err := c.Recv(ctx)
+		return err
+	})}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("open while connected:", open.Load())
+	_ = c.Close(protocol.CloseNormal, "")
+	// The server's side ends just after the client's close returns.
+	for i := 0; i < 500 && open.Load() != 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Println("open after the close:", open.Load())
+	// Output:
+	// open while connected: 1
+	// open after the close: 0
 }

@@ -38,8 +38,26 @@ func (e *PanicError) Error() string { return fmt.Sprintf("service: handler panic
 // Run serves c with h and closes c as h's return value says (see Handler).
 // It returns h's error, or a *PanicError if h panicked. A Server's
 // Shutdown waits for Run to return.
-func Run(c *Conn, h Handler) (err error) {
+//
+// Run blocks until h returns; Start runs h on a goroutine of its own.
+func Run(c *Conn, h Handler) error {
+	return runHandler(c, h, c.hold())
+}
+
+// Start serves c with h as Run does, on a goroutine of its own, and
+// returns at once. A Server's Shutdown waits for h to return.
+//
+// The mux and Endpoint serve connections with Start, so that net/http's
+// goroutine and the buffers it holds for the request are freed at the
+// upgrade instead of living as long as the connection (see
+// docs/connection.md).
+func Start(c *Conn, h Handler) {
 	held := c.hold()
+	go func() { _ = runHandler(c, h, held) }()
+}
+
+// runHandler runs h on c; held says whether the handler was counted by hold.
+func runHandler(c *Conn, h Handler, held bool) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &PanicError{Value: p, Stack: debug.Stack()}

@@ -1,0 +1,186 @@
+package service
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// tracker is handshake middleware that records, in order, what the
+// Lifetimes it attaches report.
+type tracker struct {
+	mu     sync.Mutex
+	events []string
+	served chan struct{} // receives when ServeHTTP has returned
+}
+
+func (tr *tracker) record(e string) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.events = append(tr.events, e)
+}
+
+func (tr *tracker) got() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.events...)
+}
+
+// wrap tracks each request twice, as two nested middlewares would.
+func (tr *tracker) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, outer := Track(r, func() { tr.record("outer ended") })
+		r, inner := Track(r, func() { tr.record("inner ended") })
+		next.ServeHTTP(w, r)
+		tr.record("served")
+		if inner.Upgraded() != outer.Upgraded() {
+			tr.record("inner and outer disagree")
+		}
+		if !inner.Upgraded() {
+			tr.record("not upgraded")
+		}
+		tr.served <- struct{}{}
+	})
+}
+
+func TestTrack(t *testing.T) {
+	release := make(chan struct{})
+	handlerDone := make(chan struct{}, 1)
+	running := make(chan struct{}, 1)
+	tr := &tracker{served: make(chan struct{}, 1)}
+	e := &Endpoint{Protocols: []string{"chat"}, Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		defer func() { handlerDone <- struct{}{} }()
+		tr.record("handler running")
+		running <- struct{}{}
+		<-release
+		return nil
+	})}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", tr.wrap(e))
+	mux.Handle("/plain", tr.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("plain"))
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	wait := func(t *testing.T, ch chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s did not happen; events %q", what, tr.got())
+		}
+	}
+	reset := func() {
+		tr.mu.Lock()
+		tr.events = nil
+		tr.mu.Unlock()
+	}
+
+	t.Run("upgraded", func(t *testing.T) {
+		reset()
+		c := dial(t, wsURL+"/ws", &DialOptions{Subprotocols: []string{"chat"}})
+		// ServeHTTP returns while the handler is still running.
+		wait(t, tr.served, "ServeHTTP's return")
+		wait(t, running, "the handler's start")
+		if diff := cmp.Diff([]string{"handler running", "served"}, tr.got(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+			t.Fatalf("before the connection ends (-want +got):\n%s", diff)
+		}
+		close(release)
+		wait(t, handlerDone, "the handler's return")
+		if _, _, err := c.Recv(context.Background()); code(err) != 1000 {
+			t.Fatalf("client got %v, want 1000", err)
+		}
+		want := []string{"inner ended", "outer ended"}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(tr.got()) < 2+len(want) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if diff := cmp.Diff(want, tr.got()[2:]); diff != "" {
+			t.Fatalf("events (-want +got):\n%s", diff)
+		}
+	})
+
+	refusals := []struct {
+		name string
+		do   func() (int, error)
+	}{
+		{"refused handshake", func() (int, error) {
+			_, resp, err := Dial(context.Background(), wsURL+"/ws", &DialOptions{Subprotocols: []string{"other"}})
+			if resp == nil {
+				return 0, err
+			}
+			return resp.StatusCode, nil
+		}},
+		{"plain request", func() (int, error) {
+			resp, err := http.Get(srv.URL + "/plain")
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			reset()
+			if _, err := tc.do(); err != nil {
+				t.Fatal(err)
+			}
+			wait(t, tr.served, "ServeHTTP's return")
+			// ended never runs for a request that was not upgraded.
+			time.Sleep(50 * time.Millisecond)
+			if diff := cmp.Diff([]string{"served", "not upgraded"}, tr.got()); diff != "" {
+				t.Fatalf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestRunBlocks checks that Run, unlike Start, lasts as long as the
+// handler: Accept then Run in an http.Handler keeps ServeHTTP running.
+func TestRunBlocks(t *testing.T) {
+	release := make(chan struct{})
+	served := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(served)
+		c, err := Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		_ = Run(c, HandlerFunc(func(ctx context.Context, c *Conn) error {
+			<-release
+			return nil
+		}))
+	}))
+	defer srv.Close()
+	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	select {
+	case <-served:
+		t.Fatal("ServeHTTP returned while Run's handler was running")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if _, _, err := c.Recv(context.Background()); code(err) != 1000 {
+		t.Fatalf("client got %v, want 1000", err)
+	}
+	select {
+	case <-served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeHTTP did not return after the handler did")
+	}
+}
+
+// code returns the close code err carries.
+func code(err error) int {
+	c, _ := CloseStatus(err)
+	return int(c)
+}
