@@ -74,6 +74,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	opts := o.Options.withDefaults()
 	up := websocket.Upgrader{
 		HandshakeTimeout:  opts.HandshakeTimeout,
+		ReadBufferSize:    guardedReadBuffer,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
 		EnableCompression: opts.Compression,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {

@@ -35,6 +35,12 @@ type frameGuard struct {
 	payload uint64 // payload bytes left in the current frame
 	msgLen  uint64 // wire bytes of the current message so far
 	err     *frameError
+
+	// Reading the socket (see readConn): data is the unread part of
+	// chunk, a pooled buffer held only while it has unread bytes.
+	raw   *rawReader // nil where the descriptor cannot be read directly
+	chunk *[chunkSize]byte
+	data  []byte
 }
 
 // frameError is a violation the guard found.
@@ -55,7 +61,7 @@ func (g *frameGuard) Read(p []byte) (int, error) {
 		n = copy(p, g.pending)
 		g.pending = g.pending[n:]
 	} else {
-		n, err = g.Conn.Read(p)
+		n, err = g.readConn(p)
 	}
 	pass, ferr := g.scan(p[:n])
 	if ferr != nil {
@@ -159,13 +165,13 @@ func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	g := &frameGuard{Conn: nc, limit: w.limit}
+	g.setRaw(nc)
 	if n := brw.Reader.Buffered(); n > 0 {
 		buffered, _ := brw.Reader.Peek(n)
 		g.pending = append([]byte(nil), buffered...)
 	}
-	// The server's reader, now empty, reads through the guard: the
-	// connection keeps the one read buffer net/http gave it (which stays
-	// referenced as long as the handler runs) instead of a second.
+	// The server's reader, now empty, is left behind: gorilla reads
+	// through a small reader of its own over the guard (see chunkSize).
 	brw.Reader.Reset(g)
 	return g, brw, nil
 }

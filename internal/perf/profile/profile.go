@@ -30,6 +30,9 @@ func Register(fs *flag.FlagSet) *Flags {
 // CPU profile and must run before the program exits.
 func (f *Flags) Start() (stop func()) {
 	if *f.mem != "" {
+		// Sample every 512 bytes rather than every 512 KiB, so that the
+		// per-connection figures are exact enough to compare servers.
+		runtime.MemProfileRate = 512
 		usr1 := make(chan os.Signal, 1)
 		signal.Notify(usr1, syscall.SIGUSR1)
 		go func() {

@@ -1,0 +1,12 @@
+//go:build !unix
+
+package service
+
+import "net"
+
+// rawReader is only used where file descriptors can be read directly.
+type rawReader struct{}
+
+func (g *frameGuard) setRaw(net.Conn) {}
+
+func (g *frameGuard) waitChunk() error { panic("unreachable") }

@@ -1,0 +1,99 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// TestPipelinedMessagesAcrossChunks sends messages of sizes around the
+// read buffers' edges in one write, so that frames straddle the chunks
+// the server reads the socket in, and checks every echo byte for byte,
+// with Recv and RecvInto in turn.
+func TestPipelinedMessagesAcrossChunks(t *testing.T) {
+	t.Parallel()
+	sizes := []int{0, 1, 125, 126, 127, guardedReadBuffer - 8, guardedReadBuffer, guardedReadBuffer + 1,
+		chunkSize - 14, chunkSize - 1, chunkSize, chunkSize + 1, 3*chunkSize + 5, 65535, 65536, 100000, 2, 3}
+	_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		var buf []byte
+		for i := 0; ; i++ {
+			var typ protocol.MessageType
+			var data []byte
+			var err error
+			if i%2 == 0 {
+				typ, data, err = c.Recv(ctx)
+			} else {
+				typ, data, err = c.RecvInto(ctx, buf)
+				buf = data
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+		}
+	})
+	rc := rawDial(t, addr)
+	var burst []byte
+	var want [][]byte
+	for i, n := range sizes {
+		p := bytes.Repeat([]byte{byte('a' + i)}, n)
+		for j := range p {
+			p[j] += byte(j % 7)
+		}
+		want = append(want, p)
+		burst = append(burst, wstest.Encode(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: p})...)
+	}
+	if _, err := rc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range want {
+		op, got, err := rc.ReadMessage(5 * time.Second)
+		if err != nil {
+			t.Fatalf("message %d (%d bytes): %v", i, len(w), err)
+		}
+		if op != wstest.OpBinary || !bytes.Equal(got, w) {
+			t.Fatalf("message %d: got opcode %d, %d bytes, want %d bytes as sent", i, op, len(got), len(w))
+		}
+	}
+}
+
+// TestIdleConnHoldsNoReadBuffer checks that between messages a server
+// connection over TCP holds no read chunk, and waits on the socket
+// itself.
+func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
+	t.Parallel()
+	report := make(chan string, 3)
+	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		for {
+			_, _, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			// Only the reader touches the guard, and this goroutine
+			// holds the reader role until its next Recv.
+			g := c.ws.NetConn().(*frameGuard)
+			report <- fmt.Sprintf("reads the socket directly: %v, holds a chunk: %v", g.raw != nil, g.chunk != nil)
+		}
+	})
+	c := dial(t, url, nil)
+	for _, n := range []int{10, 5000, 100} {
+		if err := c.SendBinary(context.Background(), make([]byte, n)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-report:
+			if want := "reads the socket directly: true, holds a chunk: false"; got != want {
+				t.Fatalf("after a %d-byte message: %s, want %s", n, got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no message")
+		}
+	}
+}

@@ -1,0 +1,77 @@
+//go:build unix
+
+package service
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// rawReader gives a connection's file descriptor to a guard that reads
+// without holding a buffer while it waits.
+type rawReader struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // g.rawRead, made once
+	n   int
+	err error
+}
+
+// setRaw lets g read nc's socket directly, if nc has one.
+func (g *frameGuard) setRaw(nc net.Conn) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	g.raw = &rawReader{rc: rc}
+	g.raw.fn = g.rawRead
+}
+
+// waitChunk waits until the socket is readable, with no buffer held, and
+// then reads what it has into a pooled chunk.
+func (g *frameGuard) waitChunk() error {
+	r := g.raw
+	r.n, r.err = 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
+		return err // the deadline passed or the connection was closed
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if r.n == 0 {
+		return io.EOF
+	}
+	g.data = g.chunk[:r.n]
+	return nil
+}
+
+// rawRead is called with the socket's descriptor when it may be readable.
+// It takes a chunk only for the read itself, and gives it back if there
+// was nothing to read, returning false to wait for the socket.
+func (g *frameGuard) rawRead(fd uintptr) bool {
+	b := chunkPool.Get().(*[chunkSize]byte)
+	for {
+		n, err := syscall.Read(int(fd), b[:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			chunkPool.Put(b)
+			return false
+		case err != nil:
+			chunkPool.Put(b)
+			g.raw.err = &net.OpError{Op: "read", Net: g.LocalAddr().Network(), Source: g.LocalAddr(), Addr: g.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+			return true
+		case n == 0:
+			chunkPool.Put(b)
+			return true // end of stream
+		}
+		g.chunk, g.raw.n = b, n
+		return true
+	}
+}
