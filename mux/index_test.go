@@ -109,3 +109,49 @@ func buildSvcMux(tb testing.TB, n int) *Mux {
 	}
 	return m
 }
+
+// TestExpressionsCompiledWhenReached: a route keeps its compiled
+// expression only once a path has reached it, and routes reached by many
+// requests at once all get the same one.
+func TestExpressionsCompiledWhenReached(t *testing.T) {
+	t.Parallel()
+	var table []Route
+	for i := range 50 {
+		table = append(table, Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: fixed("x")})
+	}
+	m := MustCompile(table)
+	reached := func() []int {
+		var got []int
+		for _, c := range m.idx.routes {
+			if c.re.Load() != nil {
+				got = append(got, c.index)
+			}
+		}
+		return got
+	}
+	if got := reached(); len(got) != 0 {
+		t.Fatalf("before any lookup, routes %v hold a compiled expression", got)
+	}
+	done := make(chan *compiled, 8)
+	for range 8 {
+		go func() {
+			c, sub := m.idx.lookup("/svc7/42")
+			if c == nil || len(sub) < 4 || "/svc7/42"[sub[2]:sub[3]] != "42" {
+				done <- nil
+				return
+			}
+			done <- c
+		}()
+	}
+	for range 8 {
+		if c := <-done; c == nil || c.index != 7 {
+			t.Fatal("lookup of /svc7/42 did not find route 7 with its capture")
+		}
+	}
+	if got := reached(); len(got) != 1 || got[0] != 7 {
+		t.Fatalf("after lookups of route 7, routes %v hold a compiled expression, want [7]", got)
+	}
+	if c, _ := m.idx.lookup("/svc7/x"); c != nil {
+		t.Fatalf("/svc7/x matched route %d", c.index)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"sync/atomic"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -102,10 +103,11 @@ type compiled struct {
 	Route
 	index     int
 	where     string
-	re        *regexp.Regexp // nil for a literal pattern
-	literal   string         // the whole pattern, when it is a plain string
-	prefix    string         // every matching path starts with it
-	names     []string       // capture names, by group number ("" unnamed)
+	expr      string                        // the anchored expression; "" for a literal pattern
+	re        atomic.Pointer[regexp.Regexp] // expr compiled, from the first match on
+	literal   string                        // the whole pattern, when it is a plain string
+	prefix    string                        // every matching path starts with it
+	names     []string                      // capture names, by group number ("" unnamed)
 	hasName   bool
 	supported []string // protocol names, in order
 }
@@ -133,11 +135,15 @@ func compile(r Route, index int, where string) (*compiled, error) {
 	if complete && !strings.ContainsAny(r.Pattern, `\.+*?()|[]{}^$`) {
 		c.literal = r.Pattern
 	} else {
-		c.re, err = regexp.Compile(`^(?:` + r.Pattern + `)$`)
+		// Compiled here to check it, then dropped: the route compiles
+		// it again when a path first reaches it (see regexp), so that a
+		// large table keeps in memory only the expressions in use.
+		c.expr = `^(?:` + r.Pattern + `)$`
+		re, err := regexp.Compile(c.expr)
 		if err != nil {
 			return fail(-1, fmt.Errorf("%w: %v", ErrInvalidPattern, err))
 		}
-		c.names = c.re.SubexpNames()
+		c.names = re.SubexpNames()
 		seen := map[string]bool{}
 		for _, n := range c.names {
 			if n == "" {
@@ -176,14 +182,28 @@ func compile(r Route, index int, where string) (*compiled, error) {
 // match reports whether path matches and, for a pattern with named
 // groups, returns the submatch indexes.
 func (c *compiled) match(path string) (bool, []int) {
-	if c.re == nil {
+	if c.expr == "" {
 		return path == c.literal, nil
 	}
+	re := c.regexp()
 	if !c.hasName {
-		return c.re.MatchString(path), nil
+		return re.MatchString(path), nil
 	}
-	m := c.re.FindStringSubmatchIndex(path)
+	m := re.FindStringSubmatchIndex(path)
 	return m != nil, m
+}
+
+// regexp returns the route's compiled expression, compiling it on first
+// use. Two first uses at once may both compile it; one result is kept.
+func (c *compiled) regexp() *regexp.Regexp {
+	if re := c.re.Load(); re != nil {
+		return re
+	}
+	re := regexp.MustCompile(c.expr) // compiled without error when added
+	if !c.re.CompareAndSwap(nil, re) {
+		return c.re.Load()
+	}
+	return re
 }
 
 // literalPrefix returns the literal text every match of re starts with,
