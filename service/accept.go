@@ -83,7 +83,18 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	}
 	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
 	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed)}
-	ws, err := up.Upgrade(gw, r, responseHeader(w.Header(), o.ResponseHeader, o.Subprotocol))
+	var header http.Header
+	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header.Values(protocol.HeaderProtocol)) <= 1 {
+		// Nothing to copy: the upgrader answers with the subprotocol
+		// itself, without a header map. (It finds the subprotocol in the
+		// offer's first header line only.)
+		if o.Subprotocol != "" {
+			up.Subprotocols = []string{o.Subprotocol}
+		}
+	} else {
+		header = responseHeader(w.Header(), o.ResponseHeader, o.Subprotocol)
+	}
+	ws, err := up.Upgrade(gw, r, header)
 	if err != nil {
 		if reg != nil {
 			reg.cancelAdmit()
@@ -102,6 +113,11 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	return c, nil
 }
 
+// upgradeHeaders are the headers of a 101 response that the upgrader
+// writes itself, or that it must not have.
+var upgradeHeaders = [...]string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions",
+	"Content-Length", "Content-Type", "Transfer-Encoding"}
+
 // responseHeader builds the headers of the 101 response: those set on
 // the ResponseWriter, then extra, then the chosen subprotocol. The
 // headers of the upgrade itself are left to the upgrader.
@@ -113,8 +129,7 @@ func responseHeader(set, extra http.Header, subprotocol string) http.Header {
 	for k, v := range extra {
 		h[http.CanonicalHeaderKey(k)] = slices.Clone(v)
 	}
-	for _, k := range []string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions",
-		"Content-Length", "Content-Type", "Transfer-Encoding"} {
+	for _, k := range upgradeHeaders {
 		delete(h, k)
 	}
 	delete(h, http.CanonicalHeaderKey(protocol.HeaderProtocol))
@@ -139,7 +154,9 @@ func refuse(w http.ResponseWriter, err error) error {
 // offers the named extension.
 func headerHasExtension(h http.Header, name string) bool {
 	for _, v := range h.Values("Sec-WebSocket-Extensions") {
-		for _, ext := range strings.Split(v, ",") {
+		for v != "" {
+			var ext string
+			ext, v, _ = strings.Cut(v, ",")
 			n, _, _ := strings.Cut(ext, ";")
 			if strings.EqualFold(strings.TrimSpace(n), name) {
 				return true

@@ -72,9 +72,9 @@ type Conn struct {
 	// Reading. readSem is held by the goroutine in Recv or Reader; the
 	// fields below it are guarded by it.
 	readSem chan struct{}
-	pending bool           // a request was posted and its result not taken
-	stream  *messageReader // the last stream handed out
-	readReq chan readRequest
+	pending bool             // a request was posted and its result not taken
+	stream  *messageReader   // the last stream handed out
+	readReq chan readRequest // nil until the read loop first starts
 	readRes chan readResult
 	readEnd chan struct{} // closed when reading has ended; readErr is set
 	readErr *CloseError
@@ -120,8 +120,6 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 		isServer:   isServer,
 		compressed: compressed,
 		readSem:    make(chan struct{}, 1),
-		readReq:    make(chan readRequest, 1),
-		readRes:    make(chan readResult, 1),
 		readEnd:    make(chan struct{}),
 		writeSem:   make(chan struct{}, 1),
 		state:      StateOpen,

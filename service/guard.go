@@ -38,7 +38,7 @@ type frameGuard struct {
 
 	// Reading the socket (see readConn): data is the unread part of
 	// chunk, a pooled buffer held only while it has unread bytes.
-	raw   *rawReader // nil where the descriptor cannot be read directly
+	raw   rawReader // see waitChunk
 	chunk *[chunkSize]byte
 	data  []byte
 }

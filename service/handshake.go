@@ -139,15 +139,18 @@ func validKey(k string) bool {
 	if len(k) != 24 {
 		return false
 	}
-	b, err := base64.StdEncoding.DecodeString(k)
-	return err == nil && len(b) == 16
+	var b [18]byte // base64.StdEncoding.DecodedLen(24)
+	n, err := base64.StdEncoding.Decode(b[:], []byte(k))
+	return err == nil && n == 16
 }
 
 // headerHasToken reports whether a comma-separated header contains token,
 // compared case-insensitively.
 func headerHasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}

@@ -41,7 +41,7 @@ func (g *frameGuard) readConn(p []byte) (int, error) {
 // connection exposes its file descriptor, it waits for bytes without
 // holding a chunk (waitChunk); otherwise it holds one while it waits.
 func (g *frameGuard) fillChunk() error {
-	if g.raw != nil {
+	if g.raw.ok() {
 		return g.waitChunk()
 	}
 	b := chunkPool.Get().(*[chunkSize]byte)

@@ -79,7 +79,7 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 			// Only the reader touches the guard, and this goroutine
 			// holds the reader role until its next Recv.
 			g := c.ws.NetConn().(*frameGuard)
-			report <- fmt.Sprintf("reads the socket directly: %v, holds a chunk: %v", g.raw != nil, g.chunk != nil)
+			report <- fmt.Sprintf("reads the socket directly: %v, holds a chunk: %v", g.raw.ok(), g.chunk != nil)
 		}
 	})
 	c := dial(t, url, nil)

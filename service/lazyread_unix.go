@@ -18,6 +18,9 @@ type rawReader struct {
 	err error
 }
 
+// ok reports whether the descriptor can be read directly.
+func (r *rawReader) ok() bool { return r.rc != nil }
+
 // setRaw lets g read nc's socket directly, if nc has one.
 func (g *frameGuard) setRaw(nc net.Conn) {
 	sc, ok := nc.(syscall.Conn)
@@ -28,14 +31,13 @@ func (g *frameGuard) setRaw(nc net.Conn) {
 	if err != nil {
 		return
 	}
-	g.raw = &rawReader{rc: rc}
-	g.raw.fn = g.rawRead
+	g.raw.rc, g.raw.fn = rc, g.rawRead
 }
 
 // waitChunk waits until the socket is readable, with no buffer held, and
 // then reads what it has into a pooled chunk.
 func (g *frameGuard) waitChunk() error {
-	r := g.raw
+	r := &g.raw
 	r.n, r.err = 0, nil
 	if err := r.rc.Read(r.fn); err != nil {
 		return err // the deadline passed or the connection was closed

@@ -39,8 +39,15 @@ const (
 	readerEnded                       // reading has ended for good
 )
 
-// startLoopLocked gives the reader role to a new read loop.
+// startLoopLocked gives the reader role to a new read loop. The
+// channels to the loop are made when the first loop starts: a connection
+// whose handler only ever reads directly does without them. Receivers
+// see them after taking c.mu, or through readSem from one that did.
 func (c *Conn) startLoopLocked() {
+	if c.readReq == nil {
+		c.readReq = make(chan readRequest, 1)
+		c.readRes = make(chan readResult, 1)
+	}
 	c.reader = readerLoop
 	c.setReadingLocked(true)
 	go c.readLoop()
@@ -223,17 +230,32 @@ func (c *Conn) endRead(err error) {
 // classifyReadError turns an error from gorilla's reader into the close it
 // stands for, and says whether the connection must be failed with it.
 func classifyReadError(err error) (ce *CloseError, fail bool) {
+	// The chain is walked by hand: errors.As would move each target
+	// variable to the heap, on every connection's end.
 	var wce *websocket.CloseError
-	var ne net.Error
-	var fe *frameError
-	switch {
-	case errors.As(err, &fe):
-		return &CloseError{Code: fe.code, Reason: fe.reason, Err: err}, true
-	case errors.As(err, &wce) && wce.Code != websocket.CloseAbnormalClosure:
+	abnormal := false
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch t := e.(type) {
+		case *frameError:
+			return &CloseError{Code: t.code, Reason: t.reason, Err: err}, true
+		case *websocket.CloseError:
+			if wce == nil {
+				wce = t
+			}
+		case net.Error:
+			abnormal = true
+		}
+		if e == io.EOF || e == io.ErrUnexpectedEOF || e == net.ErrClosed {
+			abnormal = true
+		}
+	}
+	if wce != nil && wce.Code != websocket.CloseAbnormalClosure {
 		// The peer's close frame; gorilla has called onPeerClose.
 		return &CloseError{Code: protocol.CloseCode(wce.Code), Reason: wce.Text}, false
-	case errors.As(err, &wce), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, net.ErrClosed), errors.As(err, &ne):
+	}
+	abnormal = abnormal || wce != nil
+	switch {
+	case abnormal:
 		return &CloseError{Code: protocol.CloseAbnormal, Err: err}, false
 	case errors.Is(err, websocket.ErrReadLimit):
 		return &CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big", Err: err}, true
