@@ -45,16 +45,18 @@ type AcceptOptions struct {
 // Server.Shutdown closes it; a Server that is shutting down refuses new
 // connections with 503.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
-	var o AcceptOptions
-	if opts != nil {
-		o = *opts
+	if opts == nil {
+		opts = &noAcceptOptions
 	}
 	offer, err := CheckHandshake(r)
 	if err != nil {
 		return nil, refuse(w, err)
 	}
-	return accept(w, r, offer, &o)
+	return accept(w, r, offer, opts)
 }
+
+// noAcceptOptions stands for nil options; accept only reads it.
+var noAcceptOptions AcceptOptions
 
 // accept upgrades a request whose handshake has been checked.
 func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions) (*Conn, error) {
