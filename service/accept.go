@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/websocket"
 
@@ -55,6 +56,10 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	return accept(w, r, offer, opts)
 }
 
+// writeBufferPool lends gorilla's write buffer to the Writer streams of
+// server connections without compression (see writeFrame).
+var writeBufferPool sync.Pool
+
 // noAcceptOptions stands for nil options; accept only reads it.
 var noAcceptOptions AcceptOptions
 
@@ -84,6 +89,11 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 		},
 	}
 	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
+	if !compressed {
+		// Messages are written by writeFrame; only Writer streams use
+		// gorilla's write buffer, borrowed for the length of a message.
+		up.WriteBufferPool = &writeBufferPool
+	}
 	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed)}
 	var header http.Header
 	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header.Values(protocol.HeaderProtocol)) <= 1 {

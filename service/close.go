@@ -135,7 +135,7 @@ func (c *Conn) sendClose(code protocol.CloseCode, reason string) {
 	// ErrCloseSent when gorilla has already sent a close frame for a
 	// protocol error it detected; either way one close frame goes out.
 	msg := websocket.FormatCloseMessage(int(code), reason)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.CloseTimeout))
+	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.CloseTimeout))
 }
 
 // onPeerClose is gorilla's close handler: it runs in the reading goroutine

@@ -83,6 +83,16 @@ type Conn struct {
 
 	writeSem chan struct{} // held by the goroutine writing a message
 
+	// Writing frames (see frame.go). wdeadline and the frame buffers are
+	// guarded by writeSem; closeSent by frameSem.
+	ownFrames bool          // data frames are written by writeFrame
+	frameSem  chan struct{} // held while a frame is written
+	closeSent bool
+	wdeadline time.Time
+	whdr      [10]byte
+	wvec      [2][]byte
+	wbufs     net.Buffers
+
 	mu           sync.Mutex
 	state        State
 	closing      chan struct{} // closed when the state leaves StateOpen
@@ -133,6 +143,11 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 	ws.SetReadLimit(wireLimit(opts, compressed))
 	ws.SetCloseHandler(c.onPeerClose)
 	ws.SetPongHandler(c.onPong)
+	if isServer && !compressed {
+		c.ownFrames = true
+		c.frameSem = make(chan struct{}, 1)
+		ws.SetPingHandler(c.onPing)
+	}
 	return c
 }
 

@@ -25,7 +25,7 @@ func (c *Conn) keepaliveTick() {
 	}
 	c.keepalive.Reset(c.opts.PingInterval)
 	c.mu.Unlock()
-	if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
+	if err := c.writeControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 		c.abort(err)
 	}
 }
@@ -103,7 +103,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	if err := c.ws.WriteControl(websocket.PingMessage, []byte(data), deadline); err != nil {
+	if err := c.writeControl(websocket.PingMessage, []byte(data), deadline); err != nil {
 		if errors.Is(err, websocket.ErrCloseSent) {
 			return c.closedErr()
 		}

@@ -33,7 +33,13 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 		return err
 	}
 	defer c.unlockWrite()
-	if err := c.write(ctx, func() error { return c.ws.WriteMessage(int(typ), data) }); err != nil {
+	err := c.write(ctx, func() error {
+		if c.ownFrames {
+			return c.writeFrame(typ, data)
+		}
+		return c.ws.WriteMessage(int(typ), data)
+	})
+	if err != nil {
 		return err
 	}
 	c.sent(typ, len(data))
@@ -89,7 +95,7 @@ func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
 // SendPrepared sends a prepared message, as Send would send its payload.
 func (c *Conn) SendPrepared(ctx context.Context, p *PreparedMessage) error {
 	var pm *websocket.PreparedMessage
-	if !c.isServer || c.compressed {
+	if !c.ownFrames {
 		var err error
 		if pm, err = p.frames(); err != nil {
 			return err
@@ -101,7 +107,7 @@ func (c *Conn) SendPrepared(ctx context.Context, p *PreparedMessage) error {
 	defer c.unlockWrite()
 	err := c.write(ctx, func() error {
 		if pm == nil {
-			return c.ws.WriteMessage(int(p.typ), p.data)
+			return c.writeFrame(p.typ, p.data)
 		}
 		return c.ws.WritePreparedMessage(pm)
 	})
@@ -171,6 +177,10 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	}
 	var n int
 	err := w.c.write(w.ctx, func() error {
+		if w.c.ownFrames {
+			w.c.lockFrame()
+			defer w.c.unlockFrame()
+		}
 		var err error
 		n, err = w.w.Write(p)
 		return err
@@ -186,7 +196,14 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer w.c.unlockWrite()
-	if err := w.c.write(w.ctx, w.w.Close); err != nil {
+	err := w.c.write(w.ctx, func() error {
+		if w.c.ownFrames {
+			w.c.lockFrame()
+			defer w.c.unlockFrame()
+		}
+		return w.w.Close()
+	})
+	if err != nil {
 		return err
 	}
 	w.c.sent(w.typ, w.n)
@@ -235,6 +252,7 @@ func (c *Conn) write(ctx context.Context, f func() error) error {
 		deadline = d
 	}
 	_ = c.ws.SetWriteDeadline(deadline)
+	c.wdeadline = deadline
 	// The connection's own context is cancelled only once it is closing,
 	// which lets a write finish: no need to watch it. Not watching keeps
 	// the hot path free of allocations.

@@ -1,0 +1,127 @@
+package service
+
+import (
+	"net"
+	"os"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// Writing frames. On a server connection without compression, a whole
+// message (Send, SendPrepared) is one unmasked frame, which the
+// connection writes itself: the header and the payload in one write, from
+// a pooled chunk, or gathered with the payload in place when it is large.
+// gorilla's write buffer is then needed only by Writer streams, which
+// borrow it from a pool for the length of a message, so that a connection
+// holds no write buffer between messages.
+//
+// Every write to the socket (these frames, the control frames, a Writer
+// stream's frames) holds frameSem for the length of one frame, so that
+// frames never interleave and each one's write deadline is its own.
+// Control frames wait for it only until their deadline.
+
+// lockFrame waits for the right to write a frame.
+func (c *Conn) lockFrame() { c.frameSem <- struct{}{} }
+
+func (c *Conn) unlockFrame() { <-c.frameSem }
+
+// lockFrameUntil waits for the right to write a frame until deadline.
+func (c *Conn) lockFrameUntil(deadline time.Time) bool {
+	select {
+	case c.frameSem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case c.frameSem <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// writeFrame writes data as one final frame of the given type, under the
+// deadline the caller set in c.wdeadline.
+func (c *Conn) writeFrame(typ protocol.MessageType, data []byte) error {
+	c.lockFrame()
+	defer c.unlockFrame()
+	if c.closeSent {
+		return websocket.ErrCloseSent
+	}
+	if err := c.netConn.SetWriteDeadline(c.wdeadline); err != nil {
+		return err
+	}
+	n := frameHeader(&c.whdr, typ, len(data))
+	if n+len(data) <= chunkSize {
+		b := chunkPool.Get().(*[chunkSize]byte)
+		copy(b[:], c.whdr[:n])
+		copy(b[n:], data)
+		_, err := c.netConn.Write(b[:n+len(data)])
+		chunkPool.Put(b)
+		return err
+	}
+	c.wbufs = append(c.wvec[:0], c.whdr[:n], data)
+	_, err := c.wbufs.WriteTo(c.netConn)
+	c.wvec = [2][]byte{} // keep no reference to the caller's payload
+	return err
+}
+
+// frameHeader writes the header of a final, unmasked frame into h and
+// returns its length.
+func frameHeader(h *[10]byte, typ protocol.MessageType, n int) int {
+	h[0] = 0x80 | byte(typ)
+	switch {
+	case n < 126:
+		h[1] = byte(n)
+		return 2
+	case n <= 0xffff:
+		h[1] = 126
+		h[2], h[3] = byte(n>>8), byte(n)
+		return 4
+	}
+	h[1] = 127
+	for i := range 8 {
+		h[2+i] = byte(uint64(n) >> (56 - 8*i))
+	}
+	return 10
+}
+
+// writeControl sends a control frame with gorilla, holding the frame lock
+// where the connection writes its own frames.
+func (c *Conn) writeControl(msgType int, payload []byte, deadline time.Time) error {
+	if !c.ownFrames {
+		return c.ws.WriteControl(msgType, payload, deadline)
+	}
+	if !c.lockFrameUntil(deadline) {
+		return &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	}
+	defer c.unlockFrame()
+	if c.closeSent {
+		return websocket.ErrCloseSent
+	}
+	err := c.ws.WriteControl(msgType, payload, deadline)
+	if msgType == websocket.CloseMessage {
+		// After a close frame, gorilla refuses its own writes; the
+		// connection's own frames are refused here.
+		c.closeSent = true
+	}
+	return err
+}
+
+// onPing answers a ping, as gorilla's default handler does, through the
+// frame lock. It runs in the reading goroutine.
+func (c *Conn) onPing(data string) error {
+	err := c.writeControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	if err == nil || err == websocket.ErrCloseSent {
+		return nil
+	}
+	if _, ok := err.(net.Error); ok {
+		return nil // a pong that cannot go out now is not worth failing for
+	}
+	return err
+}
