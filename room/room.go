@@ -145,10 +145,25 @@ func (m *Member) write() {
 	// The member leaves when its connection starts closing; waiting for
 	// that here as well would make every wait a three-way select.
 	defer context.AfterFunc(ctx, m.Leave)()
+	var batch []*service.PreparedMessage
 	for {
 		select {
 		case pm := <-m.queue:
-			if err := m.conn.SendPrepared(ctx, pm); err != nil {
+			// Messages queued meanwhile go out with it, in as few
+			// writes as fit (see service.Conn.SendPrepared).
+			batch = append(batch[:0], pm)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case pm := <-m.queue:
+					batch = append(batch, pm)
+				default:
+					break more
+				}
+			}
+			err := m.conn.SendPrepared(ctx, batch...)
+			clear(batch)
+			if err != nil {
 				m.Leave()
 				return
 			}
@@ -157,6 +172,10 @@ func (m *Member) write() {
 		}
 	}
 }
+
+// maxBatch bounds the messages a member's writer takes from its queue at
+// once.
+const maxBatch = 32
 
 // Leave removes the member from the room; messages still queued are
 // dropped. It does not close the connection. Calling it again does

@@ -71,6 +71,53 @@ func (c *Conn) writeFrame(typ protocol.MessageType, data []byte) error {
 	return err
 }
 
+// writePrepared writes the first of ps, with those after it that fit in
+// one chunk together, and returns how many it wrote; the error of the
+// write is left in c.werr.
+func (c *Conn) writePrepared(ps []*PreparedMessage) int {
+	p := ps[0]
+	size := headerLen(frameHeaderByte1(len(p.data))) + len(p.data)
+	if len(ps) == 1 || size > chunkSize {
+		c.werr = c.writeFrame(p.typ, p.data)
+		return 1
+	}
+	c.lockFrame()
+	defer c.unlockFrame()
+	if c.closeSent {
+		c.werr = websocket.ErrCloseSent
+		return 1
+	}
+	if c.werr = c.netConn.SetWriteDeadline(c.wdeadline); c.werr != nil {
+		return 1
+	}
+	b := chunkPool.Get().(*[chunkSize]byte)
+	defer chunkPool.Put(b)
+	used, n := 0, 0
+	for _, p := range ps {
+		h := frameHeader(&c.whdr, p.typ, len(p.data))
+		if used+h+len(p.data) > chunkSize {
+			break
+		}
+		used += copy(b[used:], c.whdr[:h])
+		used += copy(b[used:], p.data)
+		n++
+	}
+	_, c.werr = c.netConn.Write(b[:used])
+	return n
+}
+
+// frameHeaderByte1 is the second header byte of an unmasked frame of n
+// payload bytes, from which headerLen gives the header's length.
+func frameHeaderByte1(n int) byte {
+	switch {
+	case n < 126:
+		return byte(n)
+	case n <= 0xffff:
+		return 126
+	}
+	return 127
+}
+
 // frameHeader writes the header of a final, unmasked frame into h and
 // returns its length.
 func frameHeader(h *[10]byte, typ protocol.MessageType, n int) int {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,3 +164,54 @@ func TestSendPreparedDoesNotAllocate(t *testing.T) {
 		t.Errorf("SendPrepared allocates %v times per call, want 0", n)
 	}
 }
+
+// TestSendPreparedMany sends several prepared messages in one call, small
+// ones that share a write and large ones that do not, and checks that
+// each arrives whole, as a message of its own, in order.
+func TestSendPreparedMany(t *testing.T) {
+	t.Parallel()
+	var pms []*PreparedMessage
+	var want [][]byte
+	for i, n := range []int{0, 10, 125, 126, 1000, 3000, 4096, 5000, 20, 70000, 1, 2, 3} {
+		p := bytes.Repeat([]byte{byte('a' + i)}, n)
+		pm, err := NewPreparedMessage(protocol.Binary, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pms, want = append(pms, pm), append(want, p)
+	}
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compression=%v", compress), func(t *testing.T) {
+			t.Parallel()
+			var sent atomic.Int64
+			url, _ := serveFunc(t, Options{Compression: compress}, func(ctx context.Context, c *Conn) error {
+				c.Observe(sentCounter{&sent})
+				if err := c.SendPrepared(ctx, pms...); err != nil {
+					return err
+				}
+				_, _, err := c.Recv(ctx) // until the client closes
+				return err
+			})
+			c := dial(t, url, &DialOptions{Options: Options{Compression: compress}})
+			ctx := testCtx(t, 10*time.Second)
+			for i, w := range want {
+				typ, data, err := c.Recv(ctx)
+				if err != nil {
+					t.Fatalf("message %d: %v", i, err)
+				}
+				if typ != protocol.Binary || !bytes.Equal(data, w) {
+					t.Fatalf("message %d: %v of %d bytes, want binary of %d", i, typ, len(data), len(w))
+				}
+			}
+			if n := sent.Load(); n != int64(len(want)) {
+				t.Errorf("observers saw %d messages sent, want %d", n, len(want))
+			}
+		})
+	}
+}
+
+// sentCounter is an Observer that counts the messages sent.
+type sentCounter struct{ n *atomic.Int64 }
+
+func (s sentCounter) Received(protocol.MessageType, int) error { return nil }
+func (s sentCounter) Sent(protocol.MessageType, int)           { s.n.Add(1) }

@@ -92,29 +92,39 @@ func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
 	return p.pm, p.err
 }
 
-// SendPrepared sends a prepared message, as Send would send its payload.
-func (c *Conn) SendPrepared(ctx context.Context, p *PreparedMessage) error {
-	var pm *websocket.PreparedMessage
+// SendPrepared sends prepared messages, in order, as Send would send
+// their payloads. On a server connection without compression, messages
+// that fit together in 4 KiB go out in one write: a broadcaster that
+// finds several messages queued for a receiver sends them with one call.
+func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
 	if !c.ownFrames {
-		var err error
-		if pm, err = p.frames(); err != nil {
-			return err
+		for _, p := range ps {
+			if _, err := p.frames(); err != nil {
+				return err
+			}
 		}
 	}
 	if err := c.lockWrite(ctx); err != nil {
 		return err
 	}
 	defer c.unlockWrite()
-	err := c.write(ctx, func() error {
-		if pm == nil {
-			return c.writeFrame(p.typ, p.data)
+	for len(ps) > 0 {
+		n := 1
+		err := c.write(ctx, func() error {
+			if c.ownFrames {
+				n = c.writePrepared(ps)
+				return c.werr
+			}
+			return c.ws.WritePreparedMessage(ps[0].pm)
+		})
+		if err != nil {
+			return err
 		}
-		return c.ws.WritePreparedMessage(pm)
-	})
-	if err != nil {
-		return err
+		for _, p := range ps[:n] {
+			c.sent(p.typ, len(p.data))
+		}
+		ps = ps[n:]
 	}
-	c.sent(p.typ, len(p.data))
 	return nil
 }
 
