@@ -32,6 +32,17 @@
 // closes each with 1000 as soon as it is open; it reports the opening
 // handshakes' latencies and handshakes per second (phase "handshake").
 //
+// Mode broadcast is for a server that relays every message a client sends
+// to every connected client, the sender included, after sending each
+// client the text message "joined" once it is a member (as a chat room
+// does). wsload opens -conns connections and waits for each one's
+// "joined"; then the first connection sends -messages messages of -size
+// bytes, up to -window of them in flight (a message is in flight until
+// every connection has received it), and every connection checks that it
+// receives each one whole and in order. It reports deliveries (messages
+// received, summed over the connections), their latencies from the send,
+// and deliveries per second (phase "broadcast").
+//
 // It exits with status 1 if any connection failed or any message was
 // lost, reordered or corrupted.
 package main
@@ -80,7 +91,7 @@ type config struct {
 func main() {
 	var cfg config
 	var protocols string
-	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo, idle or handshake")
+	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo, idle, handshake or broadcast")
 	flag.DurationVar(&cfg.idle, "idle", 10*time.Second, "with -mode idle, how long to hold the connections")
 	flag.IntVar(&cfg.conns, "conns", 100, "connections")
 	flag.IntVar(&cfg.messages, "messages", 100, "messages each connection sends")
@@ -123,8 +134,8 @@ func main() {
 
 func (cfg config) check() error {
 	switch {
-	case cfg.mode != "echo" && cfg.mode != "idle" && cfg.mode != "handshake":
-		return fmt.Errorf("unknown -mode %q (want echo, idle or handshake)", cfg.mode)
+	case cfg.mode != "echo" && cfg.mode != "idle" && cfg.mode != "handshake" && cfg.mode != "broadcast":
+		return fmt.Errorf("unknown -mode %q (want echo, idle, handshake or broadcast)", cfg.mode)
 	case cfg.idle <= 0:
 		return errors.New("-idle must be positive")
 	case cfg.conns < 1:
@@ -246,6 +257,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		return runHandshakes(ctx, cfg, out)
 	case "idle":
 		return runIdle(ctx, cfg, out)
+	case "broadcast":
+		return runBroadcast(ctx, cfg, out)
 	}
 	var t tally
 	enc := json.NewEncoder(out)

@@ -65,6 +65,25 @@ func TestServersIdleAndHandshake(t *testing.T) {
 	}
 }
 
+// TestServersBroadcast runs the broadcast load small on wsmap's room and
+// on the melody reference: every member receives every message.
+func TestServersBroadcast(t *testing.T) {
+	bins, err := build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := scenario{name: "broadcast", path: "/room", args: []string{"-mode", "broadcast", "-conns", "30", "-messages", "40", "-window", "4", "-protocols", "echo"}}
+	for _, impl := range []string{"wsmap", "melody"} {
+		r, err := measure(bins, sc, impl)
+		if err != nil {
+			t.Fatalf("%s: %v", impl, err)
+		}
+		if r.report.Messages != 30*40 || r.report.PerSecond <= 0 {
+			t.Errorf("%s: %d deliveries at %.0f/s, want %d", impl, r.report.Messages, r.report.PerSecond, 30*40)
+		}
+	}
+}
+
 func TestCPUTimeAndRSS(t *testing.T) {
 	cpu, err := cpuTime(os.Getpid())
 	if err != nil || cpu < 0 {

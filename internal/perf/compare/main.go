@@ -1,11 +1,11 @@
 // Command compare measures wsmap's server against the reference servers
-// (internal/perf/refserver: plain gorilla/websocket, and a minimal frame
-// echo over TCP) under the same load from examples/wsload, and prints
+// (internal/perf/refserver: plain gorilla/websocket, a minimal frame
+// echo over TCP, and for broadcasts a melody hub) under the same load from examples/wsload, and prints
 // medians and ratios as Markdown tables.
 //
 // Usage:
 //
-//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake]
+//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake,broadcast]
 //
 // Each server runs in a process of its own, started afresh for every
 // measurement; its CPU time (user + system) and resident memory are read
@@ -37,7 +37,8 @@ import (
 // A scenario is one load and the figure it is judged by.
 type scenario struct {
 	name  string
-	impls []string // servers to compare; "gorilla" is the reference
+	impls []string // servers to compare
+	ref   string   // the reference among them; "" for gorilla
 	args  []string // wsload's flags
 	path  string
 	// metric computes the figure (lower is better) from a run.
@@ -75,6 +76,21 @@ var scenarios = []scenario{
 		unit:   "server CPU µs per connection (opening and closing handshakes)",
 		desc:   "5,000 connections opened and closed, 16 at a time; wsmap's route is the last of 1,000",
 	},
+	{
+		name: "broadcast", impls: []string{"wsmap", "melody"}, ref: "melody", path: "/room",
+		args:   []string{"-mode", "broadcast", "-conns", "1000", "-messages", "300", "-size", "64", "-window", "1", "-dial-parallel", "64", "-protocols", "echo"},
+		metric: func(r run) float64 { return r.cpu.Seconds() * 1e9 / float64(r.report.Messages) },
+		unit:   "server CPU ns per delivery",
+		desc:   "1,000 members of one room, 300 broadcasts of 64 B, one at a time; wsmap's room.Room against melody",
+	},
+}
+
+// reference returns the server sc's ratios are taken against.
+func (sc scenario) reference() string {
+	if sc.ref == "" {
+		return "gorilla"
+	}
+	return sc.ref
 }
 
 // report is the part of wsload's JSON output used here.
@@ -96,7 +112,7 @@ type run struct {
 
 func main() {
 	rounds := flag.Int("rounds", 5, "rounds per scenario")
-	names := flag.String("scenarios", "echo128,echo64k,idle,handshake", "scenarios to run")
+	names := flag.String("scenarios", "echo128,echo64k,idle,handshake,broadcast", "scenarios to run")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "wsmap-compare")
 	if err != nil {
@@ -271,9 +287,9 @@ func parseRSS(r io.Reader) (int64, error) {
 // printTable prints one scenario's results: per server the median figure
 // and the median and range of its round-by-round ratio to gorilla.
 func printTable(sc scenario, results map[string][]run) {
-	fmt.Printf("\n### %s: %s\n\n%s; median of %d rounds.\n\n", sc.name, sc.desc, sc.unit, len(results["gorilla"]))
-	fmt.Printf("| server | median | ratio to gorilla | range | throughput |\n|---|---|---|---|---|\n")
-	ref := results["gorilla"]
+	fmt.Printf("\n### %s: %s\n\n%s; median of %d rounds.\n\n", sc.name, sc.desc, sc.unit, len(results[sc.reference()]))
+	fmt.Printf("| server | median | ratio to %s | range | throughput |\n|---|---|---|---|---|\n", sc.reference())
+	ref := results[sc.reference()]
 	for _, impl := range sc.impls {
 		var figs, ratios, rates []float64
 		for i, r := range results[impl] {

@@ -10,8 +10,13 @@
 //	                          do over TCP, a hand-written frame loop that
 //	                          unmasks each frame in a reused buffer and
 //	                          writes it back; no checks beyond framing
+//	refserver -impl melody    the broadcast reference: one melody
+//	                          (github.com/olahol/melody) hub; each
+//	                          connection is sent "joined", and every
+//	                          message it sends is broadcast to all
+//	                          (wsload -mode broadcast)
 //
-// Both serve every path, print "listening on HOST:PORT" once they accept
+// All serve every path, print "listening on HOST:PORT" once they accept
 // connections, and exit on SIGINT or SIGTERM.
 package main
 
@@ -33,12 +38,13 @@ import (
 	"syscall"
 
 	"github.com/gorilla/websocket"
+	"github.com/olahol/melody"
 
 	"github.com/wsmap/wsmap/internal/perf/profile"
 )
 
 func main() {
-	impl := flag.String("impl", "gorilla", "server to run: gorilla or tcp")
+	impl := flag.String("impl", "gorilla", "server to run: gorilla, tcp or melody")
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
@@ -59,8 +65,10 @@ func main() {
 		err = http.Serve(l, http.HandlerFunc(gorillaEcho))
 	case "tcp":
 		err = serveTCP(l)
+	case "melody":
+		err = http.Serve(l, melodyRoom())
 	default:
-		log.Fatalf("unknown -impl %q (want gorilla or tcp)", *impl)
+		log.Fatalf("unknown -impl %q (want gorilla, tcp or melody)", *impl)
 	}
 	if ctx.Err() == nil {
 		log.Fatal(err)
@@ -68,6 +76,17 @@ func main() {
 }
 
 var upgrader = websocket.Upgrader{Subprotocols: []string{"echo"}}
+
+// melodyRoom is the plain melody broadcast server.
+func melodyRoom() http.Handler {
+	m := melody.New()
+	m.Upgrader.Subprotocols = []string{"echo"}
+	m.Config.MessageBufferSize = 1024
+	m.HandleConnect(func(s *melody.Session) { _ = s.Write([]byte("joined")) })
+	m.HandleMessage(func(_ *melody.Session, msg []byte) { _ = m.Broadcast(msg) })
+	m.HandleMessageBinary(func(_ *melody.Session, msg []byte) { _ = m.BroadcastBinary(msg) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = m.HandleRequest(w, r) })
+}
 
 // gorillaEcho is the plain gorilla/websocket echo handler.
 func gorillaEcho(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,10 @@
 // (internal/perf/compare): an echo handler written with service.Conn's
 // Recv (or, with -into, RecvInto and a reused buffer) and Send, behind a mux of -routes routes. The echo route,
 // /echo, is registered last, with the subprotocol "echo" and a handler for
-// clients that offer none; the others are /svcN/(?P<id>[0-9]+).
+// clients that offer none; the others are /svcN/(?P<id>[0-9]+). The
+// route /room serves the broadcast load (wsload -mode broadcast): each
+// connection joins one room.Room, is sent "joined", and every message it
+// sends is broadcast to all members.
 //
 // It prints "listening on HOST:PORT" once it accepts connections and
 // shuts down gracefully on SIGINT or SIGTERM.
@@ -21,6 +24,7 @@ import (
 
 	"github.com/wsmap/wsmap/internal/perf/profile"
 	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -69,5 +73,35 @@ func table(n int, into bool) []mux.Route {
 	for i := range n - 1 {
 		rs = append(rs, mux.Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: echo})
 	}
+	members := roomHandler() // one room, whichever protocol a member speaks
+	rs = append(rs, mux.Route{Pattern: `/room`, Protocols: []mux.Protocol{{Name: "echo", Handler: members}}, NoProtocol: members})
 	return append(rs, mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo})
+}
+
+// roomHandler serves the members of one room: each is sent "joined",
+// then every message it sends is broadcast to all.
+func roomHandler() service.Handler {
+	r, err := room.New("load", room.Options{QueueSize: 1024})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Join(c, nil)
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		if err := c.SendText(ctx, "joined"); err != nil {
+			return err
+		}
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if err := r.Broadcast(typ, data); err != nil {
+				return err
+			}
+		}
+	})
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/service"
+)
+
+// roomServer serves a broadcast room as wsload's broadcast mode expects.
+func roomServer(t *testing.T) string {
+	t.Helper()
+	r, err := room.New("load", room.Options{QueueSize: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Join(c, nil)
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		if err := c.SendText(ctx, joined); err != nil {
+			return err
+		}
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if err := r.Broadcast(typ, data); err != nil {
+				return err
+			}
+		}
+	})
+	return url
+}
+
+func TestBroadcast(t *testing.T) {
+	t.Parallel()
+	url := roomServer(t)
+	got := only(t, wsload(t, 0, "-mode", "broadcast", "-conns", "20", "-messages", "50", "-window", "4", "-size", "64", "-protocols", "echo", url))
+	want := Report{Phase: "broadcast", Mode: "broadcast", Conns: 20, Connected: 20, Messages: 1000}
+	if diff := cmp.Diff(want, got, ignoreVarying); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if got.PerSecond <= 0 || got.LatencyUS == nil || got.LatencyUS.P50 <= 0 || got.LatencyUS.P50 > got.LatencyUS.Max {
+		t.Errorf("deliveries per second %v, latency %+v", got.PerSecond, got.LatencyUS)
+	}
+}
+
+// TestBroadcastCountsWhatGoesWrong: a server that drops a message for one
+// client and alters one for another is caught, and a server that never
+// says "joined" fails every connection.
+func TestBroadcastCountsWhatGoesWrong(t *testing.T) {
+	t.Parallel()
+	t.Run("dropped and altered", func(t *testing.T) {
+		t.Parallel()
+		var mu sync.Mutex
+		var clients []*service.Conn
+		_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
+			mu.Lock()
+			clients = append(clients, c)
+			mu.Unlock()
+			if err := c.SendText(ctx, joined); err != nil {
+				return err
+			}
+			for {
+				typ, data, err := c.Recv(ctx)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				all := append([]*service.Conn(nil), clients...)
+				mu.Unlock()
+				seq := int(data[15])
+				for i, m := range all {
+					out := data
+					switch {
+					case i == 1 && seq == 5:
+						continue // dropped
+					case i == 2 && seq == 7:
+						out = append([]byte(nil), data...)
+						out[20] ^= 0xff
+					}
+					if err := m.Send(ctx, typ, out); err != nil {
+						return err
+					}
+				}
+			}
+		})
+		got := only(t, wsload(t, 1, "-mode", "broadcast", "-conns", "4", "-messages", "10", "-size", "32", "-window", "4", "-protocols", "echo", "-timeout", "20s", url))
+		if got.Corrupted < 1 || got.Reordered+got.Lost < 1 {
+			t.Errorf("report %+v: want the altered message counted as corrupted and the dropped one as reordered or lost", got)
+		}
+	})
+	t.Run("never joined", func(t *testing.T) {
+		t.Parallel()
+		_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
+			return c.SendText(ctx, "hello")
+		})
+		got := only(t, wsload(t, 1, "-mode", "broadcast", "-conns", "3", "-messages", "5", "-protocols", "echo", url))
+		if got.ConnErrors != 3 || got.Messages != 0 {
+			t.Errorf("report %+v: want 3 connection errors, no messages", got)
+		}
+	})
+}
