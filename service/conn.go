@@ -89,7 +89,6 @@ type Conn struct {
 	frameSem  chan struct{} // held while a frame is written
 	closeSent bool
 	wdeadline time.Time
-	werr      error // the outcome of writePrepared
 	whdr      [10]byte
 	wvec      [2][]byte
 	wbufs     net.Buffers

@@ -72,23 +72,20 @@ func (c *Conn) writeFrame(typ protocol.MessageType, data []byte) error {
 }
 
 // writePrepared writes the first of ps, with those after it that fit in
-// one chunk together, and returns how many it wrote; the error of the
-// write is left in c.werr.
-func (c *Conn) writePrepared(ps []*PreparedMessage) int {
+// one chunk together, and returns how many it wrote.
+func (c *Conn) writePrepared(ps []*PreparedMessage) (int, error) {
 	p := ps[0]
 	size := headerLen(frameHeaderByte1(len(p.data))) + len(p.data)
 	if len(ps) == 1 || size > chunkSize {
-		c.werr = c.writeFrame(p.typ, p.data)
-		return 1
+		return 1, c.writeFrame(p.typ, p.data)
 	}
 	c.lockFrame()
 	defer c.unlockFrame()
 	if c.closeSent {
-		c.werr = websocket.ErrCloseSent
-		return 1
+		return 1, websocket.ErrCloseSent
 	}
-	if c.werr = c.netConn.SetWriteDeadline(c.wdeadline); c.werr != nil {
-		return 1
+	if err := c.netConn.SetWriteDeadline(c.wdeadline); err != nil {
+		return 1, err
 	}
 	b := chunkPool.Get().(*[chunkSize]byte)
 	defer chunkPool.Put(b)
@@ -102,8 +99,8 @@ func (c *Conn) writePrepared(ps []*PreparedMessage) int {
 		used += copy(b[used:], p.data)
 		n++
 	}
-	_, c.werr = c.netConn.Write(b[:used])
-	return n
+	_, err := c.netConn.Write(b[:used])
+	return n, err
 }
 
 // frameHeaderByte1 is the second header byte of an unmasked frame of n

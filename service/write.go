@@ -110,10 +110,10 @@ func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
 	defer c.unlockWrite()
 	for len(ps) > 0 {
 		n := 1
-		err := c.write(ctx, func() error {
+		err := c.write(ctx, func() (err error) {
 			if c.ownFrames {
-				n = c.writePrepared(ps)
-				return c.werr
+				n, err = c.writePrepared(ps)
+				return err
 			}
 			return c.ws.WritePreparedMessage(ps[0].pm)
 		})
