@@ -21,7 +21,10 @@ import (
 // Every write to the socket (these frames, the control frames, a Writer
 // stream's frames) holds frameSem for the length of one frame, so that
 // frames never interleave and each one's write deadline is its own.
-// Control frames wait for it only until their deadline.
+// Control frames wait for it only until their deadline. The one write
+// that does not is gorilla's own close frame on a protocol error it
+// finds while reading; it is a single write, so it cannot split a frame,
+// and the connection is failing then anyway.
 
 // lockFrame waits for the right to write a frame.
 func (c *Conn) lockFrame() { c.frameSem <- struct{}{} }
