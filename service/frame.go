@@ -53,19 +53,14 @@ func (c *Conn) lockFrameUntil(deadline time.Time) bool {
 func (c *Conn) writeFrame(typ protocol.MessageType, data []byte) error {
 	c.lockFrame()
 	defer c.unlockFrame()
-	if c.closeSent {
-		return websocket.ErrCloseSent
-	}
-	if err := c.netConn.SetWriteDeadline(c.wdeadline); err != nil {
+	if err := c.frameReady(); err != nil {
 		return err
 	}
 	n := frameHeader(&c.whdr, typ, len(data))
 	if n+len(data) <= chunkSize {
 		b := chunkPool.Get().(*[chunkSize]byte)
-		copy(b[:], c.whdr[:n])
-		copy(b[n:], data)
-		_, err := c.netConn.Write(b[:n+len(data)])
-		chunkPool.Put(b)
+		defer chunkPool.Put(b)
+		_, err := c.netConn.Write(b[:appendFrame(b, 0, c.whdr[:n], data)])
 		return err
 	}
 	c.wbufs = append(c.wvec[:0], c.whdr[:n], data)
@@ -78,16 +73,12 @@ func (c *Conn) writeFrame(typ protocol.MessageType, data []byte) error {
 // one chunk together, and returns how many it wrote.
 func (c *Conn) writePrepared(ps []*PreparedMessage) (int, error) {
 	p := ps[0]
-	size := headerLen(frameHeaderByte1(len(p.data))) + len(p.data)
-	if len(ps) == 1 || size > chunkSize {
+	if len(ps) == 1 || frameHeader(&c.whdr, p.typ, len(p.data))+len(p.data) > chunkSize {
 		return 1, c.writeFrame(p.typ, p.data)
 	}
 	c.lockFrame()
 	defer c.unlockFrame()
-	if c.closeSent {
-		return 1, websocket.ErrCloseSent
-	}
-	if err := c.netConn.SetWriteDeadline(c.wdeadline); err != nil {
+	if err := c.frameReady(); err != nil {
 		return 1, err
 	}
 	b := chunkPool.Get().(*[chunkSize]byte)
@@ -98,24 +89,27 @@ func (c *Conn) writePrepared(ps []*PreparedMessage) (int, error) {
 		if used+h+len(p.data) > chunkSize {
 			break
 		}
-		used += copy(b[used:], c.whdr[:h])
-		used += copy(b[used:], p.data)
+		used = appendFrame(b, used, c.whdr[:h], p.data)
 		n++
 	}
 	_, err := c.netConn.Write(b[:used])
 	return n, err
 }
 
-// frameHeaderByte1 is the second header byte of an unmasked frame of n
-// payload bytes, from which headerLen gives the header's length.
-func frameHeaderByte1(n int) byte {
-	switch {
-	case n < 126:
-		return byte(n)
-	case n <= 0xffff:
-		return 126
+// frameReady, called with the frame lock held, refuses frames after the
+// close frame and sets the write deadline from c.wdeadline.
+func (c *Conn) frameReady() error {
+	if c.closeSent {
+		return websocket.ErrCloseSent
 	}
-	return 127
+	return c.netConn.SetWriteDeadline(c.wdeadline)
+}
+
+// appendFrame copies a frame's header and payload into b from offset
+// used, which they must fit, and returns the offset after them.
+func appendFrame(b *[chunkSize]byte, used int, header, payload []byte) int {
+	used += copy(b[used:], header)
+	return used + copy(b[used:], payload)
 }
 
 // frameHeader writes the header of a final, unmasked frame into h and
