@@ -184,12 +184,18 @@ func TestSendPreparedMany(t *testing.T) {
 		t.Run(fmt.Sprintf("compression=%v", compress), func(t *testing.T) {
 			t.Parallel()
 			var sent atomic.Int64
+			// Observers hear of a message after its write returns, so the
+			// client can hold the last message before the count includes
+			// it: the count is read once SendPrepared has returned.
+			counted := make(chan int64, 1)
 			url, _ := serveFunc(t, Options{Compression: compress}, func(ctx context.Context, c *Conn) error {
 				c.Observe(sentCounter{&sent})
-				if err := c.SendPrepared(ctx, pms...); err != nil {
+				err := c.SendPrepared(ctx, pms...)
+				counted <- sent.Load()
+				if err != nil {
 					return err
 				}
-				_, _, err := c.Recv(ctx) // until the client closes
+				_, _, err = c.Recv(ctx) // until the client closes
 				return err
 			})
 			c := dial(t, url, &DialOptions{Options: Options{Compression: compress}})
@@ -203,8 +209,13 @@ func TestSendPreparedMany(t *testing.T) {
 					t.Fatalf("message %d: %v of %d bytes, want binary of %d", i, typ, len(data), len(w))
 				}
 			}
-			if n := sent.Load(); n != int64(len(want)) {
-				t.Errorf("observers saw %d messages sent, want %d", n, len(want))
+			select {
+			case n := <-counted:
+				if n != int64(len(want)) {
+					t.Errorf("observers saw %d messages sent, want %d", n, len(want))
+				}
+			case <-ctx.Done():
+				t.Fatal("SendPrepared did not return")
 			}
 		})
 	}
