@@ -7,9 +7,14 @@ import (
 	"strings"
 )
 
-// HeaderProtocol is the canonical name of the header that carries the
-// client's subprotocol offer and the server's answer.
+// HeaderProtocol is the name of the header that carries the client's
+// subprotocol offer and the server's answer, as RFC 6455 spells it.
 const HeaderProtocol = "Sec-WebSocket-Protocol"
+
+// headerProtocolKey is [HeaderProtocol] as net/http stores it
+// (textproto.CanonicalMIMEHeaderKey), so that reading it is a map lookup
+// rather than a conversion that allocates on every handshake.
+const headerProtocolKey = "Sec-Websocket-Protocol"
 
 // ErrMalformedOffer is wrapped by the errors [ParseOffer] returns for an
 // offer that breaks the header's syntax.
@@ -41,7 +46,7 @@ func (o Offer) Contains(p string) bool {
 // OfferFromHeader parses the Sec-WebSocket-Protocol lines of h; see
 // [ParseOffer].
 func OfferFromHeader(h http.Header) (Offer, error) {
-	return ParseOffer(h.Values(HeaderProtocol))
+	return ParseOffer(h[headerProtocolKey])
 }
 
 // ParseOffer parses the values of every Sec-WebSocket-Protocol header line

@@ -96,7 +96,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	}
 	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed)}
 	var header http.Header
-	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header.Values(protocol.HeaderProtocol)) <= 1 {
+	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header[headerProtocolKey]) <= 1 {
 		// Nothing to copy: the upgrader answers with the subprotocol
 		// itself, without a header map. (It finds the subprotocol in the
 		// offer's first header line only.)
@@ -165,7 +165,7 @@ func refuse(w http.ResponseWriter, err error) error {
 // headerHasExtension reports whether a Sec-WebSocket-Extensions header
 // offers the named extension.
 func headerHasExtension(h http.Header, name string) bool {
-	for _, v := range h.Values("Sec-WebSocket-Extensions") {
+	for _, v := range h[headerExtensionsKey] {
 		for v != "" {
 			var ext string
 			ext, v, _ = strings.Cut(v, ",")

@@ -12,6 +12,17 @@ import (
 	"github.com/wsmap/wsmap/protocol"
 )
 
+// The handshake's header names as net/http stores them
+// (textproto.CanonicalMIMEHeaderKey). Indexing the header map with them
+// finds what Header.Values would, without converting RFC 6455's spelling
+// ("Sec-WebSocket-…") on every handshake, which allocates.
+const (
+	headerVersionKey    = "Sec-Websocket-Version"
+	headerKeyKey        = "Sec-Websocket-Key"
+	headerExtensionsKey = "Sec-Websocket-Extensions"
+	headerProtocolKey   = "Sec-Websocket-Protocol"
+)
+
 // HandshakeError is a refused opening handshake: the HTTP status, a
 // one-line reason sent as the plain-text body, and headers that the
 // response must carry (such as Sec-WebSocket-Version: 13 with 426).
@@ -88,7 +99,7 @@ func CheckHandshake(r *http.Request) (protocol.Offer, error) {
 		return nil, &HandshakeError{Status: http.StatusBadRequest,
 			Reason: "Connection header must contain the upgrade token"}
 	}
-	if v := r.Header.Values("Sec-WebSocket-Version"); len(v) > 1 {
+	if v := r.Header[headerVersionKey]; len(v) > 1 {
 		return nil, &HandshakeError{Status: http.StatusBadRequest,
 			Reason: "Sec-WebSocket-Version must appear once"}
 	} else if len(v) == 0 {
@@ -100,7 +111,7 @@ func CheckHandshake(r *http.Request) (protocol.Offer, error) {
 			Reason: "unsupported WebSocket version " + strings.TrimSpace(v[0]) + ": only version 13 is supported",
 			Header: http.Header{"Sec-WebSocket-Version": {"13"}}}
 	}
-	if k := r.Header.Values("Sec-WebSocket-Key"); len(k) != 1 || !validKey(k[0]) {
+	if k := r.Header[headerKeyKey]; len(k) != 1 || !validKey(k[0]) {
 		return nil, &HandshakeError{Status: http.StatusBadRequest,
 			Reason: "Sec-WebSocket-Key must be one base64-encoded 16-byte value"}
 	}
