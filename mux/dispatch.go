@@ -24,8 +24,38 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.HTTP.ServeHTTP(w, r)
 		return
 	}
-	offer, err := service.CheckHandshake(r)
-	if err != nil {
+	// The offer is read here to choose the handler; service.Serve checks
+	// the whole handshake. A refused negotiation checks it first, so that
+	// a malformed handshake is answered as one whatever it offers.
+	offer, err := protocol.OfferFromHeader(r.Header)
+	var proto string
+	var h service.Handler
+	var herr *service.HandshakeError
+	if err == nil {
+		proto, h, herr = c.negotiate(offer)
+	}
+	if err != nil || herr != nil {
+		refuse(w, r, herr)
+		return
+	}
+	opts := rh.m.Options
+	if c.Options != nil {
+		opts = *c.Options
+	}
+	for i := len(c.ConnMiddleware) - 1; i >= 0; i-- {
+		h = c.ConnMiddleware[i](h)
+	}
+	for i := len(rh.connMws) - 1; i >= 0; i-- {
+		h = rh.connMws[i](h)
+	}
+	// Serve answers a refused handshake itself.
+	_ = service.Serve(w, r, &service.AcceptOptions{Subprotocol: proto, CheckOrigin: rh.m.CheckOrigin, Options: opts}, h)
+}
+
+// refuse answers a handshake the route cannot serve: with what is wrong
+// with the handshake, if anything, else with herr.
+func refuse(w http.ResponseWriter, r *http.Request, herr *service.HandshakeError) {
+	if _, err := service.CheckHandshake(r); err != nil {
 		var he *service.HandshakeError
 		if errors.As(err, &he) {
 			he.WriteResponse(w)
@@ -34,26 +64,7 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	proto, h, herr := c.negotiate(offer)
-	if herr != nil {
-		herr.WriteResponse(w)
-		return
-	}
-	opts := rh.m.Options
-	if c.Options != nil {
-		opts = *c.Options
-	}
-	conn, err := service.Accept(w, r, &service.AcceptOptions{Subprotocol: proto, CheckOrigin: rh.m.CheckOrigin, Options: opts})
-	if err != nil {
-		return // Accept has answered the client
-	}
-	for i := len(c.ConnMiddleware) - 1; i >= 0; i-- {
-		h = c.ConnMiddleware[i](h)
-	}
-	for i := len(rh.connMws) - 1; i >= 0; i-- {
-		h = rh.connMws[i](h)
-	}
-	service.Start(conn, h)
+	herr.WriteResponse(w)
 }
 
 // negotiate picks the subprotocol and handler for offer, or the refusal.

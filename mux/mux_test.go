@@ -92,6 +92,11 @@ func TestHandshakeTable(t *testing.T) {
 		{name: "POST", method: "POST", target: "/echo", headers: []string{"Content-Length: 0"}, wantStatus: 405, wantBody: "WebSocket handshake must use GET, not POST", wantHeader: "Allow: GET"},
 		{name: "bad key", target: "/echo", headers: []string{"Sec-WebSocket-Key:", "Sec-WebSocket-Key: short"}, wantStatus: 400, wantBody: "Sec-WebSocket-Key must be one base64-encoded 16-byte value"},
 		{name: "cross origin", target: "/echo", headers: []string{"Origin: https://evil.example"}, wantStatus: 403, wantBody: `origin "https://evil.example" is not allowed`},
+		// A handshake fault is answered as such whatever the offer holds.
+		{name: "bad key and unsupported offer", target: "/echo", headers: []string{"Sec-WebSocket-Key:", "Sec-WebSocket-Key: short", "Sec-WebSocket-Protocol: chat"}, wantStatus: 400, wantBody: "Sec-WebSocket-Key must be one base64-encoded 16-byte value"},
+		{name: "version 8, protocol required", target: "/server-order", headers: []string{"Sec-WebSocket-Version:", "Sec-WebSocket-Version: 8"}, wantStatus: 426, wantBody: "unsupported WebSocket version 8: only version 13 is supported", wantHeader: "Sec-WebSocket-Version: 13"},
+		{name: "POST with malformed offer", method: "POST", target: "/echo", headers: []string{"Content-Length: 0", "Sec-WebSocket-Protocol: echo v1"}, wantStatus: 405, wantBody: "WebSocket handshake must use GET, not POST", wantHeader: "Allow: GET"},
+		{name: "cross origin, supported offer", target: "/echo", headers: []string{"Origin: https://evil.example", "Sec-WebSocket-Protocol: echo.v1"}, wantStatus: 403, wantBody: `origin "https://evil.example" is not allowed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

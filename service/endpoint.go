@@ -37,7 +37,7 @@ type Endpoint struct {
 }
 
 // ServeHTTP upgrades r and starts the handler on a goroutine of its own
-// (see Start); it returns once the connection is upgraded.
+// (see Serve); it returns once the connection is upgraded.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	offer, err := CheckHandshake(r)
 	if err != nil {
@@ -49,11 +49,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		herr.WriteResponse(w)
 		return
 	}
-	c, err := accept(w, r, offer, &AcceptOptions{Subprotocol: proto, CheckOrigin: e.CheckOrigin, Options: e.Options})
-	if err != nil {
-		return
-	}
-	Start(c, e.Handler)
+	_ = serveOffer(w, r, offer, &AcceptOptions{Subprotocol: proto, CheckOrigin: e.CheckOrigin, Options: e.Options}, e.Handler)
 }
 
 // Negotiate picks the subprotocol to answer offer with. An empty offer

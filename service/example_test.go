@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -324,6 +325,41 @@ func ExampleStart() {
 	fmt.Println("closed:", code)
 	// Output:
 	// still here
+	// closed: 1000 (normal closure)
+}
+
+// Serve upgrades and starts the handler in one call; an http.Handler
+// that picks its handler per request uses it as the mux does.
+func ExampleServe() {
+	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		typ, msg, err := c.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		return c.Send(ctx, typ, msg)
+	})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := service.Serve(w, r, nil, echo); err != nil {
+			log.Print(err) // refused; the client has its answer already
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = c.SendText(ctx, "hello")
+	_, msg, _ := c.Recv(ctx)
+	fmt.Println(string(msg))
+	_, _, err = c.Recv(ctx) // the handler has returned: the server closes
+	code, _ := service.CloseStatus(err)
+	fmt.Println("closed:", code)
+	// Output:
+	// hello
 	// closed: 1000 (normal closure)
 }
 

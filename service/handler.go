@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime/debug"
+
+	"github.com/wsmap/wsmap/protocol"
 )
 
 // Handler serves one WebSocket connection as plain sequential code.
@@ -47,14 +50,88 @@ func Run(c *Conn, h Handler) error {
 // Start serves c with h as Run does, on a goroutine of its own, and
 // returns at once. A Server's Shutdown waits for h to return.
 //
-// The mux and Endpoint serve connections with Start, so that net/http's
-// goroutine and the buffers it holds for the request are freed at the
-// upgrade instead of living as long as the connection (see
-// docs/connection.md).
+// Serving a connection on a goroutine of its own frees net/http's
+// goroutine and the buffers it holds for the request at the upgrade,
+// instead of keeping them as long as the connection (see
+// docs/connection.md). The mux and Endpoint do so with Serve.
 func Start(c *Conn, h Handler) {
 	held := c.hold()
 	go func() { _ = runHandler(c, h, held) }()
 }
+
+// Serve upgrades r as Accept does and serves the connection with h as
+// Start does. It returns once the handshake is answered: nil when the
+// connection is open and h running, or Accept's error when the handshake
+// was refused (the refusal is written already).
+//
+// Serve runs the upgrade itself on h's goroutine while the caller waits:
+// net/http's goroutine is deep in its own frames by the time it reaches
+// a handler, and the upgrade would grow its stack, a copy of every frame,
+// just before the goroutine ends; the new goroutine's stack is shallow
+// and grows once for all of h. A panic in the upgrade (in a CheckOrigin
+// function, say) is raised again on the caller's goroutine, where
+// net/http recovers it. The mux and Endpoint serve connections with
+// Serve.
+func Serve(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, h Handler) error {
+	if opts == nil {
+		opts = &noAcceptOptions
+	}
+	offer, err := CheckHandshake(r)
+	if err != nil {
+		return refuse(w, err)
+	}
+	return serveOffer(w, r, offer, opts, h)
+}
+
+// accepted is how serveOffer's goroutine answers the caller: the upgrade's
+// error, or the value it panicked with.
+type accepted struct {
+	err      error
+	panicked bool
+	value    any
+}
+
+// serveOffer is Serve once the handshake is checked.
+func serveOffer(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, h Handler) error {
+	done := make(chan accepted, 1)
+	go acceptAndRun(w, r, offer, o, h, done)
+	a := <-done
+	if a.panicked {
+		panic(a.value)
+	}
+	return a.err
+}
+
+// acceptAndRun upgrades, tells serveOffer the outcome, then runs h; the
+// connection is counted (see hold) before serveOffer returns.
+func acceptAndRun(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, h Handler, done chan<- accepted) {
+	c, err := acceptRecovering(w, r, offer, o, done)
+	if err != nil {
+		return
+	}
+	held := c.hold()
+	done <- accepted{}
+	_ = runHandler(c, h, held)
+}
+
+// acceptRecovering is accept, reporting a panic or an error on done.
+func acceptRecovering(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, done chan<- accepted) (c *Conn, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			done <- accepted{panicked: true, value: p}
+			c, err = nil, errUpgradePanicked
+		}
+	}()
+	c, err = accept(w, r, offer, o)
+	if err != nil {
+		done <- accepted{err: err}
+	}
+	return c, err
+}
+
+// errUpgradePanicked stands for an upgrade that panicked; serveOffer raises
+// the panic itself.
+var errUpgradePanicked = errors.New("service: upgrade panicked")
 
 // runHandler runs h on c; held says whether the handler was counted by hold.
 func runHandler(c *Conn, h Handler, held bool) (err error) {

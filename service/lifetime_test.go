@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -183,4 +184,73 @@ func TestRunBlocks(t *testing.T) {
 func code(err error) int {
 	c, _ := CloseStatus(err)
 	return int(c)
+}
+
+// TestServe checks what Serve's caller sees: the refusal's error once it
+// is written, nil once the connection is open with the handler running,
+// and a panic of the upgrade raised again on the caller's goroutine.
+func TestServe(t *testing.T) {
+	type outcome struct {
+		err   error
+		value any // what Serve panicked with
+	}
+	results := make(chan outcome, 1)
+	running := make(chan struct{}, 1)
+	var h HandlerFunc = func(ctx context.Context, c *Conn) error {
+		running <- struct{}{}
+		_, _, err := c.Recv(ctx)
+		return err
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		opts := &AcceptOptions{}
+		if r.URL.Path == "/panic" {
+			opts.CheckOrigin = func(*http.Request) bool { panic("origin check failed") }
+		}
+		var o outcome
+		func() {
+			defer func() { o.value = recover() }()
+			o.err = Serve(w, r, opts, h)
+		}()
+		results <- o
+		if o.value != nil {
+			panic(http.ErrAbortHandler) // as net/http would see it
+		}
+	}))
+	t.Cleanup(srv.Close)
+	wsURL := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	// Refused: a plain GET is answered 426 before Serve returns.
+	res, err := http.Get(srv.URL + "/plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	o := <-results
+	var he *HandshakeError
+	if !errors.As(o.err, &he) || he.Status != http.StatusUpgradeRequired || res.StatusCode != http.StatusUpgradeRequired {
+		t.Errorf("plain GET: Serve returned %v, client got %d; want a 426 HandshakeError both sides", o.err, res.StatusCode)
+	}
+
+	// Accepted: Serve returns nil, and the handler runs after it.
+	c := dial(t, wsURL+"/ok", nil)
+	if o := <-results; o.err != nil || o.value != nil {
+		t.Errorf("accepted: Serve returned %v, panicked with %v", o.err, o.value)
+	}
+	select {
+	case <-running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler did not run")
+	}
+	ctx := testCtx(t, 10*time.Second)
+	if err := c.Close(1000, "bye"); err != nil {
+		t.Errorf("close: %v", err)
+	}
+
+	// A panic in CheckOrigin reaches Serve's caller with its value.
+	if _, _, err := Dial(ctx, wsURL+"/panic", nil); err == nil {
+		t.Error("dial of /panic succeeded")
+	}
+	if o := <-results; o.value != "origin check failed" {
+		t.Errorf("panicking CheckOrigin: Serve returned %v, panicked with %v; want the panic's value", o.err, o.value)
+	}
 }
