@@ -146,7 +146,7 @@ func (c *Conn) onPeerClose(code int, text string) error {
 	c.mu.Lock()
 	c.peerClose = ce
 	c.mu.Unlock()
-	c.beginClose(&CloseError{Code: ce.Code, Reason: text}, false)
+	c.beginClose(ce, false)
 	return nil
 }
 

@@ -216,11 +216,11 @@ func (c *Conn) readDirect(buf []byte) (readResult, error) {
 // loop would, and returns what ended it. Failing the connection lingers
 // over the close, which is left to a goroutine of its own.
 func (c *Conn) directEnd(err error) error {
-	if _, fail := classifyReadError(err); fail {
-		go c.endRead(err)
+	if ce, fail := classifyReadError(err); fail {
+		go c.endClassified(ce, fail)
 		<-c.readEnd
 	} else {
-		c.endRead(err)
+		c.endClassified(ce, fail)
 	}
 	return c.readErr
 }

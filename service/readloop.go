@@ -210,11 +210,15 @@ func (c *Conn) deliver(typ protocol.MessageType, r io.Reader, taken *readRequest
 // when the error is a protocol violation, publishes the outcome to
 // receivers, and finishes the connection.
 func (c *Conn) endRead(err error) {
+	c.endClassified(classifyReadError(err))
+}
+
+// endClassified is endRead once the error is classified.
+func (c *Conn) endClassified(ce *CloseError, fail bool) {
 	c.mu.Lock()
 	c.reader = readerEnded
 	c.reading = false
 	c.mu.Unlock()
-	ce, fail := classifyReadError(err)
 	if fail {
 		c.beginClose(ce, true)
 	}
