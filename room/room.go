@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -88,8 +89,12 @@ type Member struct {
 	conn  *service.Conn
 	info  MemberInfo
 	queue chan *service.PreparedMessage
-	left  chan struct{} // closed when the member has left
-	idx   int           // position in room.members; -1 once left
+	// backlog counts the messages queued for the member's writer and not
+	// yet written; while it is zero, a broadcast may write to the member
+	// itself (see offerLocked).
+	backlog atomic.Int64
+	left    chan struct{} // closed when the member has left
+	idx     int           // position in room.members; -1 once left
 }
 
 // ID returns the member's ID, unique across processes.
@@ -162,6 +167,7 @@ func (m *Member) write() {
 				}
 			}
 			err := m.conn.SendPrepared(ctx, batch...)
+			m.backlog.Add(-int64(len(batch)))
 			clear(batch)
 			if err != nil {
 				m.Leave()
@@ -286,9 +292,17 @@ func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
 	return nil
 }
 
-// offerLocked queues pm for m, or drops m if its queue is full, returning
-// it then.
+// offerLocked sends pm to m, or drops m if its queue is full, returning
+// it then. A member with nothing queued is written to at once, from the
+// broadcaster's goroutine, if its socket takes the message without
+// waiting; otherwise pm is queued for the member's writer. Nothing
+// queued means nothing can be overtaken: the writer counts a message out
+// of the backlog only once it is written.
 func (r *Room) offerLocked(m *Member, pm *service.PreparedMessage) []*Member {
+	if m.backlog.Load() == 0 && m.conn.TrySendPrepared(pm) {
+		return nil
+	}
+	m.backlog.Add(1)
 	select {
 	case m.queue <- pm:
 		return nil

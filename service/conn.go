@@ -92,6 +92,7 @@ type Conn struct {
 	whdr      [10]byte
 	wvec      [2][]byte
 	wbufs     net.Buffers
+	rawW      rawWriter // TrySendPrepared's, guarded by frameSem
 
 	mu           sync.Mutex
 	state        State

@@ -363,6 +363,40 @@ func ExampleServe() {
 	// closed: 1000 (normal closure)
 }
 
+// TrySendPrepared writes at once when the connection is idle; a message
+// it does not take is sent the ordinary way, by a goroutine that may
+// wait.
+func ExampleConn_TrySendPrepared() {
+	news, err := service.NewPreparedMessage(protocol.Text, []byte("news"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := httptest.NewServer(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		if !c.TrySendPrepared(news) {
+			return c.SendPrepared(ctx, news)
+		}
+		return nil
+	})})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, msg, _ := c.Recv(ctx)
+	fmt.Println(string(msg))
+	_, _, err = c.Recv(ctx)
+	code, _ := service.CloseStatus(err)
+	fmt.Println("closed:", code)
+	// Output:
+	// news
+	// closed: 1000 (normal closure)
+}
+
 // Track lets handshake middleware follow a connection past ServeHTTP's
 // return: here, a count of the connections open at once.
 func ExampleTrack() {

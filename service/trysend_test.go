@@ -1,0 +1,252 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// TestTrySendPreparedWhen checks when TrySendPrepared writes at once and
+// when it leaves the message to SendPrepared.
+func TestTrySendPreparedWhen(t *testing.T) {
+	small, err := NewPreparedMessage(protocol.Text, []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := NewPreparedMessage(protocol.Binary, bytes.Repeat([]byte{'x'}, chunkSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		name string
+		got  bool
+	}
+	tests := []struct {
+		name     string
+		compress bool
+		steps    func(ctx context.Context, c *Conn) []result
+		want     []bool
+	}{
+		{
+			name: "idle",
+			steps: func(ctx context.Context, c *Conn) []result {
+				return []result{{"idle", c.TrySendPrepared(small)}}
+			},
+			want: []bool{true},
+		},
+		{
+			name: "over 4 KiB",
+			steps: func(ctx context.Context, c *Conn) []result {
+				return []result{{"large", c.TrySendPrepared(large)}}
+			},
+			want: []bool{false},
+		},
+		{
+			name: "while a Writer is open",
+			steps: func(ctx context.Context, c *Conn) []result {
+				w, err := c.Writer(ctx, protocol.Text)
+				if err != nil {
+					panic(err)
+				}
+				during := c.TrySendPrepared(small)
+				_, _ = w.Write([]byte("streamed"))
+				_ = w.Close()
+				return []result{{"during", during}, {"after", c.TrySendPrepared(small)}}
+			},
+			want: []bool{false, true},
+		},
+		{
+			name:     "compressed",
+			compress: true,
+			steps: func(ctx context.Context, c *Conn) []result {
+				return []result{{"compressed", c.TrySendPrepared(small)}}
+			},
+			want: []bool{false},
+		},
+		{
+			name: "closing",
+			steps: func(ctx context.Context, c *Conn) []result {
+				c.beginClose(&CloseError{Code: protocol.CloseNormal}, false)
+				return []result{{"closing", c.TrySendPrepared(small)}}
+			},
+			want: []bool{false},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			results := make(chan []result, 1)
+			url, _ := serveFunc(t, Options{Compression: tt.compress}, func(ctx context.Context, c *Conn) error {
+				results <- tt.steps(ctx, c)
+				_, _, err := c.Recv(ctx)
+				return err
+			})
+			c := dial(t, url, &DialOptions{Options: Options{Compression: tt.compress}})
+			ctx := testCtx(t, 10*time.Second)
+			var got []result
+			select {
+			case got = <-results:
+			case <-ctx.Done():
+				t.Fatal("the handler did not report")
+			}
+			sent := 0
+			for i, r := range got {
+				if r.got != tt.want[i] {
+					t.Errorf("%s: TrySendPrepared = %v, want %v", r.name, r.got, tt.want[i])
+				}
+				if r.got {
+					sent++
+				}
+			}
+			if tt.name == "closing" {
+				return
+			}
+			// What was sent arrives, a Writer's message where it was.
+			for range sent {
+				_, data, err := c.Recv(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(data) == "streamed" {
+					_, data, err = c.Recv(ctx)
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				if string(data) != "hello" {
+					t.Errorf("received %q, want hello", data)
+				}
+			}
+		})
+	}
+
+	t.Run("client", func(t *testing.T) {
+		url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+			_, _, err := c.Recv(ctx)
+			return err
+		})
+		if dial(t, url, nil).TrySendPrepared(small) {
+			t.Error("a client connection wrote at once; it masks its frames and must not")
+		}
+	})
+}
+
+// TestTrySendPreparedFullSocket fills a connection's socket with
+// TrySendPrepared while the client reads nothing, until the socket takes
+// a frame only in part and the rest goes out from a goroutine of its
+// own; then the client reads every message, whole and in order, with one
+// sent by SendPrepared after them. A Unix socket with a small send
+// buffer splits a frame's write where TCP over loopback would take all
+// or nothing.
+func TestTrySendPreparedFullSocket(t *testing.T) {
+	// How much of a frame the socket takes depends on how the system
+	// accounts for its buffers: several frame sizes make a split frame
+	// certain.
+	var tails int64
+	for size := 1000; size <= 4000; size += 250 {
+		tails += fillSocket(t, size)
+	}
+	if tails == 0 {
+		t.Error("no frame was written in part; the test did not reach the case it is for")
+	}
+}
+
+// fillSocket runs TestTrySendPreparedFullSocket with messages of size
+// bytes and returns how many were written in part at once.
+func fillSocket(t *testing.T, size int) int64 {
+	var sent, tails, tried atomic.Int64
+	filled := make(chan struct{})
+	h := HandlerFunc(func(ctx context.Context, c *Conn) error {
+		if uc, ok := c.netConn.(*net.UnixConn); ok {
+			_ = uc.SetWriteBuffer(1) // the least the system allows
+		}
+		c.Observe(sentCounter{&sent})
+		n := 0
+		for i := 0; i < 100000; i++ {
+			p := make([]byte, size)
+			binary.BigEndian.PutUint32(p, uint32(i))
+			pm, err := NewPreparedMessage(protocol.Binary, p)
+			if err != nil {
+				return err
+			}
+			if !c.TrySendPrepared(pm) {
+				break
+			}
+			n++
+			// Nobody reads, so the rest of a split frame waits.
+			if len(c.writeSem) == 1 {
+				tails.Add(1)
+			}
+		}
+		end, err := NewPreparedMessage(protocol.Text, []byte(fmt.Sprintf("end %d", n)))
+		if err != nil {
+			return err
+		}
+		tried.Store(int64(n))
+		close(filled)
+		if err := c.SendPrepared(ctx, end); err != nil {
+			return err
+		}
+		_, _, err = c.Recv(ctx)
+		return err
+	})
+	sock := filepath.Join(t.TempDir(), "ws.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(&Endpoint{Handler: h})
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	nc, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rc, err := wstest.Handshake(nc, "localhost", "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-filled:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("size %d: the socket never filled", size)
+	}
+	for i := 0; ; i++ {
+		op, data, err := rc.ReadMessage(10 * time.Second)
+		if err != nil {
+			t.Fatalf("size %d, message %d: %v", size, i, err)
+		}
+		if op == 1 { // text: the end
+			if want := fmt.Sprintf("end %d", i); string(data) != want {
+				t.Fatalf("size %d: got %q after %d messages, want %q", size, data, i, want)
+			}
+			break
+		}
+		if len(data) != size || binary.BigEndian.Uint32(data) != uint32(i) || strings.Trim(string(data[4:]), "\x00") != "" {
+			t.Fatalf("size %d, message %d: %d bytes numbered %d, want %d bytes numbered %d", size, i, len(data), binary.BigEndian.Uint32(data), size, i)
+		}
+	}
+	if err := rc.WriteClose(1000, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rc.ExpectClose(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Observers count a split frame too, once its rest is out.
+	if got, want := sent.Load(), tried.Load()+1; got != want {
+		t.Errorf("size %d: observers saw %d messages sent, want %d", size, got, want)
+	}
+	return tails.Load()
+}
