@@ -18,11 +18,14 @@ type rawWriter struct {
 }
 
 // init finds nc's descriptor the first time it is called, and reports
-// whether there is one.
+// whether there is one. A frame guard that reads the descriptor directly
+// lends its handle on it.
 func (w *rawWriter) init(nc net.Conn) bool {
 	if !w.tried {
 		w.tried = true
-		if sc, ok := nc.(syscall.Conn); ok {
+		if g, ok := nc.(*frameGuard); ok && g.raw.ok() {
+			w.rc, w.fn = g.raw.rc, w.try
+		} else if sc, ok := nc.(syscall.Conn); ok {
 			if rc, err := sc.SyscallConn(); err == nil {
 				w.rc, w.fn = rc, w.try
 			}

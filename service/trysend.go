@@ -46,7 +46,7 @@ func (c *Conn) TrySendPrepared(p *PreparedMessage) bool {
 		c.unlockWrite()
 		return false
 	}
-	if c.closeSent || !c.rawW.init(c.netConn) {
+	if c.closeSent || !c.rawW.init(c.ws.NetConn()) {
 		c.unlockFrame()
 		c.unlockWrite()
 		return false
