@@ -35,7 +35,7 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		proto, h, herr = c.negotiate(offer)
 	}
 	if err != nil || herr != nil {
-		refuse(w, r, herr)
+		refuse(w, r, err, herr)
 		return
 	}
 	opts := rh.m.Options
@@ -53,9 +53,13 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse answers a handshake the route cannot serve: with what is wrong
-// with the handshake, if anything, else with herr.
-func refuse(w http.ResponseWriter, r *http.Request, herr *service.HandshakeError) {
-	if _, err := service.CheckHandshake(r); err != nil {
+// with the handshake, if anything, else with the offer's error or herr.
+func refuse(w http.ResponseWriter, r *http.Request, offerErr error, herr *service.HandshakeError) {
+	_, err := service.CheckHandshake(r)
+	if err == nil && herr == nil {
+		err = offerErr // CheckHandshake parses the offer too: not reached
+	}
+	if err != nil {
 		var he *service.HandshakeError
 		if errors.As(err, &he) {
 			he.WriteResponse(w)
