@@ -17,18 +17,15 @@ type rawWriter struct {
 	tried bool // init has looked for a descriptor
 }
 
-// init finds nc's descriptor the first time it is called, and reports
-// whether there is one. A frame guard that reads the descriptor directly
-// lends its handle on it.
+// init borrows, the first time it is called, the handle on the socket's
+// descriptor that nc's frame guard reads with, and reports whether there
+// is one. There is none over TLS, whose bytes must go through the TLS
+// connection.
 func (w *rawWriter) init(nc net.Conn) bool {
 	if !w.tried {
 		w.tried = true
 		if g, ok := nc.(*frameGuard); ok && g.raw.ok() {
 			w.rc, w.fn = g.raw.rc, w.try
-		} else if sc, ok := nc.(syscall.Conn); ok {
-			if rc, err := sc.SyscallConn(); err == nil {
-				w.rc, w.fn = rc, w.try
-			}
 		}
 	}
 	return w.rc != nil
