@@ -1,0 +1,318 @@
+package natstransport_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/goleak"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/natstransport"
+	"github.com/wsmap/wsmap/service"
+)
+
+// A test may run this binary again as a wsmap server of its own (see
+// startChild): these variables say so.
+const (
+	childNATSEnv = "WSMAP_NATS_CHILD_URL"
+)
+
+func TestMain(m *testing.M) {
+	if url := os.Getenv(childNATSEnv); url != "" {
+		os.Exit(runChild(url))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// Heartbeat settings of the tests' processes: a silent process is
+// forgotten within about half a second.
+var testOpts = natstransport.Options{HeartbeatInterval: 50 * time.Millisecond, PeerTimeout: 300 * time.Millisecond}
+
+// natsServer is a NATS server on a loopback port, run in the test's
+// process.
+type natsServer struct {
+	*server.Server
+	port int
+}
+
+// startNATS starts a NATS server on port (-1: any free one), shut down
+// at the end of the test.
+func startNATS(t testing.TB, port int) *natsServer {
+	t.Helper()
+	var s *server.Server
+	// A port given back a moment ago may still be held; try again.
+	for try := 0; ; try++ {
+		var err error
+		s, err = server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Start()
+		if s.ReadyForConnections(10 * time.Second) {
+			break
+		}
+		s.Shutdown()
+		s.WaitForShutdown()
+		if try == 20 {
+			t.Fatalf("NATS server on port %d did not start", port)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ns := &natsServer{Server: s, port: s.Addr().(*net.TCPAddr).Port}
+	t.Cleanup(ns.stop)
+	return ns
+}
+
+func (s *natsServer) stop() {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+func (s *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+
+// node is one wsmap server of a test: a hub whose rooms a Transport
+// carries, serving members over WebSocket.
+type node struct {
+	hub  *room.Hub
+	tr   *natstransport.Transport
+	base string // ws://host:port
+}
+
+// startNode starts a wsmap server whose rooms are carried over the NATS
+// server at url, stopped at the end of the test. natsOpts are added to
+// the connection's.
+func startNode(t testing.TB, url string, natsOpts ...nats.Option) *node {
+	t.Helper()
+	return startNodeWith(t, url, testOpts, natsOpts...)
+}
+
+// startNodeWith is startNode with the given transport options.
+func startNodeWith(t testing.TB, url string, opts natstransport.Options, natsOpts ...nats.Option) *node {
+	t.Helper()
+	natsOpts = append([]nats.Option{nats.ReconnectWait(20 * time.Millisecond)}, natsOpts...)
+	opts.OnError = func(err error) { t.Logf("transport: %v", err) }
+	tr, err := natstransport.Connect(url, &opts, natsOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{hub: room.NewHub(room.Options{Transport: tr, QueueSize: 1024}), tr: tr}
+	n.base = serve(t, member(n.hub))
+	// Cleanups run last first: the server's shutdown (registered by
+	// serve) comes before the transport's close.
+	t.Cleanup(func() {
+		if err := tr.Close(); err != nil {
+			t.Errorf("transport close: %v", err)
+		}
+	})
+	return n
+}
+
+// members returns the nicknames in the node's room, sorted, or nil if
+// it has no such room.
+func (n *node) members(name string) []string {
+	r := n.hub.Room(name)
+	if r == nil {
+		return nil
+	}
+	return nicks(r.Members())
+}
+
+func nicks(infos []room.MemberInfo) []string {
+	out := []string{}
+	for _, m := range infos {
+		out = append(out, m.Meta["nick"])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// serve starts h on loopback, shut down at the end of the test, and
+// returns its ws:// URL.
+func serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &service.Server{Handler: h}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return "ws://" + l.Addr().String()
+}
+
+// member is a handler that joins the hub's room named by the "room" query
+// parameter (default "r"), with the "nick" parameter as metadata, and
+// broadcasts what it receives to the whole room, itself included, until
+// the client leaves. A failed broadcast is told to the sender as
+// "error: ...".
+func member(hub *room.Hub) http.Handler {
+	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		q := c.Request().URL.Query()
+		name := q.Get("room")
+		if name == "" {
+			name = "r"
+		}
+		m, err := hub.Join(name, c, map[string]string{"nick": q.Get("nick")})
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if err := m.Room().Broadcast(typ, data); err != nil {
+				if err := m.Send(protocol.Text, []byte("error: "+err.Error())); err != nil {
+					return err
+				}
+			}
+		}
+	})}
+}
+
+// dial connects to url, closed at the end of the test.
+func dial(t testing.TB, url string) *service.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("Dial %s: %v", url, err)
+	}
+	t.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
+	return c
+}
+
+// recvText reads one text message within d.
+func recvText(t testing.TB, c *service.Conn, d time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	typ, data, err := c.Recv(ctx)
+	if err != nil {
+		t.Fatalf("Recv: %v", err)
+	}
+	if typ != protocol.Text {
+		t.Fatalf("Recv: %v message %q", typ, data)
+	}
+	return string(data)
+}
+
+// quiet checks that nothing more arrives on c for d: no message came
+// twice.
+func quiet(t testing.TB, c *service.Conn, d time.Duration, who string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(c.Context(), d)
+	defer cancel()
+	if _, data, err := c.Recv(ctx); err == nil {
+		t.Errorf("%s got %q, want nothing more", who, data)
+	}
+}
+
+// waitFor polls cond every 10ms for up to d.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// child is a wsmap server in a process of its own (this test binary run
+// again), which a test can kill.
+type child struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+// startChild starts a wsmap server in another process, its rooms carried
+// over the NATS server at url with testOpts. It is killed at the end of
+// the test if it still runs.
+func startChild(t *testing.T, url string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childNATSEnv+"="+url)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		if sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line := <-lines:
+		addr, ok := strings.CutPrefix(line, "listening on ")
+		if !ok {
+			t.Fatalf("child said %q", line)
+		}
+		return &child{cmd: cmd, base: "ws://" + addr}
+	case <-time.After(20 * time.Second):
+		t.Fatal("child server did not start")
+	}
+	return nil
+}
+
+// runChild is the child process: a wsmap server serving member over a
+// hub carried by NATS, until it is killed or told to stop.
+func runChild(url string) int {
+	tr, err := natstransport.Connect(url, &testOpts, nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	srv := &service.Server{Handler: member(room.NewHub(room.Options{Transport: tr}))}
+	fmt.Printf("listening on %s\n", l.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if err := srv.ServeUntil(ctx, l, 5*time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	if err := tr.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	return 0
+}
