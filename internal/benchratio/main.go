@@ -1,7 +1,8 @@
 // Command benchratio reads `go test -bench -count N` output on standard
 // input and prints, as a Markdown table, each wsmap benchmark beside its
 // reference measured in the same run: for every benchmark named
-// ".../wsmap" with a sibling ".../REF" (REF given by -ref), the median of
+// ".../NAME" (NAME given by -name, wsmap unless said) with a sibling
+// ".../REF" (REF given by -ref), the median of
 // a metric (ns/op unless -metric names another a benchmark reports, such
 // as cpu-ns/delivery) for each, the ratio of the medians, the range of
 // the per-round ratios, and allocations per op.
@@ -10,6 +11,7 @@
 //
 //	go test -run XXX -bench Lookup -count 6 ./mux | go run ./internal/benchratio -ref chi
 //	go test -run XXX -bench Broadcast -count 6 ./room | go run ./internal/benchratio -ref melody -metric cpu-ns/delivery
+//	go test -run XXX -bench Broadcast -count 6 ./room/natstransport | go run ./internal/benchratio -name nats -ref local -metric deliveries/s
 package main
 
 import (
@@ -35,14 +37,15 @@ type series struct {
 func main() {
 	ref := flag.String("ref", "chi", "last name element of the reference benchmarks")
 	metric := flag.String("metric", "ns/op", "the unit of the metric to compare")
+	name := flag.String("name", "wsmap", "last name element of the benchmarks compared with the references")
 	flag.Parse()
-	if err := run(os.Stdin, os.Stdout, *ref, *metric); err != nil {
+	if err := run(os.Stdin, os.Stdout, *name, *ref, *metric); err != nil {
 		fmt.Fprintln(os.Stderr, "benchratio:", err)
 		os.Exit(1)
 	}
 }
 
-func run(in io.Reader, out io.Writer, ref, metric string) error {
+func run(in io.Reader, out io.Writer, name, ref, metric string) error {
 	data := map[string]*series{}
 	var order []string
 	sc := bufio.NewScanner(in)
@@ -80,14 +83,14 @@ func run(in io.Reader, out io.Writer, ref, metric string) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "| benchmark | wsmap %s | %s %s | ratio | range | wsmap allocs | %s allocs |\n", metric, ref, metric, ref)
+	fmt.Fprintf(out, "| benchmark | %s %s | %s %s | ratio | range | %s allocs | %s allocs |\n", name, metric, ref, metric, name, ref)
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|")
-	for _, name := range order {
-		base, ok := strings.CutSuffix(name, "/wsmap")
+	for _, bench := range order {
+		base, ok := strings.CutSuffix(bench, "/"+name)
 		if !ok {
 			continue
 		}
-		w, r := data[name], data[base+"/"+ref]
+		w, r := data[bench], data[base+"/"+ref]
 		if r == nil {
 			continue
 		}

@@ -19,7 +19,7 @@ BenchmarkOther/wsmap-2                  100  5 ns/op
 PASS
 `
 	var b strings.Builder
-	if err := run(strings.NewReader(in), &b, "chi", "ns/op"); err != nil {
+	if err := run(strings.NewReader(in), &b, "wsmap", "chi", "ns/op"); err != nil {
 		t.Fatal(err)
 	}
 	want := `| benchmark | wsmap ns/op | chi ns/op | ratio | range | wsmap allocs | chi allocs |
@@ -40,7 +40,7 @@ BenchmarkBroadcast/members=10/wsmap-2   200  300 ns/op  5000 cpu-ns/delivery  30
 BenchmarkBroadcast/members=10/melody-2  200  200 ns/op  bad cpu-ns/delivery
 `
 	var b strings.Builder
-	err := run(strings.NewReader(in), &b, "melody", "deliveries/s")
+	err := run(strings.NewReader(in), &b, "wsmap", "melody", "deliveries/s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,25 @@ BenchmarkBroadcast/members=10/melody-2  200  200 ns/op  bad cpu-ns/delivery
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	b.Reset()
-	if err := run(strings.NewReader(in), &b, "melody", "cpu-ns/delivery"); err == nil {
+	if err := run(strings.NewReader(in), &b, "wsmap", "melody", "cpu-ns/delivery"); err == nil {
 		t.Error("a malformed value: no error")
+	}
+}
+
+func TestRunName(t *testing.T) {
+	in := `BenchmarkBroadcast/members=10/local-2  100  10 ns/op  1000 deliveries/s
+BenchmarkBroadcast/members=10/nats-2   100  20 ns/op  800 deliveries/s  24 allocs/op
+BenchmarkBroadcast/members=10/wsmap-2  100  20 ns/op  1 deliveries/s
+`
+	var b strings.Builder
+	if err := run(strings.NewReader(in), &b, "nats", "local", "deliveries/s"); err != nil {
+		t.Fatal(err)
+	}
+	want := `| benchmark | nats deliveries/s | local deliveries/s | ratio | range | nats allocs | local allocs |
+|---|---|---|---|---|---|---|
+| Broadcast/members=10 | 800 | 1000 | 0.80× | 0.80–0.80 | 24 |  |
+`
+	if diff := cmp.Diff(want, b.String()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

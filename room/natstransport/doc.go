@@ -1,0 +1,66 @@
+// Package natstransport carries rooms (package room) between wsmap
+// servers over NATS (https://nats.io), so that the members of one room
+// may be connected to any of several processes behind a load balancer.
+//
+//	tr, err := natstransport.Connect("nats://127.0.0.1:4222", nil)
+//	if err != nil { ... }
+//	defer tr.Close()
+//	hub := room.NewHub(room.Options{Transport: tr})
+//
+// Every process whose hub uses a Transport on the same NATS system (and
+// the same Options.Prefix) shares its rooms: a broadcast on any of them
+// reaches every member of the room once, wherever it is connected, and
+// Room.Members lists them all. No process needs to know the others, and
+// a client may land on any server: nothing is kept between connections.
+//
+// # Subjects
+//
+// A room's events go on the subject PREFIX.room.TOKEN, where TOKEN is
+// the room's name with every byte other than ASCII letters, digits, '-'
+// and '_' written as '~' and two hex digits: a name cannot add tokens,
+// wildcards or white space to a subject, or reach another room's
+// subject. Heartbeats go on PREFIX.alive. A process subscribes only to
+// the rooms it has members in.
+//
+// # Delivery
+//
+// A broadcast is delivered to the local members first, then published
+// once; each other process delivers it to its own members, and the
+// sending process does not deliver it twice. Messages from one process
+// to a room arrive everywhere in the order they were sent; messages
+// from different processes may interleave differently on different
+// processes. Delivery between processes is NATS's: at most once.
+//
+// # Presence
+//
+// Joins and departures are published as they happen. A process that
+// attaches to a room asks the others to announce their members. Each
+// process says it is alive every HeartbeatInterval; one silent for
+// PeerTimeout (crashed, killed, cut off) has its members removed from
+// the others' presence, within PeerTimeout and one more
+// HeartbeatInterval. A process whose Transport is closed is forgotten
+// at once.
+//
+// # When NATS is unreachable
+//
+// Local members keep working: joins, departures and broadcasts within
+// the process go on as before. Broadcasts are buffered by the NATS
+// connection while it reconnects, up to its reconnect buffer
+// (nats.ReconnectBufSize, 8 MiB unless set), and sent when it is back;
+// beyond that Room.Broadcast returns an error wrapping
+// nats.ErrReconnectBufExceeded, after local delivery. Messages published
+// while another process is disconnected do not reach it. Presence
+// events are not buffered: once the connection is back, every room
+// forgets what it knew of the other processes, asks them to announce
+// their members again, and announces its own, so that joins and
+// departures missed either way are made good. Meanwhile, a process
+// that has heard nothing from the others for PeerTimeout lists only its
+// own members.
+//
+// # Concurrency
+//
+// A Transport's methods are safe for concurrent use. Each attached room
+// has one NATS subscription, and so one goroutine of nats.go's, which
+// delivers its events in order; a Transport adds one goroutine of its
+// own, for the heartbeat, which Close ends.
+package natstransport
