@@ -55,7 +55,10 @@
 // their members again, and announces its own, so that joins and
 // departures missed either way are made good. Meanwhile, a process
 // that has heard nothing from the others for PeerTimeout lists only its
-// own members.
+// own members. A connection that gives up for good (one passed to New
+// with a bounded nats.MaxReconnects; Connect's never does) is reported
+// to OnError; the rooms then list only their own members, and
+// broadcasts return nats.ErrConnectionClosed after local delivery.
 //
 // # Concurrency
 //

@@ -226,9 +226,22 @@ func (t *Transport) loop() {
 // tick does one round of the heartbeat.
 func (t *Transport) tick(now time.Time) {
 	if t.nc.IsClosed() {
-		if !t.closedSeen {
-			t.closedSeen = true
-			t.report(fmt.Errorf("natstransport: rooms reach no other process: %w", nats.ErrConnectionClosed))
+		if t.closedSeen {
+			return
+		}
+		// The connection has given up: the other processes are out of
+		// reach for good, and their members out of presence.
+		t.closedSeen = true
+		t.report(fmt.Errorf("natstransport: rooms reach no other process: %w", nats.ErrConnectionClosed))
+		t.mu.RLock()
+		rooms := slices.Collect(maps.Values(t.rooms))
+		t.mu.RUnlock()
+		for _, a := range rooms {
+			a.mu.Lock()
+			for _, origin := range slices.Collect(maps.Keys(a.members)) {
+				a.forgetLocked(origin)
+			}
+			a.mu.Unlock()
 		}
 		return
 	}

@@ -344,3 +344,53 @@ func TestMalformedMessagesReported(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestConnectionClosedForGood: once the caller's connection is closed
+// (or gives up reconnecting), the transport reports it, and its rooms
+// list only their own members; local delivery goes on.
+func TestConnectionClosedForGood(t *testing.T) {
+	t.Parallel()
+	ns := startNATS(t, -1)
+	nc, err := nats.Connect(ns.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	opts := testOpts
+	opts.OnError = func(err error) { errs <- err }
+	tr, err := natstransport.New(nc, &opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	hub := room.NewHub(room.Options{Transport: tr})
+	a1 := dial(t, serve(t, member(hub))+"/?nick=a1")
+	b := startNode(t, ns.url())
+	dial(t, b.base+"/?nick=b1")
+	waitFor(t, 5*time.Second, "b1 on a", func() bool {
+		r := hub.Room("r")
+		return r != nil && cmp.Equal(nicks(r.Members()), []string{"a1", "b1"})
+	})
+
+	nc.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, nats.ErrConnectionClosed) {
+			t.Errorf("reported %v, want nats.ErrConnectionClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the closed connection was not reported")
+	}
+	waitFor(t, 5*time.Second, "a to list only a1", func() bool {
+		return cmp.Equal(nicks(hub.Room("r").Members()), []string{"a1"})
+	})
+	if err := a1.SendText(t.Context(), "alone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := recvText(t, a1, 5*time.Second); got != "alone" {
+		t.Errorf("a1 got %q", got)
+	}
+	if got := recvText(t, a1, 5*time.Second); !strings.Contains(got, nats.ErrConnectionClosed.Error()) {
+		t.Errorf("a1 got %q, want the broadcast's error", got)
+	}
+}
