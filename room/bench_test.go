@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -154,7 +153,7 @@ func benchBroadcast(b *testing.B, n int, h http.Handler, ready chan struct{}, br
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := wstest.CPUTime(b) // the server's: the members run in another process
 	start := time.Now()
 	for range b.N {
 		if err := broadcast(); err != nil {
@@ -163,7 +162,7 @@ func benchBroadcast(b *testing.B, n int, h http.Handler, ready chan struct{}, br
 		wait(delivered, "a broadcast to be delivered")
 	}
 	elapsed := time.Since(start)
-	cpu := cpuTime(b) - cpu0
+	cpu := wstest.CPUTime(b) - cpu0
 	b.StopTimer()
 	deliveries := float64(n) * float64(b.N)
 	b.ReportMetric(deliveries/elapsed.Seconds(), "deliveries/s")
@@ -179,14 +178,4 @@ func benchBroadcast(b *testing.B, n int, h http.Handler, ready chan struct{}, br
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// cpuTime returns the CPU time this process has used so far: the
-// server's, since the members run in another process.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

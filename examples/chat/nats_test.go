@@ -2,38 +2,17 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
+	"github.com/wsmap/wsmap/internal/natstest"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
-
-// startNATS runs a NATS server on a loopback port in the test's process
-// and returns its URL.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS server did not start")
-	}
-	return fmt.Sprintf("nats://127.0.0.1:%d", s.Addr().(*net.TCPAddr).Port)
-}
 
 // askWho asks the room's presence with "/who" and returns the nicknames it
 // lists, sorted.
@@ -61,7 +40,7 @@ func askWho(t *testing.T, ctx context.Context, c *service.Conn) []string {
 // the others' presence within seconds.
 func TestChatAcrossServers(t *testing.T) {
 	t.Parallel()
-	url := startNATS(t)
+	url := natstest.Start(t, -1).URL()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var procs []*wstest.Program

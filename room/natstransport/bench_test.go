@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,7 +37,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			ns := startNATS(b, -1)
 			opts := testOpts
 			opts.HeartbeatInterval, opts.PeerTimeout = time.Second, 10*time.Second
-			a, c := startNodeWith(b, ns.url(), opts), startNodeWith(b, ns.url(), opts)
+			a, c := startNodeWith(b, ns.URL(), opts), startNodeWith(b, ns.URL(), opts)
 			baseA, baseC := serve(b, benchMember(a.hub)), serve(b, benchMember(c.hub))
 			benchBroadcast(b, n, func(i int) string {
 				if i%2 == 0 {
@@ -96,7 +95,7 @@ func benchBroadcast(b *testing.B, n int, base func(i int) string, ready func() b
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := wstest.CPUTime(b)
 	start := time.Now()
 	for range b.N {
 		if err := broadcast(); err != nil {
@@ -109,18 +108,9 @@ func benchBroadcast(b *testing.B, n int, base func(i int) string, ready func() b
 		}
 	}
 	elapsed := time.Since(start)
-	cpu := cpuTime(b) - cpu0
+	cpu := wstest.CPUTime(b) - cpu0
 	b.StopTimer()
 	deliveries := float64(n) * float64(b.N)
 	b.ReportMetric(deliveries/elapsed.Seconds(), "deliveries/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/deliveries, "cpu-ns/delivery")
-}
-
-// cpuTime returns the CPU time this process has used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

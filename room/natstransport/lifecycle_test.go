@@ -27,8 +27,8 @@ var forgetWithin = testOpts.PeerTimeout + testOpts.HeartbeatInterval + 2*time.Se
 func TestKilledServerLeavesPresence(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	a := startNode(t, ns.url())
-	k := startChild(t, ns.url())
+	a := startNode(t, ns.URL())
+	k := startChild(t, ns.URL())
 	a1 := dial(t, a.base+"/?nick=a1")
 	a2 := dial(t, a.base+"/?nick=a2")
 	k1 := dial(t, k.base+"/?nick=k1")
@@ -71,8 +71,8 @@ func TestKilledServerLeavesPresence(t *testing.T) {
 func TestStalledServerComesBack(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	a := startNode(t, ns.url())
-	k := startChild(t, ns.url())
+	a := startNode(t, ns.URL())
+	k := startChild(t, ns.URL())
 	a1 := dial(t, a.base+"/?nick=a1")
 	k1 := dial(t, k.base+"/?nick=k1")
 	waitFor(t, 5*time.Second, "a to see k1", func() bool {
@@ -130,8 +130,8 @@ func TestNATSRestart(t *testing.T) {
 func testNATSRestart(t *testing.T, opts natstransport.Options) {
 	ns := startNATS(t, -1)
 	const bufSize = 4 << 10
-	a := startNodeWith(t, ns.url(), opts, nats.ReconnectBufSize(bufSize))
-	b := startNodeWith(t, ns.url(), opts)
+	a := startNodeWith(t, ns.URL(), opts, nats.ReconnectBufSize(bufSize))
+	b := startNodeWith(t, ns.URL(), opts)
 	a1, a2 := dial(t, a.base+"/?nick=a1"), dial(t, a.base+"/?nick=a2")
 	b1, b2 := dial(t, b.base+"/?nick=b1"), dial(t, b.base+"/?nick=b2")
 	for _, n := range []*node{a, b} {
@@ -140,7 +140,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 		})
 	}
 
-	ns.stop()
+	ns.Stop()
 	waitFor(t, 5*time.Second, "both transports to see NATS gone", func() bool {
 		return !a.tr.Conn().IsConnected() && !b.tr.Conn().IsConnected()
 	})
@@ -218,7 +218,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 		}
 	}
 
-	startNATS(t, ns.port)
+	startNATS(t, ns.Port)
 	start := time.Now()
 	for name, n := range map[string]*node{"a": a, "b": b} {
 		waitFor(t, 10*time.Second, name+" to see everyone after the restart", func() bool {

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
+	"github.com/wsmap/wsmap/internal/natstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/room/natstransport"
@@ -42,47 +42,9 @@ func TestMain(m *testing.M) {
 // forgotten within about half a second.
 var testOpts = natstransport.Options{HeartbeatInterval: 50 * time.Millisecond, PeerTimeout: 300 * time.Millisecond}
 
-// natsServer is a NATS server on a loopback port, run in the test's
-// process.
-type natsServer struct {
-	*server.Server
-	port int
-}
-
 // startNATS starts a NATS server on port (-1: any free one), shut down
 // at the end of the test.
-func startNATS(t testing.TB, port int) *natsServer {
-	t.Helper()
-	var s *server.Server
-	// A port given back a moment ago may still be held; try again.
-	for try := 0; ; try++ {
-		var err error
-		s, err = server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.Start()
-		if s.ReadyForConnections(10 * time.Second) {
-			break
-		}
-		s.Shutdown()
-		s.WaitForShutdown()
-		if try == 20 {
-			t.Fatalf("NATS server on port %d did not start", port)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	ns := &natsServer{Server: s, port: s.Addr().(*net.TCPAddr).Port}
-	t.Cleanup(ns.stop)
-	return ns
-}
-
-func (s *natsServer) stop() {
-	s.Shutdown()
-	s.WaitForShutdown()
-}
-
-func (s *natsServer) url() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
+func startNATS(t testing.TB, port int) *natstest.Server { return natstest.Start(t, port) }
 
 // node is one wsmap server of a test: a hub whose rooms a Transport
 // carries, serving members over WebSocket.

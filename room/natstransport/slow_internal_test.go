@@ -2,14 +2,12 @@ package natstransport
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/wsmap/wsmap/internal/natstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 )
@@ -20,16 +18,7 @@ import (
 // others to announce their members again.
 func TestDroppedMessagesResynchronize(t *testing.T) {
 	t.Parallel()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS did not start")
-	}
-	url := fmt.Sprintf("nats://127.0.0.1:%d", ns.Addr().(*net.TCPAddr).Port)
+	url := natstest.Start(t, -1).URL()
 	opts := Options{HeartbeatInterval: 50 * time.Millisecond, PeerTimeout: time.Minute}
 
 	// The sender: records the events delivered to it.

@@ -27,7 +27,7 @@ import (
 func TestEveryMessageOnceEverywhere(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	nodes := []*node{startNode(t, ns.url()), startNode(t, ns.url()), startNode(t, ns.url())}
+	nodes := []*node{startNode(t, ns.URL()), startNode(t, ns.URL()), startNode(t, ns.URL())}
 	type client struct {
 		name string
 		c    *service.Conn
@@ -107,7 +107,7 @@ func TestEveryMessageOnceEverywhere(t *testing.T) {
 func TestPresenceAcrossServers(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	a, b := startNode(t, ns.url()), startNode(t, ns.url())
+	a, b := startNode(t, ns.URL()), startNode(t, ns.URL())
 	dial(t, a.base+"/?nick=a1")
 	b1 := dial(t, b.base+"/?nick=b1")
 	dial(t, b.base+"/?nick=b2")
@@ -118,7 +118,7 @@ func TestPresenceAcrossServers(t *testing.T) {
 	}
 
 	// A third server, started now, learns the members already there.
-	c := startNode(t, ns.url())
+	c := startNode(t, ns.URL())
 	dial(t, c.base+"/?nick=c1")
 	for i, n := range []*node{a, b, c} {
 		waitFor(t, 5*time.Second, fmt.Sprintf("server %d to see c1", i), func() bool {
@@ -152,7 +152,7 @@ func TestPresenceAcrossServers(t *testing.T) {
 func TestRoomNamesStayApart(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	a, b := startNode(t, ns.url()), startNode(t, ns.url())
+	a, b := startNode(t, ns.URL()), startNode(t, ns.URL())
 	names := []string{"a", "a.b", "a.*", "a.>", "*", ">", "a b", "", "~", "~61", "a~2eb", "é", strings.Repeat("x", 200), strings.Repeat("x", 201)}
 	conns := map[string][2]*service.Conn{}
 	for _, name := range names {
@@ -197,12 +197,12 @@ func TestGracefulCloseForgetsAtOnce(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
 	opts := natstransport.Options{HeartbeatInterval: time.Second, PeerTimeout: time.Minute}
-	trA, err := natstransport.Connect(ns.url(), &opts)
+	trA, err := natstransport.Connect(ns.URL(), &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer trA.Close()
-	trB, err := natstransport.Connect(ns.url(), &opts)
+	trB, err := natstransport.Connect(ns.URL(), &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestGracefulCloseForgetsAtOnce(t *testing.T) {
 func TestOptionsAndAttachErrors(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	nc, err := nats.Connect(ns.url())
+	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +303,7 @@ func TestMalformedMessagesReported(t *testing.T) {
 	errs := make(chan error, 16)
 	opts := testOpts
 	opts.OnError = func(err error) { errs <- err }
-	tr, err := natstransport.Connect(ns.url(), &opts)
+	tr, err := natstransport.Connect(ns.URL(), &opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestMalformedMessagesReported(t *testing.T) {
 	c := dial(t, serve(t, member(hub))+"/?nick=a")
 	waitFor(t, 5*time.Second, "the room", func() bool { return hub.Room("r") != nil })
 
-	nc, err := nats.Connect(ns.url())
+	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestMalformedMessagesReported(t *testing.T) {
 func TestConnectionClosedForGood(t *testing.T) {
 	t.Parallel()
 	ns := startNATS(t, -1)
-	nc, err := nats.Connect(ns.url())
+	nc, err := nats.Connect(ns.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +365,7 @@ func TestConnectionClosedForGood(t *testing.T) {
 	defer tr.Close()
 	hub := room.NewHub(room.Options{Transport: tr})
 	a1 := dial(t, serve(t, member(hub))+"/?nick=a1")
-	b := startNode(t, ns.url())
+	b := startNode(t, ns.URL())
 	dial(t, b.base+"/?nick=b1")
 	waitFor(t, 5*time.Second, "b1 on a", func() bool {
 		r := hub.Room("r")
