@@ -142,6 +142,9 @@ func parseEnvelope(b []byte) (envelope, error) {
 		}
 		for range n {
 			k := r.string()
+			if _, dup := e.meta[k]; dup && r.err == nil {
+				return e, fmt.Errorf("%w: joined: metadata key %q given twice", ErrMalformed, k)
+			}
 			e.meta[k] = r.string()
 		}
 	case kindLeft:

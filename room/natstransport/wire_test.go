@@ -66,6 +66,7 @@ func TestParseEnvelopeRefuses(t *testing.T) {
 		{"message without type", msg[:4], "message: truncated"},
 		{"message without sender", msg[:5], "message: bad length"},
 		{"metadata count lies", append(join[:len(join)-5:len(join)-5], 0xff, 0xff, 0x03), "metadata entries"},
+		{"metadata key twice", []byte{1, byte(kindJoined), 1, 'p', 1, 'm', 2, 1, 'k', 0, 1, 'k', 0}, `metadata key "k" given twice`},
 		{"metadata cut short", join[:len(join)-1], "joined: truncated"},
 		{"left without member", []byte{1, byte(kindLeft), 1, 'p'}, "left: bad length"},
 	} {
