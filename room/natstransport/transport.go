@@ -185,7 +185,7 @@ func (t *Transport) Attach(name string, deliver func(room.Event)) (detach func()
 	a := &attachment{
 		t:       t,
 		name:    name,
-		subject: t.prefix + ".room." + roomToken(name),
+		subject: t.roomSubject(name),
 		deliver: deliver,
 		members: make(map[string]map[string]room.MemberInfo),
 	}
@@ -239,17 +239,20 @@ func (t *Transport) Publish(name string, e room.Event) error {
 	t.mu.RLock()
 	a := t.rooms[name]
 	t.mu.RUnlock()
-	subject := ""
+	var subject string
 	if a != nil {
-		subject = a.subject
+		subject = a.subject // made once, at Attach
 	} else {
-		subject = t.prefix + ".room." + roomToken(name)
+		subject = t.roomSubject(name)
 	}
 	if err := t.publish(subject, &env); err != nil {
 		return fmt.Errorf("natstransport: room %q: %w", name, err)
 	}
 	return nil
 }
+
+// roomSubject returns the subject of the named room's events.
+func (t *Transport) roomSubject(name string) string { return t.prefix + ".room." + roomToken(name) }
 
 // publish encodes env and publishes it on subject.
 func (t *Transport) publish(subject string, env *envelope) error {
