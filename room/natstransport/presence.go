@@ -122,6 +122,22 @@ func (a *attachment) forgetLocked(origin string) bool {
 	return true
 }
 
+// forgetAllLocked removes every other process's members.
+func (a *attachment) forgetAllLocked() {
+	for origin := range a.members {
+		a.forgetLocked(origin) // deleting the entry being visited is safe
+	}
+}
+
+// attachments returns the rooms the Transport carries now. It releases
+// t.mu before returning, so that the caller may take the attachments'
+// locks.
+func (t *Transport) attachments() []*attachment {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return slices.Collect(maps.Values(t.rooms))
+}
+
 // synchronize forgets every other process's members, then asks the
 // others to forget this one's and announce theirs, and has the room
 // announce its own: after a reconnection, dropped messages, or a
@@ -132,9 +148,7 @@ func (a *attachment) synchronize() {
 	if a.detached.Load() {
 		return
 	}
-	for _, origin := range slices.Collect(maps.Keys(a.members)) {
-		a.forgetLocked(origin)
-	}
+	a.forgetAllLocked()
 	// The hello goes out before the room's announcements, on the same
 	// connection: the others forget this process's members, then learn
 	// them again.
@@ -195,9 +209,8 @@ func (t *Transport) receiveAlive(msg *nats.Msg) {
 		t.mu.Lock()
 		delete(t.peers, env.origin)
 		delete(t.expired, env.origin)
-		rooms := slices.Collect(maps.Values(t.rooms))
 		t.mu.Unlock()
-		for _, a := range rooms {
+		for _, a := range t.attachments() {
 			a.mu.Lock()
 			a.forgetLocked(env.origin)
 			a.mu.Unlock()
@@ -233,14 +246,9 @@ func (t *Transport) tick(now time.Time) {
 		// reach for good, and their members out of presence.
 		t.closedSeen = true
 		t.report(fmt.Errorf("natstransport: rooms reach no other process: %w", nats.ErrConnectionClosed))
-		t.mu.RLock()
-		rooms := slices.Collect(maps.Values(t.rooms))
-		t.mu.RUnlock()
-		for _, a := range rooms {
+		for _, a := range t.attachments() {
 			a.mu.Lock()
-			for _, origin := range slices.Collect(maps.Keys(a.members)) {
-				a.forgetLocked(origin)
-			}
+			a.forgetAllLocked()
 			a.mu.Unlock()
 		}
 		return
