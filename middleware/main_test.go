@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/wsmap/wsmap/internal/servetest"
 	"github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -21,23 +21,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// serve starts h on a loopback server that is shut down at the end of
-// the test, and returns its ws:// base URL.
-func serve(t *testing.T, h http.Handler) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &service.Server{Handler: h}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return "ws://" + l.Addr().String()
-}
+// serve starts h on loopback for the test; see servetest.Serve.
+func serve(t testing.TB, h http.Handler) string { return servetest.Serve(t, h) }
 
 // commands is the handler the tests serve: it echoes every message, and
 // answers a few commands about itself.

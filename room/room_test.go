@@ -3,7 +3,6 @@ package room_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/wsmap/wsmap/internal/servetest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/service"
@@ -28,25 +28,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// serve starts h on loopback, shut down at the end of the test, and
-// returns its ws:// URL.
-func serve(t testing.TB, h http.Handler) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &service.Server{Handler: h}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return "ws://" + l.Addr().String()
-}
+// serve starts h on loopback for the test; see servetest.Serve.
+func serve(t testing.TB, h http.Handler) string { return servetest.Serve(t, h) }
 
 // member is a handler that joins the hub's room named by the "room" query
 // parameter (default "r"), with the "nick" parameter as metadata, and

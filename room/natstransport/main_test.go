@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wsmap/wsmap/internal/natstest"
+	"github.com/wsmap/wsmap/internal/servetest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/room/natstransport"
@@ -102,25 +103,8 @@ func nicks(infos []room.MemberInfo) []string {
 	return out
 }
 
-// serve starts h on loopback, shut down at the end of the test, and
-// returns its ws:// URL.
-func serve(t testing.TB, h http.Handler) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &service.Server{Handler: h}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return "ws://" + l.Addr().String()
-}
+// serve starts h on loopback for the test; see servetest.Serve.
+func serve(t testing.TB, h http.Handler) string { return servetest.Serve(t, h) }
 
 // member is a handler that joins the hub's room named by the "room" query
 // parameter (default "r"), with the "nick" parameter as metadata, and
