@@ -311,6 +311,11 @@ func TestMalformedMessagesReported(t *testing.T) {
 	hub := room.NewHub(room.Options{Transport: tr})
 	c := dial(t, serve(t, member(hub))+"/?nick=a")
 	waitFor(t, 5*time.Second, "the room", func() bool { return hub.Room("r") != nil })
+	// A flush's round trip has the server take the room's subscription
+	// before the messages below, sent on another connection, reach it.
+	if err := tr.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
 
 	nc, err := nats.Connect(ns.URL())
 	if err != nil {
