@@ -5,37 +5,59 @@ package natstest
 import (
 	"fmt"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
 
-// Server is a NATS server on a loopback port.
+// Server is a NATS server on a loopback port, which a test may stop and
+// start again on the same port.
 type Server struct {
-	*server.Server
 	// Port is the port it listens on, the same after a restart.
 	Port int
+
+	mu  sync.Mutex
+	srv *server.Server // the running instance; nil while stopped
 }
 
 // Start starts a NATS server on 127.0.0.1:port (-1: a free port), shut
-// down at the end of the test. A port given back a moment ago may still
-// be held: Start tries again for a few seconds.
+// down at the end of the test, after the cleanups registered later.
 func Start(t testing.TB, port int) *Server {
 	t.Helper()
+	s := &Server{srv: listen(t, port)}
+	s.Port = s.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Restart starts the server again on its port after Stop. It is still
+// shut down by Start's cleanup, so that what the test started after
+// Start (clients that close at the end of the test) goes first.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	srv := listen(t, s.Port)
+	s.mu.Lock()
+	s.srv = srv
+	s.mu.Unlock()
+}
+
+// listen starts a NATS server on port. A port given back a moment ago
+// may still be held: it tries again for a few seconds.
+func listen(t testing.TB, port int) *server.Server {
+	t.Helper()
 	for try := 0; ; try++ {
-		s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Start()
-		if s.ReadyForConnections(10 * time.Second) {
-			ns := &Server{Server: s, Port: s.Addr().(*net.TCPAddr).Port}
-			t.Cleanup(ns.Stop)
-			return ns
+		srv.Start()
+		if srv.ReadyForConnections(10 * time.Second) {
+			return srv
 		}
-		s.Shutdown()
-		s.WaitForShutdown()
+		srv.Shutdown()
+		srv.WaitForShutdown()
 		if try == 20 {
 			t.Fatalf("NATS server on port %d did not start", port)
 		}
@@ -46,8 +68,14 @@ func Start(t testing.TB, port int) *Server {
 // Stop shuts the server down and waits until it has; calling it again
 // does nothing.
 func (s *Server) Stop() {
-	s.Shutdown()
-	s.WaitForShutdown()
+	s.mu.Lock()
+	srv := s.srv
+	s.srv = nil
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	}
 }
 
 // URL returns the nats:// URL clients connect to.

@@ -222,7 +222,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 		})
 	}
 
-	startNATS(t, ns.Port)
+	ns.Restart(t)
 	start := time.Now()
 	for name, n := range map[string]*node{"a": a, "b": b} {
 		waitFor(t, 10*time.Second, name+" to see everyone after the restart", func() bool {
