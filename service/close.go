@@ -98,12 +98,13 @@ func (c *Conn) waitClosed() {
 
 // beginClose moves an open connection to closing: it cancels the
 // connection's context, sends ce as the close frame and bounds the wait for
-// the peer's answer. failure marks a connection failed locally, whose
-// outcome is ce unless the peer's own close frame arrives. Calls on a
-// connection that is already closing only record the failure.
-func (c *Conn) beginClose(ce *CloseError, failure bool) *CloseError {
+// the peer's answer, which the reader reads. refused marks a close that
+// refuses what the peer sent (an observer's verdict), whose outcome is ce
+// unless the peer's own close frame arrives. Calls on a connection that is
+// already closing only record the refusal.
+func (c *Conn) beginClose(ce *CloseError, refused bool) *CloseError {
 	c.mu.Lock()
-	if failure && c.failed == nil {
+	if refused && c.failed == nil {
 		c.failed = ce
 	}
 	wasOpen := c.state == StateOpen
@@ -112,13 +113,10 @@ func (c *Conn) beginClose(ce *CloseError, failure bool) *CloseError {
 		c.state = StateClosing
 		close(c.closing)
 		c.stopKeepaliveLocked()
-		// Reading now only waits for the peer's close frame; someone
-		// must be reading for it.
-		_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.CloseTimeout))
-		c.ensureReaderLocked()
 	}
 	c.mu.Unlock()
 	if wasOpen {
+		c.rd.startClosing(time.Now().Add(c.opts.CloseTimeout))
 		// Only the call that leaves the open state sends a close frame, so
 		// the frame always carries the first reason to close, whichever
 		// goroutine gets here later.
@@ -126,6 +124,51 @@ func (c *Conn) beginClose(ce *CloseError, failure bool) *CloseError {
 		c.sendClose(ce.Code, ce.Reason)
 	}
 	return ce
+}
+
+// fail fails the connection (RFC 6455 section 7.1.7) for a violation
+// wsmap found: it sends ce as the close frame, unless a close frame was
+// sent already, and closes the TCP connection without reading further
+// (see dropAfterClose). It returns the connection's outcome: ce, unless
+// the peer's close frame or an earlier failure came first.
+func (c *Conn) fail(ce *CloseError) *CloseError {
+	c.mu.Lock()
+	if c.failed == nil && c.peerClose == nil {
+		c.failed = ce
+	}
+	wasOpen := c.state == StateOpen
+	if wasOpen {
+		c.initiated = ce
+		c.state = StateClosing
+		close(c.closing)
+		c.stopKeepaliveLocked()
+	}
+	closed := c.state == StateClosed
+	c.mu.Unlock()
+	out := c.outcome(ce)
+	if closed {
+		return out
+	}
+	if wasOpen {
+		c.cancel(out)
+	}
+	c.sendClose(ce.Code, ce.Reason)
+	c.dropAfterClose()
+	c.finish(out)
+	return out
+}
+
+// dropAfterClose ends the TCP connection after a failure's close frame:
+// the write side is shut down, so that the close frame is followed by a
+// FIN, and what the peer sent and nobody read is discarded, so that
+// closing the socket does not reset the connection.
+func (c *Conn) dropAfterClose() {
+	if cw, ok := c.netConn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	if g, ok := c.ws.NetConn().(*frameGuard); ok {
+		g.discardBuffered()
+	}
 }
 
 // sendClose sends the connection's one close frame.
@@ -183,14 +226,9 @@ func (c *Conn) finish(ce *CloseError) {
 		c.state = StateClosed
 		c.err = ce
 		c.stopKeepaliveLocked()
-		if c.turnTimer != nil {
-			c.turnTimer.Stop()
-		}
-		// Reading must end (and Recv learn of it): if nobody reads, the
-		// loop starts, to fail at once on the closed connection.
-		c.ensureReaderLocked()
 		c.mu.Unlock()
 		_ = c.netConn.Close()
+		c.rd.connFinished(ce)
 		c.cancel(ce)
 		close(c.done)
 		c.release()

@@ -46,11 +46,13 @@ func (s State) String() string {
 }
 
 // Conn is one WebSocket connection, on the server (from Accept) or the
-// client (from Dial) side. A Recv with the connection's own context reads
-// on the caller's goroutine; when the application does not read for a
-// moment (500ms), a goroutine of the connection's own reads for it, so
-// pings are answered and the peer's close is seen even while the
-// application only sends.
+// client (from Dial) side. The connection reads whatever the application
+// does: a Recv with the connection's own context reads on the caller's
+// goroutine, and when the application does not read for a moment
+// (500ms), or receives with a context that may end first, a goroutine of
+// the connection's own reads for it, holding up to Options.RecvQueue
+// messages until they are asked for, so that pings are answered and the
+// peer's close is seen even while the application only sends.
 //
 // All methods are safe to call from any number of goroutines. Sends are
 // serialized, each message written whole; receives are serialized, each
@@ -69,17 +71,12 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// Reading. readSem is held by the goroutine in Recv or Reader; the
-	// fields below it are guarded by it.
+	// Reading. readSem is held by the goroutine in Recv or Reader, which
+	// alone uses stream, the last stream handed out. rd is the reader
+	// role (see reader).
 	readSem chan struct{}
-	pending bool             // a request was posted and its result not taken
-	stream  *messageReader   // the last stream handed out
-	readReq chan readRequest // nil until the read loop first starts
-	readRes chan readResult
-	readEnd chan struct{} // closed when reading has ended; readErr is set
-	readErr *CloseError
-	// directReader reads messages for a direct Recv (see readerRole).
-	directReader messageReader
+	stream  stream
+	rd      reader
 
 	writeSem chan struct{} // held by the goroutine writing a message
 
@@ -103,13 +100,6 @@ type Conn struct {
 	initiated    *CloseError   // the close frame that began closing
 	err          *CloseError   // the outcome, once closed
 	keepalive    *time.Timer
-	awaitingPong bool
-	reading      bool       // somebody reads from gorilla (see setReading)
-	reader       readerRole // who may read (see readerRole)
-	turnTimer    *time.Timer
-	turnArmed    bool
-	turnAt       time.Duration // when the reader role was last given up, since born
-	born         time.Time
 	pings        map[string]chan struct{}
 	pingSeq      uint64
 
@@ -131,13 +121,13 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 		isServer:   isServer,
 		compressed: compressed,
 		readSem:    make(chan struct{}, 1),
-		readEnd:    make(chan struct{}),
 		writeSem:   make(chan struct{}, 1),
 		state:      StateOpen,
 		closing:    make(chan struct{}),
 		done:       make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	c.rd.init(c)
 	c.refs.Store(1)
 	// Deadlines the HTTP server may have set belong to the handshake.
 	_ = c.netConn.SetDeadline(time.Time{})
@@ -162,15 +152,14 @@ func rawConn(nc net.Conn) net.Conn {
 }
 
 // start starts the keepalive and gives the application the first turn
-// to read (see readerRole), once the connection is fully set up.
+// to read (see reader), once the connection is fully set up.
 func (c *Conn) start() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.opts.PingInterval > 0 {
 		c.keepalive = time.AfterFunc(c.opts.PingInterval, c.keepaliveTick)
 	}
-	c.born = time.Now()
-	c.giveUpReaderLocked()
+	c.mu.Unlock()
+	c.rd.start()
 }
 
 // Subprotocol returns the negotiated subprotocol, or "" if none.

@@ -61,7 +61,7 @@ func TestReceiveModesInterleave(t *testing.T) {
 			t.Fatalf("message %d (mode %d): got %.20q… (%d bytes), want %.20q… (%d bytes)", i, i%6, data, len(data), want, len(want))
 		}
 		if i%40 == 39 {
-			time.Sleep(readAheadDelay + 100*time.Millisecond)
+			time.Sleep(turnDelay + 100*time.Millisecond)
 		}
 	}
 }
@@ -100,7 +100,7 @@ func TestDirectRecvNeedsNoReaderGoroutine(t *testing.T) {
 		}
 		clients = append(clients, wc)
 	}
-	time.Sleep(readAheadDelay + 300*time.Millisecond) // the turn timers fire
+	time.Sleep(turnDelay + 300*time.Millisecond) // the turn timers fire
 	per := float64(runtime.NumGoroutine()-before) / conns
 	t.Logf("%.2f goroutines per connection", per)
 	if per > 1.1 {

@@ -17,51 +17,19 @@ func (c *Conn) keepaliveTick() {
 		c.mu.Unlock()
 		return
 	}
-	if !c.awaitingPong {
-		c.awaitingPong = true
-		if c.reading {
-			_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.PongTimeout))
-		}
-	}
 	c.keepalive.Reset(c.opts.PingInterval)
 	c.mu.Unlock()
+	c.rd.pingSent()
 	if err := c.writeControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
 		c.abort(err)
 	}
 }
 
-// setReading records whether anybody is reading from the connection.
-// Nobody reads while a received message waits for the application (or
-// while the application works on the last one, before its next Recv), so
-// the pong deadline is lifted then; it is set again when reading resumes.
-func (c *Conn) setReading(reading bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.setReadingLocked(reading)
-}
-
-func (c *Conn) setReadingLocked(reading bool) {
-	c.reading = reading
-	if c.state != StateOpen || !c.awaitingPong {
-		return
-	}
-	if reading {
-		_ = c.netConn.SetReadDeadline(time.Now().Add(c.opts.PongTimeout))
-	} else {
-		_ = c.netConn.SetReadDeadline(time.Time{})
-	}
-}
-
 // onPong is gorilla's pong handler. It runs in the reading goroutine.
 func (c *Conn) onPong(data string) error {
+	c.rd.pongReceived()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.awaitingPong {
-		c.awaitingPong = false
-		if c.state == StateOpen {
-			_ = c.netConn.SetReadDeadline(time.Time{})
-		}
-	}
 	if ch, ok := c.pings[data]; ok {
 		close(ch)
 		delete(c.pings, data)
@@ -76,9 +44,8 @@ func (c *Conn) stopKeepaliveLocked() {
 }
 
 // Ping sends a ping and waits for the peer's pong, or for ctx to end. The
-// pong is read by the connection's read loop, which pauses while a received
-// message waits for Recv; a Ping made then returns only once the
-// application has received that message.
+// pong is read whatever the application does, unless the messages the
+// connection holds for it fill their bound (see Options.RecvQueue).
 func (c *Conn) Ping(ctx context.Context) error {
 	c.mu.Lock()
 	if c.state != StateOpen {

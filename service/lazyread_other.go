@@ -12,3 +12,5 @@ func (r *rawReader) ok() bool { return false }
 func (g *frameGuard) setRaw(net.Conn) {}
 
 func (g *frameGuard) waitChunk() error { panic("unreachable") }
+
+func (g *frameGuard) discardBuffered() {}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // rawReader gives a connection's file descriptor to a guard that reads
@@ -76,4 +77,27 @@ func (g *frameGuard) rawRead(fd uintptr) bool {
 		g.chunk, g.raw.n = b, n
 		return true
 	}
+}
+
+// discardBuffered drops what the socket has received and nobody read,
+// without waiting for more. The read deadline is set in the past first,
+// so that a goroutine blocked reading gives up; the discarding reads do
+// not take the descriptor's read lock, which that goroutine may hold.
+func (g *frameGuard) discardBuffered() {
+	if !g.raw.ok() {
+		return
+	}
+	_ = g.Conn.SetReadDeadline(time.Unix(1, 0))
+	var buf [512]byte
+	_ = g.raw.rc.Control(func(fd uintptr) {
+		for {
+			n, err := syscall.Read(int(fd), buf[:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return
+			}
+		}
+	})
 }

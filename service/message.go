@@ -1,7 +1,6 @@
 package service
 
 import (
-	"fmt"
 	"io"
 	"sync"
 
@@ -33,20 +32,24 @@ func (m *messageReader) Read(p []byte) (int, error) {
 		return 0, m.err
 	}
 	if m.released {
-		return 0, fmt.Errorf("service: message reader used after the next Recv or Reader: %w", io.ErrClosedPipe)
+		return 0, errStaleReader
+	}
+	if m.done != nil {
+		m.c.rd.streamRead(true)
+		defer m.c.rd.streamRead(false)
 	}
 	n, err := m.r.Read(p)
 	m.n += int64(n)
 	switch {
 	case m.c.opts.ReadLimit > 0 && m.n > m.c.opts.ReadLimit:
-		m.err = m.c.beginClose(&CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big"}, true)
+		m.err = m.c.fail(&CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big"})
 		return 0, m.err
 	case m.typ == protocol.Text && !m.utf8.check(p[:n]):
-		m.err = m.c.beginClose(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}, true)
+		m.err = m.c.fail(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"})
 		return 0, m.err
 	case err == io.EOF:
 		if m.typ == protocol.Text && !m.utf8.complete() {
-			m.err = m.c.beginClose(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"}, true)
+			m.err = m.c.fail(&CloseError{Code: protocol.CloseInvalidPayload, Reason: "invalid UTF-8 in text message"})
 			return 0, m.err
 		}
 		if ce := m.c.received(m.typ, m.n); ce != nil {
@@ -59,7 +62,7 @@ func (m *messageReader) Read(p []byte) (int, error) {
 		m.gorillaErr = err
 		ce, fail := classifyReadError(err)
 		if fail {
-			ce = m.c.beginClose(ce, true)
+			ce = m.c.fail(ce)
 		}
 		m.err = ce
 		m.finishLocked()

@@ -46,6 +46,17 @@ type Options struct {
 	// 10s.
 	HandshakeTimeout time.Duration
 
+	// RecvQueue is how many received messages the connection holds for
+	// the application before it stops reading from the socket. The
+	// connection reads whatever the application does, so that pings are
+	// answered and the peer's close is seen; messages nobody has asked for
+	// yet wait in a queue, which also stops taking more once it holds
+	// ReadLimit bytes (1 MiB when there is no limit). While the queue is
+	// full the peer is held back by TCP; an application that leaves it
+	// full and takes nothing for PingInterval+PongTimeout has its
+	// connection closed with 1008 (policy violation). Defaults to 16.
+	RecvQueue int
+
 	// Compression enables permessage-deflate (RFC 7692, without context
 	// takeover) when the peer supports it. Defaults to off.
 	Compression bool
@@ -78,6 +89,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if d.PongTimeout <= 0 {
 		d.PongTimeout = DefaultPongTimeout
+	}
+	if d.RecvQueue <= 0 {
+		d.RecvQueue = DefaultRecvQueue
 	}
 	if d.HandshakeTimeout <= 0 {
 		d.HandshakeTimeout = DefaultHandshakeTimeout

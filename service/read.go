@@ -4,25 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
 )
 
-// A readRequest asks the read loop for the next message, whole or as a
-// stream.
-type readRequest struct {
-	stream  bool
-	handoff bool // the reader role goes to the requester's next Recv
-}
-
-// A readResult answers a readRequest.
+// A readResult is what a receive got: a whole message or a stream.
 type readResult struct {
 	typ  protocol.MessageType
 	data []byte         // whole messages
 	r    *messageReader // streams
-	err  error
 }
 
 // Recv waits for the next message and returns it whole. Text messages are
@@ -33,6 +31,10 @@ type readResult struct {
 // When the connection closes, Recv returns a *CloseError (read it with
 // CloseStatus): the peer's close code and reason, or 1006 if the peer
 // vanished. Once closed, Recv returns at once.
+//
+// Messages that arrived before the connection started closing are
+// returned first, even after it has: a handler draining its messages
+// sees each of them, then the close.
 //
 // If ctx ends first, Recv returns ctx.Err(); the connection stays usable
 // and no message is lost: the one being received goes to the next Recv.
@@ -47,9 +49,9 @@ func (c *Conn) Recv(ctx context.Context) (protocol.MessageType, []byte, error) {
 // to save an allocation per message when buf is reused: the message
 // returned is buf[:n] if it fits in cap(buf), else a larger buffer
 // (which the caller may keep for the next call). A nil buf is Recv.
-// The message is only written into buf when ctx is the connection's own
-// context or one that cannot be cancelled; otherwise it arrives in a new
-// buffer.
+// The message is only written into buf when it is read directly (see
+// Conn); a message the connection read ahead arrives in a buffer of its
+// own.
 func (c *Conn) RecvInto(ctx context.Context, buf []byte) (protocol.MessageType, []byte, error) {
 	res, err := c.next(ctx, false, buf)
 	if err != nil {
@@ -77,10 +79,25 @@ func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, err
 	if err != nil {
 		return 0, nil, err
 	}
-	if res.r == nil { // a Recv call was abandoned before this one
-		return res.typ, bytes.NewReader(res.data), nil
+	if res.r == nil { // a message read ahead
+		h := &heldReader{r: bytes.NewReader(res.data)}
+		c.stream = h
+		return res.typ, h, nil
 	}
 	return res.typ, res.r, nil
+}
+
+// CloseRead declares that the application does not read from c: from
+// then on the connection reads by itself, answering pings and echoing the
+// peer's close (which cancels the handler's ctx), and closes with 1008
+// (policy violation) as soon as a data message arrives, or at once if
+// one had arrived already and is still unread. Recv and Reader then
+// return ErrReadClosed. It suits handlers that only send, such as feeds
+// and dashboards.
+func (c *Conn) CloseRead() {
+	if c.rd.closeRead() {
+		c.fail(&CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"})
+	}
 }
 
 // RecvJSON receives a text message and decodes it as JSON into v.
@@ -98,13 +115,17 @@ func (c *Conn) RecvJSON(ctx context.Context, v any) error {
 	return nil
 }
 
-// next reads the next message directly, or asks the read loop for it and
-// waits (see readerRole).
+// next gets the next message: from the queue, directly on the calling
+// goroutine, or from the read loop (see reader).
 func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, error) {
 	select {
 	case c.readSem <- struct{}{}:
-	case <-ctx.Done():
-		return readResult{}, c.ctxErr(ctx)
+	default:
+		select {
+		case c.readSem <- struct{}{}:
+		case <-ctx.Done():
+			return readResult{}, c.ctxErr(ctx)
+		}
 	}
 	defer func() { <-c.readSem }()
 
@@ -113,79 +134,34 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 		c.stream = nil
 	}
 	// Read directly if nothing could interrupt the read but the
-	// connection's end; otherwise through the loop. The direct read runs
-	// from this small frame rather than viaLoop's large one: a handler
-	// waiting in Recv keeps the stack it waits on.
+	// connection's end. The direct read runs from this small frame: a
+	// handler waiting in Recv keeps the stack it waits on.
 	done := ctx.Done()
-	direct := !stream && (done == nil || done == c.ctx.Done())
-	if direct && !c.pending && c.takeDirect() {
-		return c.readDirect(buf)
+	direct := done == nil || done == c.ctx.Done()
+	if direct {
+		done = nil // the connection's end wakes the receiver anyway
 	}
-	return c.viaLoop(ctx, stream, direct)
-}
-
-// takeDirect gives the caller the reader role if nobody holds it and the
-// connection is open.
-func (c *Conn) takeDirect() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.reader != readerNone || c.state != StateOpen {
-		return false
-	}
-	c.reader = readerDirect
-	c.setReadingLocked(true)
-	return true
-}
-
-// viaLoop asks the read loop for the next message, unless an abandoned
-// call asked already, and waits for it. handoff asks the loop to give the
-// reader role up after this message.
-func (c *Conn) viaLoop(ctx context.Context, stream, handoff bool) (readResult, error) {
-	if !c.pending {
-		if c.State() != StateOpen {
-			// The loop serves no requests once closing: wait for it.
-			select {
-			case <-c.readEnd:
-				return readResult{}, c.readErr
-			case <-ctx.Done():
-				return readResult{}, c.ctxErr(ctx)
+	for {
+		q, s, readDirect, wait, err := c.rd.take(direct, stream)
+		switch {
+		case err != nil:
+			return readResult{}, err
+		case readDirect:
+			return c.readDirect(buf)
+		case s != nil:
+			if stream {
+				c.stream = s
 			}
+			return readResult{typ: s.typ, r: s}, nil
+		case wait == nil:
+			return readResult{typ: q.typ, data: q.data}, nil
 		}
-		c.mu.Lock()
-		c.ensureReaderLocked()
-		c.mu.Unlock()
 		select {
-		case c.readReq <- readRequest{stream: stream, handoff: handoff}:
-		case <-c.readEnd:
-			// Reading ended (with a request of an abandoned call maybe
-			// left unserved in the channel).
-			return readResult{}, c.readErr
+		case <-wait:
+		case <-done:
+			c.rd.abandon()
+			return readResult{}, c.ctxErr(ctx)
 		}
-		c.pending = true
-	}
-	select {
-	case res := <-c.readRes:
-		return c.took(res)
-	case <-c.readEnd:
-		select {
-		case res := <-c.readRes:
-			return c.took(res)
-		default:
-		}
-		c.pending = false
-		return readResult{}, c.readErr
-	case <-ctx.Done():
-		if c.State() != StateOpen {
-			// Typically ctx is the connection's own context, cancelled
-			// because the connection is closing: report the close.
-			select {
-			case res := <-c.readRes:
-				return c.took(res)
-			default:
-			}
-			return readResult{}, c.closedErr()
-		}
-		return readResult{}, ctx.Err()
 	}
 }
 
@@ -194,47 +170,53 @@ func (c *Conn) viaLoop(ctx context.Context, stream, handoff bool) (readResult, e
 func (c *Conn) readDirect(buf []byte) (readResult, error) {
 	typ, r, err := c.ws.NextReader()
 	if err != nil {
-		return readResult{}, c.directEnd(err)
+		return readResult{}, c.endRead(err)
 	}
-	// Only the holder of the reader role uses directReader.
-	mr := &c.directReader
+	// Only the holder of the reader role uses directMR.
+	mr := &c.rd.directMR
 	*mr = messageReader{c: c, typ: protocol.MessageType(typ), r: r}
 	data, err := mr.readAll(buf)
 	if mr.gorillaErr != nil {
-		return readResult{}, c.directEnd(mr.gorillaErr)
+		return readResult{}, c.endRead(mr.gorillaErr)
 	}
-	c.mu.Lock()
-	c.giveUpReaderLocked()
-	c.mu.Unlock()
+	c.rd.directDone()
 	if err != nil {
 		return readResult{}, err
 	}
 	return readResult{typ: protocol.MessageType(typ), data: data}, nil
 }
 
-// directEnd ends reading after gorilla failed a direct read, as the read
-// loop would, and returns what ended it. Failing the connection lingers
-// over the close, which is left to a goroutine of its own.
-func (c *Conn) directEnd(err error) error {
-	if ce, fail := classifyReadError(err); fail {
-		go c.endClassified(ce, fail)
-		<-c.readEnd
-	} else {
-		c.endClassified(ce, fail)
-	}
-	return c.readErr
+// A stream is what Reader hands out: valid until the next Recv or Reader.
+type stream interface {
+	io.Reader
+	release()
 }
 
-func (c *Conn) took(res readResult) (readResult, error) {
-	c.pending = false
-	if res.err != nil {
-		return readResult{}, res.err
-	}
-	if res.r != nil {
-		c.stream = res.r
-	}
-	return res, nil
+// heldReader is the stream of a message read ahead.
+type heldReader struct {
+	mu       sync.Mutex
+	r        *bytes.Reader
+	released bool
 }
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		return 0, errStaleReader
+	}
+	return h.r.Read(p)
+}
+
+func (h *heldReader) release() {
+	h.mu.Lock()
+	h.released = true
+	h.mu.Unlock()
+}
+
+// errStaleReader is returned by a stream used after the next Recv or
+// Reader.
+var errStaleReader = fmt.Errorf("service: message reader used after the next Recv or Reader: %w", io.ErrClosedPipe)
 
 // ctxErr is the error for an operation whose ctx ended: ctx.Err(), or the
 // close when the connection is closing, since closing cancels the
@@ -258,4 +240,56 @@ func (c *Conn) closedErr() error {
 		return c.initiated
 	}
 	return ErrClosed
+}
+
+// endRead handles the error that ended reading, on the goroutine that
+// read: it fails the connection when the error is a violation, ends
+// reading and finishes the connection. It returns the outcome.
+func (c *Conn) endRead(err error) *CloseError {
+	ce, fail := classifyReadError(err)
+	if fail {
+		c.fail(ce)
+	}
+	ce = c.outcome(ce)
+	c.rd.ended(ce)
+	c.finish(ce)
+	return ce
+}
+
+// classifyReadError turns an error from gorilla's reader into the close it
+// stands for, and says whether the connection must be failed with it.
+func classifyReadError(err error) (ce *CloseError, fail bool) {
+	// The chain is walked by hand: errors.As would move each target
+	// variable to the heap, on every connection's end.
+	var wce *websocket.CloseError
+	abnormal := false
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch t := e.(type) {
+		case *frameError:
+			return &CloseError{Code: t.code, Reason: t.reason, Err: err}, true
+		case *websocket.CloseError:
+			if wce == nil {
+				wce = t
+			}
+		case net.Error:
+			abnormal = true
+		}
+		if e == io.EOF || e == io.ErrUnexpectedEOF || e == net.ErrClosed {
+			abnormal = true
+		}
+	}
+	if wce != nil && wce.Code != websocket.CloseAbnormalClosure {
+		// The peer's close frame; gorilla has called onPeerClose.
+		return &CloseError{Code: protocol.CloseCode(wce.Code), Reason: wce.Text}, false
+	}
+	abnormal = abnormal || wce != nil
+	switch {
+	case abnormal:
+		return &CloseError{Code: protocol.CloseAbnormal, Err: err}, false
+	case errors.Is(err, websocket.ErrReadLimit):
+		return &CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big", Err: err}, true
+	}
+	// A protocol violation; gorilla has usually sent 1002 already.
+	reason := strings.TrimPrefix(err.Error(), "websocket: ")
+	return &CloseError{Code: protocol.CloseProtocolError, Reason: truncateReason(reason), Err: err}, true
 }
