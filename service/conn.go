@@ -91,17 +91,17 @@ type Conn struct {
 	wbufs     net.Buffers
 	rawW      rawWriter // TrySendPrepared's, guarded by frameSem
 
-	mu           sync.Mutex
-	state        State
-	closing      chan struct{} // closed when the state leaves StateOpen
-	done         chan struct{} // closed when the state is StateClosed
-	peerClose    *CloseError   // the peer's close frame
-	failed       *CloseError   // the close sent when failing the connection
-	initiated    *CloseError   // the close frame that began closing
-	err          *CloseError   // the outcome, once closed
-	keepalive    *time.Timer
-	pings        map[string]chan struct{}
-	pingSeq      uint64
+	mu        sync.Mutex
+	state     State
+	closing   chan struct{} // closed when the state leaves StateOpen
+	done      chan struct{} // closed when the state is StateClosed
+	peerClose *CloseError   // the peer's close frame
+	failed    *CloseError   // the close sent when failing the connection
+	initiated *CloseError   // the close frame that began closing
+	err       *CloseError   // the outcome, once closed
+	keepalive *time.Timer
+	pings     map[string]chan struct{}
+	pingSeq   uint64
 
 	observers atomic.Pointer[[]Observer] // replaced whole under mu
 
