@@ -124,11 +124,7 @@ const DefaultRecvQueue = 16
 // application declared with CloseRead that it does not read.
 var ErrReadClosed = fmt.Errorf("service: CloseRead was called: the connection does not deliver messages: %w", io.ErrClosedPipe)
 
-func (r *reader) init(c *Conn) {
-	r.c = c
-	r.notify = make(chan struct{}, 1)
-	r.space = make(chan struct{}, 1)
-}
+func (r *reader) init(c *Conn) { r.c = c }
 
 // wake signals a channel of capacity one without blocking.
 func wake(ch chan struct{}) {
@@ -189,7 +185,14 @@ func (r *reader) onTurn() {
 	r.startLoopLocked()
 }
 
+// startLoopLocked starts the read loop. The channels between it and the
+// receivers are made then: a connection that only reads directly does
+// without them.
 func (r *reader) startLoopLocked() {
+	if r.notify == nil {
+		r.notify = make(chan struct{}, 1)
+		r.space = make(chan struct{}, 1)
+	}
 	r.state = readerLoop
 	r.setReadingLocked(true)
 	go r.loop()
