@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // AcceptOptions configures Accept. The zero value accepts a same-origin
@@ -57,7 +58,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 }
 
 // writeBufferPool lends gorilla's write buffer to the Writer streams of
-// server connections without compression (see writeFrame).
+// server connections without compression (see frame.go).
 var writeBufferPool sync.Pool
 
 // noAcceptOptions stands for nil options; accept only reads it.
@@ -81,7 +82,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	opts := o.Options.withDefaults()
 	up := websocket.Upgrader{
 		HandshakeTimeout:  opts.HandshakeTimeout,
-		ReadBufferSize:    guardedReadBuffer,
+		ReadBufferSize:    wire.ReadBufferSize,
 		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
 		EnableCompression: opts.Compression,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
@@ -90,11 +91,11 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	}
 	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
 	if !compressed {
-		// Messages are written by writeFrame; only Writer streams use
+		// Messages are written by the frame writer; only Writer streams use
 		// gorilla's write buffer, borrowed for the length of a message.
 		up.WriteBufferPool = &writeBufferPool
 	}
-	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed)}
+	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed), compressed: compressed}
 	var header http.Header
 	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header[headerProtocolKey]) <= 1 {
 		// Nothing to copy: the upgrader answers with the subprotocol

@@ -12,11 +12,12 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 func TestClassifyReadError(t *testing.T) {
 	t.Parallel()
-	fe := &frameError{protocol.CloseMessageTooBig, "message too big: 10 bytes, limit 5"}
+	fe := &wire.FrameError{Code: protocol.CloseMessageTooBig, Reason: "message too big: 10 bytes, limit 5"}
 	closed := &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}
 	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	tests := []struct {
@@ -26,8 +27,8 @@ func TestClassifyReadError(t *testing.T) {
 		reason string
 		fail   bool
 	}{
-		{"the guard's violation", fe, 1009, fe.reason, true},
-		{"the guard's violation, wrapped", fmt.Errorf("read: %w", fe), 1009, fe.reason, true},
+		{"the guard's violation", fe, 1009, fe.Reason, true},
+		{"the guard's violation, wrapped", fmt.Errorf("read: %w", fe), 1009, fe.Reason, true},
 		{"the peer's close", &websocket.CloseError{Code: 1001, Text: "bye"}, 1001, "bye", false},
 		{"the peer's close, wrapped", fmt.Errorf("x: %w", &websocket.CloseError{Code: 4000, Text: "app"}), 4000, "app", false},
 		{"gorilla's abnormal closure", &websocket.CloseError{Code: websocket.CloseAbnormalClosure}, 1006, "", false},

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // State is the life-cycle stage of a connection, after the ready states of
@@ -80,16 +82,10 @@ type Conn struct {
 
 	writeSem chan struct{} // held by the goroutine writing a message
 
-	// Writing frames (see frame.go). wdeadline and the frame buffers are
-	// guarded by writeSem; closeSent by frameSem.
-	ownFrames bool          // data frames are written by writeFrame
-	frameSem  chan struct{} // held while a frame is written
-	closeSent bool
-	wdeadline time.Time
-	whdr      [10]byte
-	wvec      [2][]byte
-	wbufs     net.Buffers
-	rawW      rawWriter // TrySendPrepared's, guarded by frameSem
+	// fw writes the frames of a server connection without compression,
+	// and holds the frame lock (see frame.go); nil on others, whose
+	// frames gorilla writes.
+	fw *wire.Writer
 
 	mu        sync.Mutex
 	state     State
@@ -135,17 +131,17 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 	ws.SetCloseHandler(c.onPeerClose)
 	ws.SetPongHandler(c.onPong)
 	if isServer && !compressed {
-		c.ownFrames = true
-		c.frameSem = make(chan struct{}, 1)
+		g, _ := ws.NetConn().(*wire.Guard)
+		c.fw = wire.NewWriter(c.netConn, g)
 		ws.SetPingHandler(c.onPing)
 	}
 	return c
 }
 
-// rawConn returns the network connection under a frameGuard, on which
-// deadlines are set and the close is lingered over.
+// rawConn returns the network connection under a frame guard, on which
+// deadlines are set.
 func rawConn(nc net.Conn) net.Conn {
-	if g, ok := nc.(*frameGuard); ok {
+	if g, ok := nc.(*wire.Guard); ok {
 		return g.Conn
 	}
 	return nc

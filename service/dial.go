@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // ErrBadHandshake is wrapped by Dial's error when the server answered with
@@ -69,9 +71,10 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		return nil, nil, fmt.Errorf("service: Dial %s: scheme must be ws or wss", rawURL)
 	}
 	copts := o.Options.withDefaults()
+	gd := guardedDialer{dial: o.NetDialContext, tls: o.TLSConfig, host: u.Hostname()}
 	d := websocket.Dialer{
-		NetDialContext:    o.NetDialContext,
-		TLSClientConfig:   o.TLSConfig,
+		NetDialContext:    gd.dialTCP,
+		NetDialTLSContext: gd.dialTLS,
 		HandshakeTimeout:  copts.HandshakeTimeout,
 		Subprotocols:      o.Subprotocols,
 		EnableCompression: copts.Compression,
@@ -91,10 +94,92 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		_ = ws.NetConn().Close()
 		return nil, resp, fmt.Errorf("%w: %q (offered %q)", ErrProtocolNotOffered, p, o.Subprotocols)
 	}
-	compressed := copts.Compression && headerHasExtension(resp.Header, "permessage-deflate")
+	compressed, err := acceptedExtensions(resp.Header, copts.Compression)
+	if err != nil {
+		_ = ws.NetConn().Close()
+		return nil, resp, err
+	}
+	if gd.guard != nil {
+		gd.guard.Configure(wireLimit(copts, compressed), compressed)
+	}
 	c := newConn(ctx, ws, copts, false, compressed)
 	c.resp = resp
 	c.req = resp.Request
 	c.start()
 	return c, resp, nil
+}
+
+// ErrExtensionNotOffered is wrapped by Dial's error when the server
+// answered with an extension the client did not offer.
+var ErrExtensionNotOffered = errors.New("service: server chose an extension that was not offered")
+
+// acceptedExtensions checks the extensions of the server's answer against
+// the offer, which is permessage-deflate if compress is set and nothing
+// otherwise, and reports whether compression was negotiated.
+func acceptedExtensions(h http.Header, compress bool) (bool, error) {
+	compressed := false
+	for _, v := range h[headerExtensionsKey] {
+		for v != "" {
+			var ext string
+			ext, v, _ = strings.Cut(v, ",")
+			name, _, _ := strings.Cut(ext, ";")
+			name = strings.TrimSpace(name)
+			switch {
+			case name == "":
+			case strings.EqualFold(name, "permessage-deflate") && compress && !compressed:
+				compressed = true
+			default:
+				return false, fmt.Errorf("%w: %q", ErrExtensionNotOffered, strings.TrimSpace(ext))
+			}
+		}
+	}
+	return compressed, nil
+}
+
+// guardedDialer dials the TCP (and TLS) connection of a client and puts a
+// frame guard (wire.Guard) over it, which refuses what a server may not
+// send before gorilla reads it.
+type guardedDialer struct {
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls   *tls.Config
+	host  string
+	guard *wire.Guard // the connection's guard, once dialed
+}
+
+func (d *guardedDialer) dialRaw(ctx context.Context, network, addr string) (net.Conn, error) {
+	if d.dial != nil {
+		return d.dial(ctx, network, addr)
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, network, addr)
+}
+
+func (d *guardedDialer) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	nc, err := d.dialRaw(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.guard = wire.NewGuard(nc, nil, wire.FromServer)
+	return d.guard, nil
+}
+
+func (d *guardedDialer) dialTLS(ctx context.Context, network, addr string) (net.Conn, error) {
+	nc, err := d.dialRaw(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{}
+	if d.tls != nil {
+		cfg = d.tls.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = d.host
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	d.guard = wire.NewGuard(tc, nil, wire.FromServer)
+	return d.guard, nil
 }

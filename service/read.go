@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // A readResult is what a receive got: a whole message or a stream.
@@ -265,8 +266,8 @@ func classifyReadError(err error) (ce *CloseError, fail bool) {
 	abnormal := false
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		switch t := e.(type) {
-		case *frameError:
-			return &CloseError{Code: t.code, Reason: t.reason, Err: err}, true
+		case *wire.FrameError:
+			return &CloseError{Code: t.Code, Reason: t.Reason, Err: err}, true
 		case *websocket.CloseError:
 			if wce == nil {
 				wce = t

@@ -1,6 +1,10 @@
 package service
 
-import "time"
+import (
+	"time"
+
+	"github.com/wsmap/wsmap/service/internal/wire"
+)
 
 // TrySendPrepared sends p at once if that needs no waiting: no other
 // write is under way on c, and the socket takes the frame without
@@ -23,12 +27,7 @@ import "time"
 // and messages that fit in 4 KiB with their header are sent this way;
 // for others TrySendPrepared returns false.
 func (c *Conn) TrySendPrepared(p *PreparedMessage) bool {
-	if !c.ownFrames {
-		return false
-	}
-	var hdr [10]byte
-	n := frameHeader(&hdr, p.typ, len(p.data))
-	if n+len(p.data) > chunkSize {
+	if c.fw == nil {
 		return false
 	}
 	select {
@@ -40,53 +39,30 @@ func (c *Conn) TrySendPrepared(p *PreparedMessage) bool {
 		c.unlockWrite()
 		return false
 	}
-	select {
-	case c.frameSem <- struct{}{}:
-	default:
-		c.unlockWrite()
-		return false
-	}
-	if c.closeSent || !c.rawW.init(c.ws.NetConn()) {
-		c.unlockFrame()
-		c.unlockWrite()
-		return false
-	}
-	b := chunkPool.Get().(*[chunkSize]byte)
-	end := appendFrame(b, 0, hdr[:n], p.data)
-	written := c.rawW.write(b[:end])
+	begun, tail := c.fw.TryWrite(p.typ, p.data)
 	switch {
-	case written == end:
-		c.unlockFrame()
+	case !begun:
 		c.unlockWrite()
-		chunkPool.Put(b)
+		return false
+	case tail == nil:
+		c.unlockWrite()
 		c.sent(p.typ, len(p.data))
 		return true
-	case written == 0:
-		// The socket is full, or the write failed: SendPrepared waits,
-		// or reports the failure.
-		c.unlockFrame()
-		c.unlockWrite()
-		chunkPool.Put(b)
-		return false
 	}
-	// Both locks go with the rest of the frame, so that nothing is
-	// written before it.
-	go c.writeTail(p, b, written, end)
+	// The write lock goes with the rest of the frame, as the frame lock
+	// does, so that nothing is written before it.
+	go c.writeTail(p, tail)
 	return true
 }
 
-// writeTail writes the rest of a frame TrySendPrepared began, b[from:to],
-// and releases the locks it holds.
-func (c *Conn) writeTail(p *PreparedMessage, b *[chunkSize]byte, from, to int) {
+// writeTail writes the rest of a frame TrySendPrepared began and releases
+// the locks it holds.
+func (c *Conn) writeTail(p *PreparedMessage, tail *wire.Tail) {
 	defer c.unlockWrite()
-	c.wdeadline = time.Now().Add(c.opts.WriteTimeout)
-	_ = c.ws.SetWriteDeadline(c.wdeadline)
-	err := c.netConn.SetWriteDeadline(c.wdeadline)
-	if err == nil {
-		_, err = c.netConn.Write(b[from:to])
-	}
-	c.unlockFrame()
-	chunkPool.Put(b)
+	deadline := time.Now().Add(c.opts.WriteTimeout)
+	_ = c.ws.SetWriteDeadline(deadline)
+	c.fw.SetDeadline(deadline)
+	err := c.fw.WriteTail(tail, deadline)
 	if c.writeResult(c.ctx, err, false) == nil {
 		c.sent(p.typ, len(p.data))
 	}

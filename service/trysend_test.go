@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // TestTrySendPreparedWhen checks when TrySendPrepared writes at once and
@@ -24,7 +25,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	large, err := NewPreparedMessage(protocol.Binary, bytes.Repeat([]byte{'x'}, chunkSize))
+	large, err := NewPreparedMessage(protocol.Binary, bytes.Repeat([]byte{'x'}, wire.ChunkSize))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // Send writes one message of the given type. It is safe to call from any
@@ -34,8 +35,8 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 	}
 	defer c.unlockWrite()
 	err := c.write(ctx, func() error {
-		if c.ownFrames {
-			return c.writeFrame(typ, data)
+		if c.fw != nil {
+			return c.fw.WriteFrame(typ, data)
 		}
 		return c.ws.WriteMessage(int(typ), data)
 	})
@@ -75,6 +76,9 @@ func NewPreparedMessage(typ protocol.MessageType, data []byte) (*PreparedMessage
 	return &PreparedMessage{typ: typ, data: bytes.Clone(data)}, nil
 }
 
+// Frame returns the message's type and payload, for the frame writer.
+func (p *PreparedMessage) Frame() (protocol.MessageType, []byte) { return p.typ, p.data }
+
 // Type returns the message's type.
 func (p *PreparedMessage) Type() protocol.MessageType { return p.typ }
 
@@ -97,7 +101,7 @@ func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
 // that fit together in 4 KiB go out in one write: a broadcaster that
 // finds several messages queued for a receiver sends them with one call.
 func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
-	if !c.ownFrames {
+	if c.fw == nil {
 		for _, p := range ps {
 			if _, err := p.frames(); err != nil {
 				return err
@@ -111,8 +115,8 @@ func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
 	for len(ps) > 0 {
 		n := 1
 		err := c.write(ctx, func() (err error) {
-			if c.ownFrames {
-				n, err = c.writePrepared(ps)
+			if c.fw != nil {
+				n, err = wire.WriteFrames(c.fw, ps)
 				return err
 			}
 			return c.ws.WritePreparedMessage(ps[0].pm)
@@ -187,9 +191,9 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	}
 	var n int
 	err := w.c.write(w.ctx, func() error {
-		if w.c.ownFrames {
-			w.c.lockFrame()
-			defer w.c.unlockFrame()
+		if w.c.fw != nil {
+			w.c.fw.Lock()
+			defer w.c.fw.Unlock()
 		}
 		var err error
 		n, err = w.w.Write(p)
@@ -207,9 +211,9 @@ func (w *messageWriter) Close() error {
 	w.closed = true
 	defer w.c.unlockWrite()
 	err := w.c.write(w.ctx, func() error {
-		if w.c.ownFrames {
-			w.c.lockFrame()
-			defer w.c.unlockFrame()
+		if w.c.fw != nil {
+			w.c.fw.Lock()
+			defer w.c.fw.Unlock()
 		}
 		return w.w.Close()
 	})
@@ -262,7 +266,9 @@ func (c *Conn) write(ctx context.Context, f func() error) error {
 		deadline = d
 	}
 	_ = c.ws.SetWriteDeadline(deadline)
-	c.wdeadline = deadline
+	if c.fw != nil {
+		c.fw.SetDeadline(deadline)
+	}
 	// The connection's own context is cancelled only once it is closing,
 	// which lets a write finish: no need to watch it. Not watching keeps
 	// the hot path free of allocations.
@@ -297,7 +303,7 @@ func (c *Conn) writeResult(ctx context.Context, err error, interrupted bool) err
 		return fmt.Errorf("service: write interrupted: %w (%w)", ctx.Err(), ErrClosed)
 	case err == nil:
 		return nil
-	case errors.Is(err, websocket.ErrCloseSent):
+	case errors.Is(err, websocket.ErrCloseSent), err == wire.ErrCloseSent:
 		return c.closedErr()
 	case ctx.Err() != nil && c.State() == StateOpen:
 		// The deadline taken from ctx expired.

@@ -45,14 +45,14 @@ func TestServersIdleAndHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle := scenario{name: "idle", path: "/echo", args: []string{"-mode", "idle", "-conns", "50", "-idle", "1500ms", "-protocols", "echo"}}
+	idle := scenario{name: "idle", path: "/echo", args: []string{"-mode", "idle", "-conns", "200", "-idle", "1500ms", "-protocols", "echo"}}
 	shake := scenario{name: "handshake", path: "/echo", args: []string{"-mode", "handshake", "-conns", "100", "-protocols", "echo"}}
 	for _, impl := range []string{"wsmap", "gorilla"} {
 		r, err := measure(bins, idle, impl)
 		if err != nil {
 			t.Fatalf("%s idle: %v", impl, err)
 		}
-		if r.report.Connected != 50 || r.rssIdle < r.rssBefore {
+		if r.report.Connected != 200 || r.rssIdle < r.rssBefore {
 			t.Errorf("%s idle: %d connected, resident memory %d KiB then %d KiB", impl, r.report.Connected, r.rssBefore, r.rssIdle)
 		}
 		r, err = measure(bins, shake, impl)

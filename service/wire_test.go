@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // TestPipelinedMessagesAcrossChunks sends messages of sizes around the
@@ -17,8 +18,8 @@ import (
 // with Recv and RecvInto in turn.
 func TestPipelinedMessagesAcrossChunks(t *testing.T) {
 	t.Parallel()
-	sizes := []int{0, 1, 125, 126, 127, guardedReadBuffer - 8, guardedReadBuffer, guardedReadBuffer + 1,
-		chunkSize - 14, chunkSize - 1, chunkSize, chunkSize + 1, 3*chunkSize + 5, 65535, 65536, 100000, 2, 3}
+	sizes := []int{0, 1, 125, 126, 127, wire.ReadBufferSize - 8, wire.ReadBufferSize, wire.ReadBufferSize + 1,
+		wire.ChunkSize - 14, wire.ChunkSize - 1, wire.ChunkSize, wire.ChunkSize + 1, 3*wire.ChunkSize + 5, 65535, 65536, 100000, 2, 3}
 	_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		var buf []byte
 		for i := 0; ; i++ {
@@ -78,8 +79,8 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 			}
 			// Only the reader touches the guard, and this goroutine
 			// holds the reader role until its next Recv.
-			g := c.ws.NetConn().(*frameGuard)
-			report <- fmt.Sprintf("reads the socket directly: %v, holds a chunk: %v", g.raw.ok(), g.chunk != nil)
+			g := c.ws.NetConn().(*wire.Guard)
+			report <- fmt.Sprintf("reads the socket directly: %v, holds a chunk: %v", g.ReadsDirectly(), g.HoldsChunk())
 		}
 	})
 	c := dial(t, url, nil)

@@ -1,0 +1,292 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// Peer says whose frames a Guard reads.
+type Peer uint8
+
+const (
+	// FromClient frames are masked; a server's guard reads them.
+	FromClient Peer = iota
+	// FromServer frames are unmasked and follow the HTTP response to the
+	// opening handshake; a client's guard reads them.
+	FromServer
+)
+
+// Guard reads a connection's bytes before gorilla does and follows the
+// frames in them, refusing, with a close code and a reason, what RFC 6455
+// forbids in a frame header, before gorilla reads the frame or allocates
+// for it:
+//
+//   - RSV2 or RSV3, RSV1 on a control or continuation frame (RFC 7692
+//     section 6.1), and RSV1 at all without compression;
+//   - a reserved opcode;
+//   - a frame masked the wrong way: a client's must be, a server's must
+//     not be (section 5.1);
+//   - a control frame fragmented or longer than 125 bytes (section 5.5);
+//   - a 64-bit length with its most significant bit set (section 5.2);
+//   - a message longer on the wire than the limit, as soon as a frame
+//     header announces it (1009).
+//
+// Everything else gorilla still parses and checks. The bytes of an
+// offending frame are held back: gorilla sees a read error, the
+// *FrameError, instead.
+//
+// A client's guard first passes the HTTP response through unread, then
+// follows frames once its header ends, if its status is 101.
+//
+// A Guard is read by one goroutine at a time, as gorilla's reader is.
+type Guard struct {
+	net.Conn
+	pending []byte // bytes to give out before reading the connection
+
+	limit      int64 // wire bytes per message; 0 for none
+	masked     bool  // frames must be masked
+	compressed bool  // RSV1 may mark a message's first frame
+
+	resp respScan // the HTTP response, on a client's guard
+
+	hdr     [14]byte
+	hn      int    // header bytes seen of the current frame
+	payload uint64 // payload bytes left in the current frame
+	msgLen  uint64 // wire bytes of the current message so far
+	err     *FrameError
+
+	// Reading the socket (see readConn): data is the unread part of
+	// chunk, a pooled buffer held only while it has unread bytes.
+	raw   rawReader
+	chunk *[ChunkSize]byte
+	data  []byte
+}
+
+// FrameError is a violation a Guard found: the close code and reason to
+// fail the connection with.
+type FrameError struct {
+	Code   protocol.CloseCode
+	Reason string
+}
+
+func (e *FrameError) Error() string { return "websocket: " + e.Reason }
+
+// NewGuard returns a guard reading nc, which first gives out pending
+// (bytes read from nc by others, such as an HTTP server, beyond the
+// request), for frames from peer. It applies no message limit and allows
+// no compression until configured.
+func NewGuard(nc net.Conn, pending []byte, peer Peer) *Guard {
+	g := &Guard{Conn: nc, pending: pending, masked: peer == FromClient}
+	g.resp.active = peer == FromServer
+	g.raw.init(nc)
+	return g
+}
+
+// Configure sets the message limit, in bytes on the wire (0 for none),
+// and whether compression was negotiated, which allows RSV1 on a
+// message's first frame. A client calls it once the handshake has told it
+// so, before reading frames: a client's guard gives out no byte after the
+// response's header until its next read.
+func (g *Guard) Configure(limit int64, compressed bool) {
+	g.limit, g.compressed = limit, compressed
+}
+
+// ReadsDirectly reports whether the guard waits for bytes on the socket's
+// descriptor without holding a buffer; HoldsChunk whether it holds a
+// read buffer now. Both are for tests.
+func (g *Guard) ReadsDirectly() bool { return g.raw.ok() }
+
+// HoldsChunk reports whether the guard holds a pooled read buffer.
+func (g *Guard) HoldsChunk() bool { return g.chunk != nil }
+
+func (g *Guard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	var n int
+	var err error
+	if len(g.pending) > 0 {
+		n = copy(p, g.pending)
+		g.pending = g.pending[n:]
+	} else {
+		n, err = g.readConn(p)
+	}
+	start := 0
+	if g.resp.active {
+		end, done := g.resp.scan(p[:n])
+		if !done {
+			return n, err
+		}
+		g.resp.active = false
+		g.resp.passthrough = !g.resp.switching
+		if end < n {
+			// Frames follow: keep them for the next read, which comes
+			// once the caller has configured the guard.
+			g.pending = append(append([]byte(nil), p[end:n]...), g.pending...)
+			return end, nil
+		}
+		start = end
+	}
+	if g.resp.passthrough {
+		return n, err
+	}
+	pass, ferr := g.scan(p[start:n])
+	if ferr != nil {
+		g.err = ferr
+		if start+pass == 0 {
+			return 0, ferr
+		}
+		return start + pass, nil
+	}
+	return n, err
+}
+
+// scan follows the frames in b. It returns how many bytes of b gorilla
+// may have: all of them, or, on a violation, those before the offending
+// frame's header.
+func (g *Guard) scan(b []byte) (int, *FrameError) {
+	i := 0
+	for i < len(b) {
+		if g.hn == 0 && g.payload > 0 {
+			k := min(uint64(len(b)-i), g.payload)
+			i += int(k)
+			g.payload -= k
+			continue
+		}
+		start := i - g.hn // where this header began; negative if in an earlier read
+		g.hdr[g.hn] = b[i]
+		g.hn++
+		i++
+		if g.hn < 2 || g.hn < HeaderLen(g.hdr[1]) {
+			continue
+		}
+		if err := g.frame(); err != nil {
+			return max(start, 0), err
+		}
+	}
+	return len(b), nil
+}
+
+// HeaderLen is the length of a frame header whose second byte is b1.
+func HeaderLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// frame checks the complete header in g.hdr and moves on to its payload.
+func (g *Guard) frame() *FrameError {
+	g.hn = 0
+	length, err := Check(g.hdr[0], g.hdr[1], g.hdr[2:], g.masked, g.compressed)
+	if err != nil {
+		return err
+	}
+	g.payload = length
+	op := g.hdr[0] & 0x0f
+	if op >= 0x8 {
+		return nil
+	}
+	if op != 0x0 {
+		g.msgLen = 0
+	}
+	g.msgLen += length
+	if g.limit > 0 && g.msgLen > uint64(g.limit) {
+		return &FrameError{protocol.CloseMessageTooBig,
+			fmt.Sprintf("message too big: %d bytes, limit %d", g.msgLen, g.limit)}
+	}
+	return nil
+}
+
+// Check applies the header rules a Guard enforces (all but the message
+// limit) to a frame header: its first two bytes and the bytes after them
+// (the extended length, if any). It returns the payload's length.
+func Check(b0, b1 byte, ext []byte, masked, compressed bool) (uint64, *FrameError) {
+	op := b0 & 0x0f
+	control := op >= 0x8
+	length := uint64(b1 & 0x7f)
+	switch length {
+	case 126:
+		length = uint64(binary.BigEndian.Uint16(ext))
+	case 127:
+		length = binary.BigEndian.Uint64(ext)
+	}
+	rsv1 := b0&0x40 != 0
+	switch {
+	case b0&0x30 != 0:
+		return 0, &FrameError{protocol.CloseProtocolError, "RSV2 or RSV3 set"}
+	case op > 0x2 && op != 0x8 && op != 0x9 && op != 0xa:
+		return 0, &FrameError{protocol.CloseProtocolError, fmt.Sprintf("reserved opcode %d", op)}
+	case rsv1 && control:
+		return 0, &FrameError{protocol.CloseProtocolError, "RSV1 set on a control frame"}
+	case rsv1 && op == 0x0:
+		return 0, &FrameError{protocol.CloseProtocolError, "RSV1 set on a continuation frame"}
+	case rsv1 && !compressed:
+		return 0, &FrameError{protocol.CloseProtocolError, "RSV1 set without compression"}
+	case masked && b1&0x80 == 0:
+		return 0, &FrameError{protocol.CloseProtocolError, "unmasked frame from a client"}
+	case !masked && b1&0x80 != 0:
+		return 0, &FrameError{protocol.CloseProtocolError, "masked frame from a server"}
+	case control && b0&0x80 == 0:
+		return 0, &FrameError{protocol.CloseProtocolError, "fragmented control frame"}
+	case control && length > 125:
+		return 0, &FrameError{protocol.CloseProtocolError, "control frame longer than 125 bytes"}
+	case length>>63 != 0:
+		return 0, &FrameError{protocol.CloseProtocolError, "frame length has its most significant bit set"}
+	}
+	return length, nil
+}
+
+// respScan finds the end of an HTTP response's header, as net/http reads
+// it: lines end with LF, optionally after CR, and an empty line ends the
+// header. It notes whether the status is 101 Switching Protocols.
+type respScan struct {
+	active      bool // the response's header is still being read
+	passthrough bool // the response was not a 101: no frames follow
+	switching   bool // the status line said 101
+	line        int  // bytes in the current line, a final CR left out
+	cr          bool // the current line's last byte was CR
+	first       bool // the status line is done
+	status      [12]byte
+}
+
+// scan reads b, part of the response, and returns where its header ends
+// in b and whether it did.
+func (s *respScan) scan(b []byte) (int, bool) {
+	for i, c := range b {
+		if c == '\n' {
+			if !s.first {
+				s.first = true
+				s.switching = string(s.status[9:12]) == "101" && string(s.status[:5]) == "HTTP/"
+			} else if s.line == 0 {
+				return i + 1, true
+			}
+			s.line, s.cr = 0, false
+			continue
+		}
+		if s.cr {
+			s.line++ // a CR not followed by LF belongs to the line
+		}
+		s.cr = c == '\r'
+		if !s.cr {
+			if !s.first && s.line < len(s.status) {
+				s.status[s.line] = c
+			}
+			s.line++
+		}
+	}
+	return len(b), false
+}
+
+var _ io.Reader = (*Guard)(nil)

@@ -1,0 +1,243 @@
+package wire
+
+import (
+	"net"
+	"os"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// Writer owns the writing side of a connection's socket: the frame lock,
+// which every write to the socket holds for the length of one frame (so
+// that frames never interleave and each one's write deadline is its own),
+// whether the close frame has gone out, and the frames a server writes
+// itself: a whole message as one final, unmasked frame, its header and
+// payload in one write, from a pooled chunk, or gathered with the payload
+// in place when it is large.
+//
+// Frames that gorilla writes (control frames, the frames of a streamed
+// message) are written while holding the lock too (Lock, LockUntil).
+//
+// Its zero value is not usable; NewWriter makes one.
+type Writer struct {
+	conn net.Conn // where frames are written and deadlines set
+	sem  chan struct{}
+	raw  rawWriter
+
+	// Guarded by the frame lock.
+	closeSent bool
+	hdr       [10]byte
+	vec       [2][]byte
+	bufs      net.Buffers
+
+	// Set by the caller before WriteFrame, under its own message lock.
+	deadline time.Time
+}
+
+// NewWriter returns a Writer for conn, the network connection itself
+// (below any Guard). g, if not nil, is the guard reading the same
+// connection, whose handle on the socket's descriptor TryWrite uses.
+func NewWriter(conn net.Conn, g *Guard) *Writer {
+	w := &Writer{conn: conn, sem: make(chan struct{}, 1)}
+	w.raw.init(g)
+	return w
+}
+
+// Lock waits for the frame lock.
+func (w *Writer) Lock() { w.sem <- struct{}{} }
+
+// Unlock releases the frame lock.
+func (w *Writer) Unlock() { <-w.sem }
+
+// TryLock takes the frame lock if it is free, and reports whether it did.
+func (w *Writer) TryLock() bool {
+	select {
+	case w.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// LockUntil waits for the frame lock until deadline, and reports whether
+// it got it.
+func (w *Writer) LockUntil(deadline time.Time) bool {
+	if w.TryLock() {
+		return true
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case w.sem <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// ErrCloseSent is returned by writes after the close frame.
+var ErrCloseSent = errCloseSent{}
+
+type errCloseSent struct{}
+
+func (errCloseSent) Error() string { return "websocket: close sent" }
+
+// CloseSent reports, under the frame lock, whether the close frame has
+// been written.
+func (w *Writer) CloseSent() bool { return w.closeSent }
+
+// SetCloseSent records, under the frame lock, that the close frame has
+// been written: WriteFrame and TryWrite refuse frames from then on.
+func (w *Writer) SetCloseSent() { w.closeSent = true }
+
+// SetDeadline sets the write deadline of the frames the next WriteFrame or
+// WriteFrames writes. The caller serializes it with those calls.
+func (w *Writer) SetDeadline(t time.Time) { w.deadline = t }
+
+// ErrDeadline is the error of a control frame that could not take the
+// frame lock before its deadline.
+var ErrDeadline = &net.OpError{Op: "write", Net: "tcp", Err: os.ErrDeadlineExceeded}
+
+// ready, called with the frame lock held, refuses frames after the close
+// frame and sets the write deadline.
+func (w *Writer) ready() error {
+	if w.closeSent {
+		return ErrCloseSent
+	}
+	return w.conn.SetWriteDeadline(w.deadline)
+}
+
+// WriteFrame writes data as one final, unmasked frame of the given type.
+func (w *Writer) WriteFrame(typ protocol.MessageType, data []byte) error {
+	w.Lock()
+	defer w.Unlock()
+	if err := w.ready(); err != nil {
+		return err
+	}
+	n := FrameHeader(&w.hdr, typ, len(data))
+	if n+len(data) <= ChunkSize {
+		b := GetChunk()
+		defer PutChunk(b)
+		_, err := w.conn.Write(b[:appendFrame(b, 0, w.hdr[:n], data)])
+		return err
+	}
+	w.bufs = append(w.vec[:0], w.hdr[:n], data)
+	_, err := w.bufs.WriteTo(w.conn)
+	w.vec = [2][]byte{} // keep no reference to the caller's payload
+	return err
+}
+
+// A Framer is a message to write as one frame.
+type Framer interface {
+	Frame() (protocol.MessageType, []byte)
+}
+
+// WriteFrames writes the first of fs, with those after it that fit in one
+// chunk together, in one write, and returns how many it wrote.
+func WriteFrames[F Framer](w *Writer, fs []F) (int, error) {
+	typ, data := fs[0].Frame()
+	if len(fs) == 1 || FrameHeader(&w.hdr, typ, len(data))+len(data) > ChunkSize {
+		return 1, w.WriteFrame(typ, data)
+	}
+	w.Lock()
+	defer w.Unlock()
+	if err := w.ready(); err != nil {
+		return 1, err
+	}
+	b := GetChunk()
+	defer PutChunk(b)
+	used, n := 0, 0
+	for _, f := range fs {
+		typ, data := f.Frame()
+		h := FrameHeader(&w.hdr, typ, len(data))
+		if used+h+len(data) > ChunkSize {
+			break
+		}
+		used = appendFrame(b, used, w.hdr[:h], data)
+		n++
+	}
+	_, err := w.conn.Write(b[:used])
+	return n, err
+}
+
+// A Tail is the rest of a frame TryWrite began: the frame lock is held
+// until WriteTail has written it.
+type Tail struct {
+	b        *Chunk
+	from, to int
+}
+
+// TryWrite writes data as one final, unmasked frame at once if that needs
+// no waiting: the frame lock is free, the close frame has not gone out,
+// and the socket, written through its descriptor without blocking, takes
+// the frame. It reports whether the frame was begun. If the socket took
+// only part of it, the frame lock stays held and tail says what is left,
+// for WriteTail; otherwise tail is nil. Frames over a chunk, and sockets
+// without a descriptor (TLS), are never written this way.
+func (w *Writer) TryWrite(typ protocol.MessageType, data []byte) (begun bool, tail *Tail) {
+	var hdr [10]byte
+	n := FrameHeader(&hdr, typ, len(data))
+	if n+len(data) > ChunkSize || !w.raw.ok() || !w.TryLock() {
+		return false, nil
+	}
+	if w.closeSent {
+		w.Unlock()
+		return false, nil
+	}
+	b := GetChunk()
+	end := appendFrame(b, 0, hdr[:n], data)
+	written := w.raw.write(b[:end])
+	switch written {
+	case end:
+		w.Unlock()
+		PutChunk(b)
+		return true, nil
+	case 0:
+		// The socket is full, or the write failed: the caller waits,
+		// or learns of the failure, some other way.
+		w.Unlock()
+		PutChunk(b)
+		return false, nil
+	}
+	return true, &Tail{b: b, from: written, to: end}
+}
+
+// WriteTail writes the rest of a frame TryWrite began, before deadline,
+// and releases the frame lock.
+func (w *Writer) WriteTail(t *Tail, deadline time.Time) error {
+	defer w.Unlock()
+	defer PutChunk(t.b)
+	if err := w.conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	_, err := w.conn.Write(t.b[t.from:t.to])
+	return err
+}
+
+// appendFrame copies a frame's header and payload into b from offset
+// used, which they must fit, and returns the offset after them.
+func appendFrame(b *Chunk, used int, header, payload []byte) int {
+	used += copy(b[used:], header)
+	return used + copy(b[used:], payload)
+}
+
+// FrameHeader writes the header of a final, unmasked frame into h and
+// returns its length.
+func FrameHeader(h *[10]byte, typ protocol.MessageType, n int) int {
+	h[0] = 0x80 | byte(typ)
+	switch {
+	case n < 126:
+		h[1] = byte(n)
+		return 2
+	case n <= 0xffff:
+		h[1] = 126
+		h[2], h[3] = byte(n>>8), byte(n)
+		return 4
+	}
+	h[1] = 127
+	for i := range 8 {
+		h[2+i] = byte(uint64(n) >> (56 - 8*i))
+	}
+	return 10
+}
