@@ -37,6 +37,31 @@
 // are bounded by Options.WriteTimeout: a peer that stops reading ends its
 // connection instead of blocking the application.
 //
+// # Reading rules
+//
+// A connection reads whatever its application does. Control frames are
+// always read and handled: pings answered, the peer's close echoed and the
+// handler's ctx cancelled, keepalive kept, whether the handler receives
+// fast, slowly or never. Data messages nobody has asked for yet wait in a
+// queue of Options.RecvQueue messages and ReadLimit bytes; while it is
+// full the connection stops reading, so that TCP holds the peer back, and
+// an application that leaves it full and takes nothing for
+// PingInterval+PongTimeout has its connection closed with 1008 and a
+// reason saying so. A handler that never reads says so with CloseRead: a
+// data message then closes the connection with 1008 at once.
+//
+// When wsmap fails a connection itself (1002 for a protocol violation,
+// 1007, 1009, the 1008 above, or a refusal of the frame guard, which
+// checks every frame header before gorilla reads the frame), it writes
+// its close frame and closes the TCP connection without reading further,
+// as RFC 6455 section 7.1.7 asks. The closing handshake, bounded by
+// Options.CloseTimeout, is for closes that the application or the peer
+// starts.
+//
+// A client (Dial) is guarded as a server is: frames are checked before
+// gorilla allocates for them, masked server frames are refused, and so are
+// subprotocols and extensions the client did not offer.
+//
 // # Serving and shutdown
 //
 // Server wraps net/http's server with a registry of live connections:
@@ -48,7 +73,35 @@
 // All methods of Conn are safe to call from any number of goroutines:
 // sends are serialized and each message is written whole; receives are
 // serialized and each message goes to exactly one caller. Every blocking
-// method takes a context. Each connection runs one goroutine of its own,
-// the read loop, which ends when the connection closes; Close, Run and
-// Server.Shutdown wait for it.
+// method takes a context.
+//
+// These are the goroutines a connection can run, and what ends each:
+//
+//   - the handler's, started by Serve, Start, an Endpoint or the mux after
+//     the upgrade (Run serves on the caller's instead): it ends when the
+//     handler returns, which Server.Shutdown waits for;
+//   - the read loop, started when the application does not read directly
+//     (see the reading rules): it ends when reading ends, with the
+//     connection, or when it hands reading back to a direct Recv;
+//   - a tail writer, started by TrySendPrepared when the socket takes only
+//     part of a frame: it ends once the rest is written, or the write
+//     timeout has passed and ended the connection;
+//   - timer callbacks (keepalive pings, the read loop's start, the
+//     unread-messages limit), each short-lived; a ping's write is bounded
+//     by the write timeout;
+//   - a watcher of a Send's own context, when it can be cancelled
+//     (context.AfterFunc): it runs only if that context ends during the
+//     write, and ends the connection;
+//   - a Close per connection run by Server.Shutdown, which ends with the
+//     closing handshake.
+//
+// Package room adds a writer goroutine per member with messages queued,
+// which ends when its queue is empty or the member leaves.
+//
+// Locks are taken in this order, never the reverse: the receive lock
+// (held by the goroutine in Recv or Reader) or the send lock (held by a
+// goroutine writing a message); a stream's own lock (held while its
+// payload is read, during which gorilla runs the ping, pong and close
+// handlers); the frame lock (held while one frame is written); the reader
+// role's mutex; the connection's mutex.
 package service

@@ -10,6 +10,7 @@ const (
 	DefaultPingInterval     = 30 * time.Second
 	DefaultPongTimeout      = 10 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultRecvQueue        = 16
 )
 
 // Options configures a connection. The zero value is ready to use: every

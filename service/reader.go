@@ -1,8 +1,8 @@
 package service
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -116,13 +116,9 @@ type queued struct {
 // reads for this long after a direct receive, the read loop starts.
 const turnDelay = 500 * time.Millisecond
 
-// DefaultRecvQueue is how many messages a connection holds for the
-// application by default; see Options.RecvQueue.
-const DefaultRecvQueue = 16
-
 // ErrReadClosed is returned by Recv and Reader on a connection whose
 // application declared with CloseRead that it does not read.
-var ErrReadClosed = fmt.Errorf("service: CloseRead was called: the connection does not deliver messages: %w", io.ErrClosedPipe)
+var ErrReadClosed = errors.New("service: reading closed by CloseRead")
 
 func (r *reader) init(c *Conn) { r.c = c }
 
@@ -459,69 +455,46 @@ func (r *reader) ended(err *CloseError) {
 	r.endLocked(err)
 }
 
-// loop is the read loop (see reader).
-func (r *reader) loop() {
-	c := r.c
-	for {
-		typ, rd, err := c.ws.NextReader()
-		if err != nil {
-			c.endRead(err)
-			return
-		}
-		mt := protocol.MessageType(typ)
-		r.mu.Lock()
-		switch {
-		case r.closing:
-			r.mu.Unlock()
-			mr := messageReader{c: c, typ: mt, r: rd}
-			if err := mr.discard(); err != nil {
-				c.endRead(err)
-				return
-			}
-			continue
-		case r.noRead:
-			r.mu.Unlock()
-			c.fail(&CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"})
-			continue // the next read fails on the closed connection
-		case r.wantsStr:
-			r.wantsStr = false
-			mr := &messageReader{c: c, typ: mt, r: rd, done: make(chan struct{})}
-			r.stream = mr
-			r.state = readerStream
-			r.armStallLocked()
-			wake(r.notify)
-			r.mu.Unlock()
-			if err := r.waitStream(mr); err != nil {
-				c.endRead(err)
-				return
-			}
-			continue
-		}
-		r.mu.Unlock()
+// A messageStart says what the loop does with a message that begins.
+type messageStart uint8
 
-		mr := messageReader{c: c, typ: mt, r: rd}
-		data, err := mr.readAll(nil)
-		if mr.gorillaErr != nil {
-			c.endRead(mr.gorillaErr)
-			return
-		}
-		if err != nil {
-			continue // refused and closing: the loop reads on for the peer's close
-		}
-		if !r.queueMessage(mt, data) {
-			return // the role was handed over
-		}
+const (
+	readWhole  messageStart = iota // read it whole, then queueMessage
+	discard                        // closing: drop it
+	refuseData                     // CloseRead was called: fail with 1008
+	handStream                     // the stream was handed to a Reader: waitStream
+)
+
+// messageStarts decides, for the loop, what becomes of a message that
+// begins; for a Reader waiting, it hands over mr as its stream.
+func (r *reader) messageStarts(mr *messageReader) messageStart {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closing:
+		return discard
+	case r.noRead:
+		return refuseData
+	case r.wantsStr:
+		r.wantsStr = false
+		mr.done = make(chan struct{})
+		r.stream = mr
+		r.state = readerStream
+		r.armStallLocked()
+		wake(r.notify)
+		return handStream
 	}
+	return readWhole
 }
 
-// queueMessage queues a message the loop read and waits while the queue
-// is full. It reports false when the loop must return, having given the
-// role up to a direct receiver.
-func (r *reader) queueMessage(typ protocol.MessageType, data []byte) bool {
+// queueMessage queues a message the loop read whole. It reports whether
+// the loop goes on (false: the role went to a direct receiver) and
+// whether the queue is now full, for waitSpace.
+func (r *reader) queueMessage(typ protocol.MessageType, data []byte) (goOn, full bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closing || r.finished {
-		r.mu.Unlock()
-		return true
+		return true, false
 	}
 	r.queue = append(r.queue, queued{typ: typ, data: data})
 	r.queuedLen += int64(len(data))
@@ -529,41 +502,38 @@ func (r *reader) queueMessage(typ protocol.MessageType, data []byte) bool {
 	if r.wantsDir {
 		r.wantsDir = false
 		r.toIdleLocked()
-		r.mu.Unlock()
-		return false
+		return false, false
 	}
 	if !r.fullLocked() {
-		r.mu.Unlock()
-		return true
+		return true, false
 	}
 	r.state = readerFull
 	r.setReadingLocked(false)
 	r.armStallLocked()
-	r.mu.Unlock()
-	for {
-		<-r.space
-		r.mu.Lock()
-		done := r.state != readerFull || r.closing || r.finished
-		if r.state == readerFull && (r.closing || r.finished) {
-			r.state = readerLoop
-			r.setReadingLocked(true)
-		}
-		r.mu.Unlock()
-		if done {
-			return true
-		}
-	}
+	return true, true
 }
 
-// waitStream waits for the consumer of a stream to finish with it, and
-// returns gorilla's error if reading it failed.
-func (r *reader) waitStream(mr *messageReader) error {
-	select {
-	case <-mr.done:
-	case <-r.c.closing:
-		mr.release()
-	}
+// spaceOrClosing reports, after a wake-up of a full loop, whether it may
+// read on: a message was taken, or the connection is closing.
+func (r *reader) spaceOrClosing() bool {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state != readerFull {
+		return true
+	}
+	if r.closing || r.finished {
+		r.state = readerLoop
+		r.setReadingLocked(true)
+		return true
+	}
+	return false
+}
+
+// streamDone returns from stream to loop once the consumer is finished
+// with mr.
+func (r *reader) streamDone(mr *messageReader) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.stream == mr { // never taken: the connection is closing
 		r.stream = nil
 	}
@@ -572,8 +542,6 @@ func (r *reader) waitStream(mr *messageReader) error {
 		r.stopStallLocked()
 		r.setReadingLocked(true)
 	}
-	r.mu.Unlock()
-	return mr.gorillaErr
 }
 
 // streamRead records that the consumer of a stream begins (busy) or ends
