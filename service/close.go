@@ -108,13 +108,7 @@ func (c *Conn) beginClose(ce *CloseError, refused bool) *CloseError {
 	if refused && c.failed == nil {
 		c.failed = ce
 	}
-	wasOpen := c.state == StateOpen
-	if wasOpen {
-		c.initiated = ce
-		c.state = StateClosing
-		close(c.closing)
-		c.stopKeepaliveLocked()
-	}
+	wasOpen := c.leaveOpenLocked(ce)
 	c.mu.Unlock()
 	if wasOpen {
 		c.rd.startClosing(time.Now().Add(c.opts.CloseTimeout))
@@ -127,6 +121,19 @@ func (c *Conn) beginClose(ce *CloseError, refused bool) *CloseError {
 	return ce
 }
 
+// leaveOpenLocked moves an open connection to closing, ce being the close
+// that began it, and reports whether it was open.
+func (c *Conn) leaveOpenLocked(ce *CloseError) bool {
+	if c.state != StateOpen {
+		return false
+	}
+	c.initiated = ce
+	c.state = StateClosing
+	close(c.closing)
+	c.stopKeepaliveLocked()
+	return true
+}
+
 // fail fails the connection (RFC 6455 section 7.1.7) for a violation
 // wsmap found: it sends ce as the close frame, unless a close frame was
 // sent already, and closes the TCP connection without reading further
@@ -137,13 +144,7 @@ func (c *Conn) fail(ce *CloseError) *CloseError {
 	if c.failed == nil && c.peerClose == nil {
 		c.failed = ce
 	}
-	wasOpen := c.state == StateOpen
-	if wasOpen {
-		c.initiated = ce
-		c.state = StateClosing
-		close(c.closing)
-		c.stopKeepaliveLocked()
-	}
+	wasOpen := c.leaveOpenLocked(ce)
 	closed := c.state == StateClosed
 	c.mu.Unlock()
 	out := c.outcome(ce)
