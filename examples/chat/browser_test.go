@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,19 +16,11 @@ import (
 )
 
 // chromium returns the path of the Chromium binary: $CHROMIUM, or Debian's
-// package. The test fails without it: CI installs it.
+// package. Without it the test is skipped, or fails in CI (see
+// wstest.Tool).
 func chromium(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium"} {
-		if p == "" {
-			continue
-		}
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatal("no Chromium: install Debian's chromium package (.ci/run does) or set $CHROMIUM")
-	return ""
+	return wstest.Tool(t, "chromium", nil, os.Getenv("CHROMIUM"), "/usr/bin/chromium", "chromium")
 }
 
 // artifact returns where the test keeps a file for people to look at:

@@ -13,21 +13,14 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 )
 
-// python is Debian's interpreter, which has the python3-websockets
-// package that .ci/run installs.
-const python = "/usr/bin/python3"
-
 // TestPythonClient drives the echo program with Python's websockets
-// library. It is skipped only outside CI when the library is missing; in
-// CI (CI=true) a missing library fails the test.
+// library: a Python 3 ($PYTHON, python3 on the PATH, or Debian's) that can
+// import it. Without one the test is skipped, or fails in CI (see
+// wstest.Tool).
 func TestPythonClient(t *testing.T) {
 	t.Parallel()
-	if err := exec.Command(python, "-c", "import websockets").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3-websockets is not installed (%v); .ci/run installs it", err)
-		}
-		t.Skipf("python3-websockets not installed: %v", err)
-	}
+	hasWebsockets := func(path string) bool { return exec.Command(path, "-c", "import websockets").Run() == nil }
+	python := wstest.Tool(t, "python3-websockets", hasWebsockets, os.Getenv("PYTHON"), "python3", "/usr/bin/python3")
 	p := wstest.Start(t, bin, "-addr", "127.0.0.1:0")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
