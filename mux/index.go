@@ -12,7 +12,7 @@ type index struct {
 	routes   []*compiled
 	byPrefix map[string][]int // route indexes, ascending
 	lengths  []int            // distinct prefix lengths, ascending
-	patterns map[string]int   // pattern → route index, for duplicates
+	patterns map[string]int   // pattern, unanchored → route index, for duplicates
 }
 
 func (x *index) add(c *compiled) {
@@ -21,7 +21,7 @@ func (x *index) add(c *compiled) {
 		x.patterns = make(map[string]int)
 	}
 	x.routes = append(x.routes, c)
-	x.patterns[c.Pattern] = c.index
+	x.patterns[c.key] = c.index
 	x.byPrefix[c.prefix] = append(x.byPrefix[c.prefix], c.index)
 	if i, found := slices.BinarySearch(x.lengths, len(c.prefix)); !found {
 		x.lengths = slices.Insert(x.lengths, i, len(c.prefix))

@@ -103,9 +103,14 @@ func (m *Mux) add(r Route, where string) error {
 	if err != nil {
 		return err
 	}
-	if i, dup := m.idx.patterns[r.Pattern]; dup {
+	if i, dup := m.idx.patterns[c.key]; dup {
+		prev := m.idx.routes[i]
+		also := ""
+		if prev.Pattern != r.Pattern {
+			also = fmt.Sprintf(" as %q, the same once anchored", prev.Pattern)
+		}
 		return &RouteError{Pattern: r.Pattern, Where: where, Offset: -1,
-			Err: fmt.Errorf("%w: already registered (%s)", ErrDuplicatePattern, m.idx.routes[i].where)}
+			Err: fmt.Errorf("%w: already registered%s (%s)", ErrDuplicatePattern, also, prev.where)}
 	}
 	m.idx.add(c)
 	return nil

@@ -64,11 +64,11 @@ type Protocol struct {
 
 // Errors wrapped by every *RouteError, one per kind of mistake.
 var (
-	ErrInvalidPattern    = errors.New("invalid pattern")
-	ErrDuplicatePattern  = errors.New("duplicate pattern")
-	ErrInvalidProtocol   = errors.New("invalid subprotocol name")
-	ErrDuplicateProtocol = errors.New("subprotocol listed twice")
-	ErrNoHandler         = errors.New("missing handler")
+	ErrInvalidPattern    = errors.New("mux: invalid pattern")
+	ErrDuplicatePattern  = errors.New("mux: duplicate pattern")
+	ErrInvalidProtocol   = errors.New("mux: invalid subprotocol name")
+	ErrDuplicateProtocol = errors.New("mux: subprotocol listed twice")
+	ErrNoHandler         = errors.New("mux: missing handler")
 )
 
 // RouteError is a mistake in a route, found when it is added.
@@ -92,7 +92,7 @@ func (e *RouteError) Error() string {
 	if e.Offset >= 0 {
 		s += fmt.Sprintf(", offset %d", e.Offset)
 	}
-	return s + ": " + e.Err.Error()
+	return s + ": " + strings.TrimPrefix(e.Err.Error(), "mux: ")
 }
 
 // Unwrap returns the kind of mistake with its details.
@@ -103,6 +103,7 @@ type compiled struct {
 	Route
 	index     int
 	where     string
+	key       string                        // the expression without redundant anchors, for duplicates
 	expr      string                        // the anchored expression; "" for a literal pattern
 	re        atomic.Pointer[regexp.Regexp] // expr compiled, from the first match on
 	literal   string                        // the whole pattern, when it is a plain string
@@ -118,6 +119,10 @@ func compile(r Route, index int, where string) (*compiled, error) {
 		return nil, &RouteError{Pattern: r.Pattern, Where: where, Offset: offset, Err: err}
 	}
 	c := &compiled{Route: r, index: index, where: where}
+	if at, end, name, expr, ok := chiParam(r.Pattern); ok {
+		return fail(at, fmt.Errorf("%w: %q is a chi-style parameter, which a regular expression reads as literal text; write %s",
+			ErrInvalidPattern, r.Pattern[at:end], namedGroup(name, expr)))
+	}
 	ast, err := syntax.Parse(r.Pattern, syntax.Perl)
 	if err != nil {
 		var se *syntax.Error
@@ -130,6 +135,7 @@ func compile(r Route, index int, where string) (*compiled, error) {
 		}
 		return fail(-1, fmt.Errorf("%w: %v", ErrInvalidPattern, err))
 	}
+	c.key = unanchored(ast.Simplify()).String()
 	prefix, complete := literalPrefix(ast.Simplify())
 	c.prefix = prefix
 	if complete && !strings.ContainsAny(r.Pattern, `\.+*?()|[]{}^$`) {
@@ -231,4 +237,97 @@ func literalPrefix(re *syntax.Regexp) (string, bool) {
 		return b.String(), true
 	}
 	return "", false
+}
+
+// chiParam finds a chi-style parameter, {name} or {name:expr}, in pattern,
+// outside character classes and not escaped: RE2 reads it as literal
+// braces (a repetition starts with a digit), which is never what was
+// meant. It returns where it starts and ends, its name and expression.
+func chiParam(pattern string) (at, end int, name, expr string, ok bool) {
+	inClass := false
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; {
+		case c == '\\':
+			i++ // the escaped byte
+		case c == '[' && !inClass:
+			inClass = true
+			if i+1 < len(pattern) && pattern[i+1] == ']' {
+				i++ // a ] first in a class is literal
+			}
+		case c == ']' && inClass:
+			inClass = false
+		case c == '{' && !inClass:
+			j := i + 1
+			for j < len(pattern) && (pattern[j] == '_' || isLetter(pattern[j]) || (j > i+1 && isDigit(pattern[j]))) {
+				j++
+			}
+			if j == i+1 || j == len(pattern) {
+				continue
+			}
+			name = pattern[i+1 : j]
+			if pattern[j] == '}' {
+				return i, j + 1, name, "", true
+			}
+			if pattern[j] != ':' {
+				continue
+			}
+			// {name:expr}: the expression runs to the brace that closes
+			// this one.
+			depth := 0
+			for k := j + 1; k < len(pattern); k++ {
+				switch pattern[k] {
+				case '\\':
+					k++
+				case '{':
+					depth++
+				case '}':
+					if depth == 0 {
+						return i, k + 1, name, pattern[j+1 : k], true
+					}
+					depth--
+				}
+			}
+		}
+	}
+	return 0, 0, "", "", false
+}
+
+// namedGroup is the RE2 form of a chi parameter.
+func namedGroup(name, expr string) string {
+	if expr == "" {
+		expr = "[^/]+"
+	}
+	return "(?P<" + name + ">" + expr + ")"
+}
+
+func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// unanchored drops the anchors at the start and end of re, which the
+// route's own anchoring makes redundant, so that /a and ^/a$ compare
+// equal.
+func unanchored(re *syntax.Regexp) *syntax.Regexp {
+	switch re.Op {
+	case syntax.OpBeginText, syntax.OpEndText:
+		return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+	case syntax.OpConcat:
+		subs := re.Sub
+		for len(subs) > 0 && subs[0].Op == syntax.OpBeginText {
+			subs = subs[1:]
+		}
+		for len(subs) > 0 && subs[len(subs)-1].Op == syntax.OpEndText {
+			subs = subs[:len(subs)-1]
+		}
+		switch len(subs) {
+		case 0:
+			return &syntax.Regexp{Op: syntax.OpEmptyMatch}
+		case 1:
+			return subs[0]
+		}
+		cp := *re
+		cp.Sub = subs
+		return &cp
+	}
+	return re
 }

@@ -30,6 +30,14 @@ func TestCompileErrors(t *testing.T) {
 			`mux: route "/a\\q" (table entry 0), offset 2: invalid pattern: invalid escape sequence: "\\q"`},
 		{"duplicate pattern", []Route{{Pattern: `/a`, NoProtocol: h}, {Pattern: `/b`, NoProtocol: h}, {Pattern: `/a`, NoProtocol: h}}, ErrDuplicatePattern,
 			`mux: route "/a" (table entry 2): duplicate pattern: already registered (table entry 0)`},
+		{"chi-style parameter", []Route{{Pattern: `/calc/{session}`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/calc/{session}" (table entry 0), offset 6: invalid pattern: "{session}" is a chi-style parameter, which a regular expression reads as literal text; write (?P<session>[^/]+)`},
+		{"chi-style parameter with an expression", []Route{{Pattern: `/u/{id:[0-9]{1,3}}/x`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/u/{id:[0-9]{1,3}}/x" (table entry 0), offset 3: invalid pattern: "{id:[0-9]{1,3}}" is a chi-style parameter, which a regular expression reads as literal text; write (?P<id>[0-9]{1,3})`},
+		{"anchored duplicate", []Route{{Pattern: `/a`, NoProtocol: h}, {Pattern: `^/a$`, NoProtocol: h}}, ErrDuplicatePattern,
+			`mux: route "^/a$" (table entry 1): duplicate pattern: already registered as "/a", the same once anchored (table entry 0)`},
+		{"anchored duplicate, the other way", []Route{{Pattern: `^/chat/(?P<room>[a-z]+)$`, NoProtocol: h}, {Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: h}}, ErrDuplicatePattern,
+			`mux: route "/chat/(?P<room>[a-z]+)" (table entry 1): duplicate pattern: already registered as "^/chat/(?P<room>[a-z]+)$", the same once anchored (table entry 0)`},
 		{"duplicate capture name", []Route{{Pattern: `/(?P<id>\d+)/(?P<id>\d+)`, NoProtocol: h}}, ErrInvalidPattern,
 			`mux: route "/(?P<id>\\d+)/(?P<id>\\d+)" (table entry 0), offset 1: invalid pattern: capture name "id" used twice`},
 		{"invalid protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}, {"chat v2", h}}}}, ErrInvalidProtocol,
@@ -199,3 +207,15 @@ func FuzzNegotiate(f *testing.F) {
 type tagged struct{ name string }
 
 func (*tagged) ServeWS(context.Context, *service.Conn) error { return nil }
+
+// TestBracesThatAreNotChiParameters checks that braces RE2 gives a
+// meaning to, or that are escaped or in a class, are not taken for chi's.
+func TestBracesThatAreNotChiParameters(t *testing.T) {
+	t.Parallel()
+	h := service.HandlerFunc(func(context.Context, *service.Conn) error { return nil })
+	for _, p := range []string{`/x{2}`, `/x{2,}`, `/x{1,3}`, `/a\{b\}`, `/[{]b}`, `/[]{]b}`, `/{}`, `/{9a}`} {
+		if _, err := New(Route{Pattern: p, NoProtocol: h}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
