@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -238,11 +239,11 @@ func (c *Conn) finish(ce *CloseError) {
 }
 
 // CloseWithError closes the connection as a handler returning err would
-// (see Handler): nil with 1000 (normal closure), a *CloseError, or an
-// error wrapping one, with its code and reason, anything else with 1011
-// (internal error). Like Close, it waits for the closing handshake; Err
-// then says how the connection ended. On a connection already closing it
-// only waits.
+// (see Handler): nil with 1000 (normal closure), a *CloseError or a
+// *MessageError, or an error wrapping one, with its code and reason,
+// anything else with 1011 (internal error). Like Close, it waits for the
+// closing handshake; Err then says how the connection ended. On a
+// connection already closing it only waits.
 //
 // Run calls it with the handler's return value. Connection middleware
 // that must see the outcome (to log or count close codes) calls it after
@@ -252,11 +253,17 @@ func (c *Conn) CloseWithError(err error) {
 		return
 	}
 	var ce *CloseError
+	var me *MessageError
 	switch {
 	case err == nil:
 		_ = c.Close(protocol.CloseNormal, "")
 	case errors.As(err, &ce) && ce.Code.Sendable():
 		if c.Close(ce.Code, ce.Reason) == nil {
+			return
+		}
+		_ = c.Close(protocol.CloseInternalError, "internal error")
+	case errors.As(err, &me) && me.Code.Sendable():
+		if c.Close(me.Code, strings.ToValidUTF8(me.Reason, "\uFFFD")) == nil {
 			return
 		}
 		_ = c.Close(protocol.CloseInternalError, "internal error")

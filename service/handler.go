@@ -16,8 +16,9 @@ import (
 // the connection starts closing, for whatever reason, including a server's
 // Shutdown. The return value closes the connection: nil with 1000
 // (normal closure); a *CloseError, or an error wrapping one, with its code
-// and reason; any other error with 1011 (internal error), reporting the
-// error to Options.OnError. A panic closes with 1011 too, and the server
+// and reason; a *MessageError (the peer sent what the handler cannot use)
+// with its code and reason; any other error with 1011 (internal error),
+// reporting the error to Options.OnError. A panic closes with 1011 too, and the server
 // goes on.
 type Handler interface {
 	ServeWS(ctx context.Context, c *Conn) error
@@ -154,12 +155,13 @@ func runHandler(c *Conn, h Handler, held bool) (err error) {
 // nor the fallout of the connection having closed.
 func reportable(err error) bool {
 	var pe *PanicError
+	var me *MessageError
 	switch {
 	case err == nil:
 		return false
 	case errors.As(err, &pe):
 		return true
-	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.As(err, &me):
 		return false
 	}
 	return true

@@ -101,20 +101,42 @@ func (c *Conn) CloseRead() {
 	}
 }
 
-// RecvJSON receives a text message and decodes it as JSON into v.
+// RecvJSON receives a text message and decodes it as JSON into v. A
+// message it cannot use is reported as a *MessageError and leaves the
+// connection open, so that the handler decides: the next RecvJSON reads
+// the next message, and returning the error closes the connection as the
+// peer's fault, with 1003 (unsupported data) for a binary message and 1007
+// (invalid payload data) for text that does not decode into v. The
+// MessageError wraps the decoder's error (such as *json.SyntaxError).
 func (c *Conn) RecvJSON(ctx context.Context, v any) error {
 	typ, data, err := c.Recv(ctx)
 	if err != nil {
 		return err
 	}
 	if typ != protocol.Text {
-		return fmt.Errorf("service: RecvJSON: got a %v message, want text", typ)
+		return &MessageError{Code: protocol.CloseUnsupportedData, Reason: "RecvJSON: got a " + typ.String() + " message, want text"}
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("service: RecvJSON: %w", err)
+		return &MessageError{Code: protocol.CloseInvalidPayload, Reason: truncateReason("RecvJSON: " + err.Error()), Err: err}
 	}
 	return nil
 }
+
+// MessageError is a received message the application cannot use, such as
+// one RecvJSON cannot decode. The connection stays open; a handler that
+// returns it (or an error wrapping it) closes the connection with Code and
+// Reason, blaming the peer, and it is not reported to Options.OnError.
+type MessageError struct {
+	Code   protocol.CloseCode
+	Reason string
+	Err    error // the underlying error, if any
+}
+
+// Error returns "service: " and the reason.
+func (e *MessageError) Error() string { return "service: " + e.Reason }
+
+// Unwrap returns the underlying error.
+func (e *MessageError) Unwrap() error { return e.Err }
 
 // next gets the next message: from the queue, directly on the calling
 // goroutine, or from the read loop (see reader).
