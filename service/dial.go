@@ -1,14 +1,17 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -17,7 +20,8 @@ import (
 )
 
 // ErrBadHandshake is wrapped by Dial's error when the server answered with
-// something other than a valid 101 Switching Protocols response.
+// something other than a valid 101 Switching Protocols response; the error
+// is then a *HandshakeError with the server's status, headers and reason.
 var ErrBadHandshake = errors.New("service: bad handshake")
 
 // ErrProtocolNotOffered is wrapped by Dial's error when the server chose a
@@ -65,10 +69,15 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("service: Dial: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL, secrets and all
+		}
+		return nil, nil, fmt.Errorf("service: Dial: malformed URL: %w", err)
 	}
+	shown := redactedURL(u)
 	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, nil, fmt.Errorf("service: Dial %s: scheme must be ws or wss", rawURL)
+		return nil, nil, fmt.Errorf("service: Dial %s: scheme must be ws or wss", shown)
 	}
 	copts := o.Options.withDefaults()
 	gd := guardedDialer{dial: o.NetDialContext, tls: o.TLSConfig, host: u.Hostname()}
@@ -81,14 +90,10 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	ws, resp, err := d.DialContext(ctx, rawURL, o.Header)
 	if err != nil {
-		if errors.Is(err, websocket.ErrBadHandshake) {
-			status := "no response"
-			if resp != nil {
-				status = resp.Status
-			}
-			return nil, resp, fmt.Errorf("%w: %s: %s", ErrBadHandshake, rawURL, status)
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			return nil, resp, refusal(resp, shown)
 		}
-		return nil, resp, fmt.Errorf("service: Dial %s: %w", rawURL, err)
+		return nil, resp, fmt.Errorf("service: Dial %s: %w", shown, err)
 	}
 	if p := ws.Subprotocol(); p != "" && !protocol.Offer(o.Subprotocols).Contains(p) {
 		_ = ws.NetConn().Close()
@@ -182,4 +187,39 @@ func (d *guardedDialer) dialTLS(ctx context.Context, network, addr string) (net.
 	}
 	d.guard = wire.NewGuard(tc, nil, wire.FromServer)
 	return d.guard, nil
+}
+
+// maxRefusalReason bounds the reason a refused Dial reports from the
+// response's body.
+const maxRefusalReason = 512
+
+// refusal describes a response that refused the handshake: its status,
+// headers and the reason in its body, at most maxRefusalReason bytes of
+// text.
+func refusal(resp *http.Response, shown string) *HandshakeError {
+	e := &HandshakeError{Status: resp.StatusCode, Header: resp.Header, URL: shown, Err: ErrBadHandshake}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		e.Reason = "the 101 response is not a WebSocket handshake (its Upgrade, Connection or Sec-WebSocket-Accept header is wrong)"
+		return e
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	reason := strings.TrimSpace(strings.ToValidUTF8(string(body), "\uFFFD"))
+	if len(reason) > maxRefusalReason {
+		reason = reason[:maxRefusalReason]
+		for !utf8.ValidString(reason) {
+			reason = reason[:len(reason)-1]
+		}
+		reason += "…"
+	}
+	e.Reason = reason
+	return e
+}
+
+// redactedURL is u without what may be secret, for messages: no user
+// information, no query, no fragment.
+func redactedURL(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.ForceQuery, v.Fragment, v.RawFragment = nil, "", false, "", ""
+	return v.String()
 }

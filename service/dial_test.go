@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -58,5 +59,68 @@ func TestDialErrors(t *testing.T) {
 	cancel()
 	if _, _, err := Dial(ctx, url, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Dial: %v", err)
+	}
+}
+
+// TestDialRefusal checks what a refused Dial reports: a *HandshakeError
+// with the server's status, headers and reason, whose message never
+// repeats the URL's query or user information.
+func TestDialRefusal(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/busy":
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		case "/long":
+			http.Error(w, strings.Repeat("é", 2000), http.StatusForbidden)
+		default:
+			(&Endpoint{Protocols: []string{"calc.v2", "calc.v1"}, Handler: HandlerFunc(func(context.Context, *Conn) error { return nil })}).ServeHTTP(w, r)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	tests := []struct {
+		url    string
+		opts   *DialOptions
+		status int
+		reason string
+		header string // a header the error carries, "Name: value"
+	}{
+		{"ws://" + host + "/calc/abc?access_token=secret#frag", &DialOptions{Subprotocols: []string{"calc.v3"}},
+			400, "no offered subprotocol is supported; supported: calc.v2, calc.v1", ""},
+		{"ws://" + host + "/busy?token=secret", nil, 503, "too many connections", "Retry-After: 7"},
+		{"ws://" + host + "/long?k=secret", nil, 403, strings.Repeat("é", maxRefusalReason/2) + "…", ""},
+	}
+	for _, tt := range tests {
+		_, resp, err := Dial(testCtx(t, 5*time.Second), tt.url, tt.opts)
+		var he *HandshakeError
+		if !errors.As(err, &he) || !errors.Is(err, ErrBadHandshake) {
+			t.Fatalf("%s: %v, want a *HandshakeError wrapping ErrBadHandshake", tt.url, err)
+		}
+		if he.Status != tt.status || he.Reason != tt.reason || resp == nil || resp.StatusCode != tt.status {
+			t.Errorf("%s: %d %q, want %d %q", tt.url, he.Status, he.Reason, tt.status, tt.reason)
+		}
+		if name, value, ok := strings.Cut(tt.header, ": "); ok && he.Header.Get(name) != value {
+			t.Errorf("%s: header %s = %q, want %q", tt.url, name, he.Header.Get(name), value)
+		}
+		msg := err.Error()
+		for _, secret := range []string{"secret", "pass", "user", "frag", "?"} {
+			if strings.Contains(msg, secret) {
+				t.Errorf("the error repeats %q: %s", secret, msg)
+			}
+		}
+		if !strings.Contains(msg, host) || !strings.Contains(msg, fmt.Sprint(tt.status)) {
+			t.Errorf("the error does not say where and what: %s", msg)
+		}
+	}
+	// gorilla refuses user information in a URL; the error does not
+	// repeat it.
+	if _, _, err := Dial(context.Background(), "ws://user:secret@"+host+"/", nil); err == nil || strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "user") {
+		t.Errorf("URL with user information: %v", err)
+	}
+	// A URL that does not parse is not repeated either.
+	if _, _, err := Dial(context.Background(), "ws://h/%zz?token=secret", nil); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("malformed URL: %v", err)
 	}
 }

@@ -25,18 +25,30 @@ const (
 
 // HandshakeError is a refused opening handshake: the HTTP status, a
 // one-line reason sent as the plain-text body, and headers that the
-// response must carry (such as Sec-WebSocket-Version: 13 with 426).
+// response must carry (such as Sec-WebSocket-Version: 13 with 426). A
+// server's Accept returns one for the handshakes it refuses; a client's
+// Dial returns one for a server's refusal, with the response's headers
+// and the reason its body gave.
 type HandshakeError struct {
 	Status int
 	Reason string
 	Header http.Header
-	// Err is the underlying error, if any, such as a malformed offer.
+	// URL is, on a client, the URL dialed without its query, fragment
+	// and user information, which may hold secrets.
+	URL string
+	// Err is the underlying error, if any, such as a malformed offer, or
+	// ErrBadHandshake on a client.
 	Err error
 }
 
-// Error returns the status and the reason.
+// Error returns the status and the reason, and on a client the URL
+// without its secrets.
 func (e *HandshakeError) Error() string {
-	return "service: handshake refused: " + http.StatusText(e.Status) + ": " + e.Reason
+	by := ""
+	if e.URL != "" {
+		by = " by " + e.URL
+	}
+	return fmt.Sprintf("service: handshake refused%s: %d %s: %s", by, e.Status, http.StatusText(e.Status), e.Reason)
 }
 
 // Unwrap returns the underlying error.

@@ -18,9 +18,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -51,7 +53,17 @@ func main() {
 	}
 	code, err := run(ctx, flag.Arg(0), offer, *wait, os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
+		var refused *service.HandshakeError
+		if errors.As(err, &refused) {
+			// The server's own words, without the URL's query, which may
+			// hold a token.
+			fmt.Fprintf(os.Stderr, "client: refused by %s: %d %s: %s\n", refused.URL, refused.Status, http.StatusText(refused.Status), refused.Reason)
+			if after := refused.Header.Get("Retry-After"); after != "" {
+				fmt.Fprintf(os.Stderr, "client: the server asks to retry after %s s\n", after)
+			}
+		} else {
+			fmt.Fprintln(os.Stderr, "client:", err)
+		}
 		os.Exit(1)
 	}
 	if code != protocol.CloseNormal && code != protocol.CloseGoingAway {

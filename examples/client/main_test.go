@@ -85,9 +85,9 @@ func TestClientProgram(t *testing.T) {
 		{"server closes", "a\nquit\nnever sent\n", []string{"-wait", "5s", url},
 			"a\n",
 			[]string{`closed: 4000 (private use) "asked to quit"`}, 1},
-		{"refused offer", "", []string{"-protocols", "chat", url},
+		{"refused offer", "", []string{"-protocols", "chat", url + "?token=secret"},
 			"",
-			[]string{"bad handshake", "400 Bad Request"}, 1},
+			[]string{"client: refused by " + url + ": 400 Bad Request: no offered subprotocol is supported; supported: echo"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,6 +100,9 @@ func TestClientProgram(t *testing.T) {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr %q lacks %q", stderr, w)
 				}
+			}
+			if strings.Contains(stderr, "secret") {
+				t.Errorf("stderr repeats the URL's query: %q", stderr)
 			}
 			if exit != tt.wantExit {
 				t.Errorf("exit status %d, want %d (stderr %q)", exit, tt.wantExit, stderr)
