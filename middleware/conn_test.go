@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"maps"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -244,5 +247,78 @@ func TestMessageRate(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"1", "2", "3"}, got); diff != "" {
 		t.Errorf("delivered (-want +got):\n%s", diff)
+	}
+}
+
+// TestLogHandshake checks the record of each kind of refused handshake,
+// field by field, and that connections carry the identity Auth attached.
+func TestLogHandshake(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	m := &mux.Mux{}
+	m.Use(middleware.RequestID(middleware.RequestIDOptions{}),
+		middleware.LogHandshake(logger),
+		middleware.MustOrigin(middleware.OriginOptions{}))
+	m.UseConn(middleware.Log(logger))
+	m.Group(middleware.Auth(middleware.AuthOptions{
+		Verify: func(_ *http.Request, token string) (any, error) {
+			if token != "alice-token" {
+				return nil, errors.New("unknown")
+			}
+			return "alice", nil
+		},
+	})).Handle(`/calc/(?P<session>[^/]+)`, commands, "calc.v2", "calc.v1")
+	base := serve(t, m)
+	const route = `/calc/(?P<session>[^/]+)`
+	bearer := http.Header{"Authorization": {"Bearer alice-token"}}
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		offer  []string
+		want   map[string]any
+	}{
+		{"no route", "/nowhere", nil, nil,
+			map[string]any{"status": 404.0, "reason": `no WebSocket service at "/nowhere"`, "path": "/nowhere"}},
+		{"no protocol in common", "/calc/abc", bearer, []string{"calc.v3"},
+			map[string]any{"status": 400.0, "reason": "no offered subprotocol is supported; supported: calc.v2, calc.v1", "path": "/calc/abc", "route": route}},
+		{"no credentials", "/calc/abc", nil, []string{"calc.v2"},
+			map[string]any{"status": 401.0, "reason": "missing credentials", "path": "/calc/abc", "route": route}},
+		{"cross-origin", "/calc/abc", http.Header{"Origin": {"https://evil.example"}}, []string{"calc.v2"},
+			map[string]any{"status": 403.0, "reason": `origin "https://evil.example" is not allowed`, "path": "/calc/abc"}},
+	}
+	for _, tt := range tests {
+		res := dial(t, base+tt.path, tt.header, tt.offer...)
+		if res.conn != nil {
+			t.Fatalf("%s: connected", tt.name)
+		}
+		id := res.header.Get("X-Request-Id")
+		var got map[string]any
+		waitFor(t, "the refusal's record", func() bool {
+			for _, rec := range logs.records(t) {
+				if rec["request_id"] == id && rec["msg"] == "websocket refused" {
+					got = rec
+					return true
+				}
+			}
+			return false
+		})
+		want := maps.Clone(tt.want)
+		want["level"], want["msg"], want["request_id"] = "WARN", "websocket refused", id
+		if diff := cmp.Diff(want, stable(t, []map[string]any{got})[0]); diff != "" {
+			t.Errorf("%s: record (-want +got):\n%s", tt.name, diff)
+		}
+	}
+
+	res := dial(t, base+"/calc/abc", bearer, "calc.v1")
+	id := ask(t, res.conn, "reqid")
+	if err := res.conn.Close(protocol.CloseNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range logs.connRecords(t, id) {
+		if rec["identity"] != "alice" || rec["route"] != route {
+			t.Errorf("%s: identity %v, route %v; want alice on %s", rec["msg"], rec["identity"], rec["route"], route)
+		}
 	}
 }

@@ -3,8 +3,11 @@ package middleware
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"strings"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/routeslot"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -12,10 +15,12 @@ import (
 // logger (slog.Default() if nil), one record when it opens and one when it
 // ends:
 //
-//	INFO websocket open route=/chat/(?P<room>[a-z]+) protocol=chat.v1 remote=127.0.0.1:50412 request_id=9f…
-//	INFO websocket closed route=… protocol=… remote=… request_id=… code=1000 reason="" duration=1.5s msgs_in=3 bytes_in=42 msgs_out=3 bytes_out=51
+//	INFO websocket open route=/chat/(?P<room>[a-z]+) protocol=chat.v1 remote=127.0.0.1:50412 request_id=9f… identity=alice
+//	INFO websocket closed route=… protocol=… remote=… request_id=… identity=alice code=1000 reason="" duration=1.5s msgs_in=3 bytes_in=42 msgs_out=3 bytes_out=51
 //
-// request_id appears when RequestID runs in front. When the handler
+// request_id appears when RequestID runs in front, identity when Auth
+// attached one. Refused handshakes never reach a connection: LogHandshake
+// logs those. When the handler
 // failed (returned an error that is not the connection's close, or
 // panicked) the closing record is at level ERROR and has an error
 // attribute.
@@ -33,6 +38,9 @@ func Log(logger *slog.Logger) func(service.Handler) service.Handler {
 			}
 			if id := RequestIDFrom(ctx); id != "" {
 				attrs = append(attrs, slog.String("request_id", id))
+			}
+			if id, ok := Identity(ctx); ok {
+				attrs = append(attrs, slog.Any("identity", id))
 			}
 			logCtx := context.WithoutCancel(ctx)
 			l.LogAttrs(logCtx, slog.LevelInfo, "websocket open", attrs...)
@@ -59,4 +67,70 @@ func Log(logger *slog.Logger) func(service.Handler) service.Handler {
 			return err
 		})
 	}
+}
+
+// LogHandshake returns handshake middleware that logs, with logger
+// (slog.Default() if nil) at level WARN, every WebSocket handshake refused
+// behind it with an HTTP status: by the mux (400, 404, 405, 426), Origin
+// (403), Auth (401, 403) or the limits (429, 503). Browsers hide the status
+// of a refused WebSocket from JavaScript, so the server's log is where the
+// reason can be read:
+//
+//	WARN websocket refused status=400 reason="no offered subprotocol is supported; supported: calc.v2, calc.v1" path=/calc/abc route=/calc/(?P<session>[^/]+) remote=127.0.0.1:50412 request_id=9f…
+//
+// reason is the first line of the response's body, at most 200 bytes;
+// route is the pattern of the route that refused it, when a mux behind
+// the middleware found one; request_id appears when RequestID runs in
+// front. Put it in front of the layers whose refusals it should see.
+func LogHandshake(logger *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !service.IsUpgrade(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rw := &reasonWriter{statusWriter: statusWriter{ResponseWriter: w}}
+			r, slot := routeslot.With(r)
+			next.ServeHTTP(rw, r)
+			// An upgrade writes its 101 on the hijacked connection, so
+			// a status seen here is a refusal.
+			if rw.status == 0 {
+				return
+			}
+			l := logger
+			if l == nil {
+				l = slog.Default()
+			}
+			reason, _, _ := strings.Cut(string(rw.body), "\n")
+			attrs := []slog.Attr{
+				slog.Int("status", rw.status),
+				slog.String("reason", strings.ToValidUTF8(strings.TrimSpace(reason), "\uFFFD")),
+				slog.String("path", r.URL.Path),
+			}
+			if slot.Pattern != "" {
+				attrs = append(attrs, slog.String("route", slot.Pattern))
+			}
+			attrs = append(attrs, slog.String("remote", r.RemoteAddr))
+			if id := RequestIDFrom(r.Context()); id != "" {
+				attrs = append(attrs, slog.String("request_id", id))
+			}
+			l.LogAttrs(r.Context(), slog.LevelWarn, "websocket refused", attrs...)
+		})
+	}
+}
+
+// maxLoggedReason bounds the part of a refusal's body LogHandshake keeps.
+const maxLoggedReason = 200
+
+// reasonWriter records a response's status and the start of its body.
+type reasonWriter struct {
+	statusWriter
+	body []byte
+}
+
+func (w *reasonWriter) Write(p []byte) (int, error) {
+	if room := maxLoggedReason - len(w.body); room > 0 {
+		w.body = append(w.body, p[:min(room, len(p))]...)
+	}
+	return w.statusWriter.Write(p)
 }

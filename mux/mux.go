@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wsmap/wsmap/internal/routeslot"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -191,6 +192,7 @@ func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 	// request names its route, which middleware uses to label metrics
 	// and logs. Under chi, the name starts with the mount point's.
 	r.Pattern = routePattern(r, c.Pattern)
+	routeslot.Set(r.Context(), r.Pattern)
 	var h http.Handler = &routeHandler{m: m, c: c, connMws: connMws}
 	for i := len(c.Middleware) - 1; i >= 0; i-- {
 		h = c.Middleware[i](h)
