@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,12 +65,14 @@ func (s *Server) Dial(ctx context.Context, path string, opts *service.DialOption
 		s.n++
 		n := s.n
 		s.mu.Unlock()
-		c, srv, err := s.l.connect(n)
-		if err != nil {
-			return nil, err
-		}
+		c, srv := newPipe("client-"+strconv.Itoa(n), "wsmaptest")
 		s.track(c)
 		s.track(srv)
+		if err := s.l.hand(srv); err != nil {
+			_ = c.Close()
+			_ = srv.Close()
+			return nil, err
+		}
 		return c, nil
 	}
 	if !strings.HasPrefix(path, "/") {
@@ -130,12 +133,14 @@ func (s *Server) Close() {
 	}
 	<-s.done
 	s.mu.Lock()
+	left := make([]*pipeConn, 0, len(s.conns))
 	for p := range s.conns {
-		p.onClose = nil
+		left = append(left, p)
+	}
+	s.mu.Unlock()
+	for _, p := range left {
 		_ = p.Close()
 	}
-	s.conns = nil
-	s.mu.Unlock()
 }
 
 // Connect serves h and returns the client's end of one connection to it,
