@@ -48,10 +48,10 @@
 //	}
 //
 //	func main() {
-//		m := mux.MustCompile([]mux.Route{
-//			{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo.v1", Handler: service.HandlerFunc(echo)}}},
-//			{Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: service.HandlerFunc(echo)}, // c.Param("room")
-//		})
+//		m := mux.MustNew(
+//			mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo.v1", Handler: service.HandlerFunc(echo)}}},
+//			mux.Route{Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: service.HandlerFunc(echo)}, // c.Param("room")
+//		)
 //		log.Fatal(service.ListenAndServe("127.0.0.1:8080", m))
 //	}
 //

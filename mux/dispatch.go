@@ -40,7 +40,7 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	opts := rh.m.Options
 	if c.Options != nil {
-		opts = *c.Options
+		opts = c.Options
 	}
 	for i := len(c.ConnMiddleware) - 1; i >= 0; i-- {
 		h = c.ConnMiddleware[i](h)

@@ -3,10 +3,10 @@
 // served as one http.Handler. It is the Go counterpart of Racket's
 // ws-service-mapper:
 //
-//	m := mux.MustCompile([]mux.Route{
-//		{Pattern: `/echo`, Protocols: []mux.Protocol{{"echo.v2", echoV2}, {"echo.v1", echoV1}}, NoProtocol: echo},
-//		{Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: chat},
-//	})
+//	m := mux.MustNew(
+//		mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{"echo.v2", echoV2}, {"echo.v1", echoV1}}, NoProtocol: echo},
+//		mux.Route{Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: chat},
+//	)
 //
 // # Routing
 //
@@ -19,7 +19,7 @@
 // Mistakes are found when a route is added: an invalid pattern (with the
 // offset of the problem), a pattern registered twice, a subprotocol name
 // that is not an RFC 7230 token or is listed twice in a route, a missing
-// handler. Compile and Add return them as *RouteError; MustCompile and
+// handler. New and Add return them as *RouteError; MustNew and
 // Handle panic with the same message.
 //
 // Lookup does not try every pattern: routes are indexed by the literal

@@ -8,14 +8,14 @@ import (
 
 func TestLookupOrder(t *testing.T) {
 	t.Parallel()
-	m := MustCompile([]Route{
-		{Pattern: `/a/.*`, NoProtocol: fixed("0")},
-		{Pattern: `/a/b/c`, NoProtocol: fixed("1")},
-		{Pattern: `/.*`, NoProtocol: fixed("2")},
-		{Pattern: `/z`, NoProtocol: fixed("3")},
-		{Pattern: `(?i)/Q`, NoProtocol: fixed("4")},
-		{Pattern: `/q`, NoProtocol: fixed("5")},
-	})
+	m := MustNew(
+		Route{Pattern: `/a/.*`, NoProtocol: fixed("0")},
+		Route{Pattern: `/a/b/c`, NoProtocol: fixed("1")},
+		Route{Pattern: `/.*`, NoProtocol: fixed("2")},
+		Route{Pattern: `/z`, NoProtocol: fixed("3")},
+		Route{Pattern: `(?i)/Q`, NoProtocol: fixed("4")},
+		Route{Pattern: `/q`, NoProtocol: fixed("5")},
+	)
 	for path, want := range map[string]int{
 		"/a/b/c": 0, "/a/": 0, "/a": 2, "/z": 2, "/q": 2, "": -1, "x": -1,
 	} {
@@ -103,7 +103,7 @@ func buildSvcMux(tb testing.TB, n int) *Mux {
 	for i := range table {
 		table[i] = Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: h}
 	}
-	m, err := Compile(table)
+	m, err := New(table...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestExpressionsCompiledWhenReached(t *testing.T) {
 	for i := range 50 {
 		table = append(table, Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: fixed("x")})
 	}
-	m := MustCompile(table)
+	m := MustNew(table...)
 	reached := func() []int {
 		var got []int
 		for _, c := range m.idx.routes {

@@ -30,7 +30,7 @@ type Mux struct {
 
 	// Options configures the connections of routes without Options of
 	// their own.
-	Options service.Options
+	Options *service.Options
 
 	// CheckOrigin decides whether a browser's cross-origin handshake is
 	// allowed. Defaults to same-origin (see service.AcceptOptions).
@@ -43,18 +43,12 @@ type Mux struct {
 	chain   http.Handler // mws around dispatch, built on first use
 }
 
-// New returns a Mux with the given routes, registered in order; see
-// Compile for the error.
+// New returns a Mux with the given routes, registered in order. It stops
+// at the first mistake and returns a *RouteError that names the pattern,
+// the table entry and, for a bad pattern, the offset.
 func New(routes ...Route) (*Mux, error) {
-	return Compile(routes)
-}
-
-// Compile builds a Mux from a table of routes, registered in order. It
-// stops at the first mistake and returns a *RouteError that names the
-// pattern, the table entry and, for a bad pattern, the offset.
-func Compile(table []Route) (*Mux, error) {
 	m := &Mux{}
-	for i, r := range table {
+	for i, r := range routes {
 		if err := m.add(r, fmt.Sprintf("table entry %d", i)); err != nil {
 			return nil, err
 		}
@@ -62,10 +56,10 @@ func Compile(table []Route) (*Mux, error) {
 	return m, nil
 }
 
-// MustCompile is like Compile but panics on a mistake, with the same
-// message. It suits tables written in the program.
-func MustCompile(table []Route) *Mux {
-	m, err := Compile(table)
+// MustNew is like New but panics on a mistake, with the same message. It
+// suits tables written in the program.
+func MustNew(routes ...Route) *Mux {
+	m, err := New(routes...)
 	if err != nil {
 		panic(err)
 	}

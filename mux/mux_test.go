@@ -51,7 +51,7 @@ func racketTable() []Route {
 
 func TestHandshakeTable(t *testing.T) {
 	t.Parallel()
-	m := MustCompile(racketTable())
+	m := MustNew(racketTable()...)
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
 	addr := srv.Listener.Addr().String()

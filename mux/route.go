@@ -74,7 +74,7 @@ var (
 // RouteError is a mistake in a route, found when it is added.
 type RouteError struct {
 	Pattern string
-	// Where says which route: "table entry N" for Compile, the file and
+	// Where says which route: "table entry N" for New, the file and
 	// line of the registering call for Add and Handle.
 	Where string
 	// Offset is the byte offset in Pattern of the mistake, or -1.

@@ -56,9 +56,9 @@ func TestCompileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m, err := Compile(tt.table)
+			m, err := New(tt.table...)
 			if err == nil {
-				t.Fatalf("Compile = %v, want error", m)
+				t.Fatalf("New = %v, want error", m)
 			}
 			var re *RouteError
 			if !errors.As(err, &re) || !errors.Is(err, tt.kind) {
@@ -73,10 +73,10 @@ func TestCompileErrors(t *testing.T) {
 					r := recover()
 					perr, _ := r.(error)
 					if perr == nil || perr.Error() != tt.wantMsg {
-						t.Errorf("MustCompile panicked with %v, want %q", r, tt.wantMsg)
+						t.Errorf("MustNew panicked with %v, want %q", r, tt.wantMsg)
 					}
 				}()
-				MustCompile(tt.table)
+				MustNew(tt.table...)
 			}()
 		})
 	}
@@ -132,7 +132,7 @@ func TestLiteralPrefix(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	t.Parallel()
-	m := MustCompile(racketTable())
+	m := MustNew(racketTable()...)
 	got := m.Routes()
 	if len(got) != 6 {
 		t.Fatalf("%d routes", len(got))

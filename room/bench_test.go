@@ -43,7 +43,7 @@ func BenchmarkBroadcast(b *testing.B) {
 				ready <- struct{}{}
 				_, _, err = c.Recv(ctx)
 				return err
-			}), Options: service.Options{PingInterval: -1}}
+			}), Options: &service.Options{PingInterval: -1}}
 			benchBroadcast(b, n, h, ready, func() error { return hub.Room("bench").Broadcast(protocol.Text, msg) },
 				func() bool { return hub.Room("bench") == nil })
 		})

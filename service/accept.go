@@ -35,8 +35,8 @@ type AcceptOptions struct {
 	// (w.Header()) are sent too.
 	ResponseHeader http.Header
 
-	// Options configures the connection.
-	Options Options
+	// Options configures the connection; nil means the defaults.
+	Options *Options
 }
 
 // Accept upgrades the HTTP request r to a WebSocket connection. On failure

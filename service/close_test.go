@@ -36,7 +36,7 @@ func TestHandlerReturnClosesConnection(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			reports := make(chan error, 1)
-			url, _ := serve(t, &Endpoint{Handler: tt.handler, Options: Options{OnError: func(_ *Conn, err error) { reports <- err }}})
+			url, _ := serve(t, &Endpoint{Handler: tt.handler, Options: &Options{OnError: func(_ *Conn, err error) { reports <- err }}})
 			c := dial(t, url, nil)
 			_, _, err := c.Recv(testCtx(t, 5*time.Second))
 			code, reason := CloseStatus(err)

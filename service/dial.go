@@ -44,9 +44,10 @@ type DialOptions struct {
 	// TLSConfig configures TLS for wss:// URLs.
 	TLSConfig *tls.Config
 
-	// Options configures the connection. HandshakeTimeout bounds the whole
-	// opening handshake, in addition to Dial's ctx.
-	Options Options
+	// Options configures the connection; nil means the defaults.
+	// HandshakeTimeout bounds the whole opening handshake, in addition to
+	// Dial's ctx.
+	Options *Options
 }
 
 // Dial opens a client connection to a ws:// or wss:// URL and returns the

@@ -32,8 +32,8 @@ type Endpoint struct {
 	// CheckOrigin is as in AcceptOptions. Defaults to same-origin.
 	CheckOrigin func(r *http.Request) bool
 
-	// Options configures each connection.
-	Options Options
+	// Options configures each connection; nil means the defaults.
+	Options *Options
 }
 
 // ServeHTTP upgrades r and starts the handler on a goroutine of its own

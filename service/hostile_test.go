@@ -141,7 +141,7 @@ func TestDialHostileServer(t *testing.T) {
 		{name: "2^63 length", respond: func(a string, _ *http.Request) []byte {
 			return append(response(a), serverFrame(wstest.Frame{Fin: true, Opcode: wstest.OpBinary}, 1<<63)...)
 		}, code: 1002, reason: "most significant bit"},
-		{name: "over-limit declared length", opts: DialOptions{Options: Options{ReadLimit: 1024}}, respond: func(a string, _ *http.Request) []byte {
+		{name: "over-limit declared length", opts: DialOptions{Options: &Options{ReadLimit: 1024}}, respond: func(a string, _ *http.Request) []byte {
 			return append(response(a), serverFrame(wstest.Frame{Fin: true, Opcode: wstest.OpBinary}, 1<<40)...)
 		}, code: 1009, reason: "message too big: 1099511627776 bytes, limit 1024"},
 		{name: "oversized ping", respond: func(a string, _ *http.Request) []byte {
@@ -156,16 +156,16 @@ func TestDialHostileServer(t *testing.T) {
 		{name: "compression not offered", respond: func(a string, _ *http.Request) []byte {
 			return response(a, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover")
 		}, dialErr: ErrExtensionNotOffered},
-		{name: "an unknown extension", opts: DialOptions{Options: Options{Compression: true}}, respond: func(a string, _ *http.Request) []byte {
+		{name: "an unknown extension", opts: DialOptions{Options: &Options{Compression: true}}, respond: func(a string, _ *http.Request) []byte {
 			return response(a, "Sec-WebSocket-Extensions: x-webkit-deflate-frame")
 		}, dialErr: ErrExtensionNotOffered},
 		{name: "a protocol not offered", opts: DialOptions{Subprotocols: []string{"good"}}, respond: func(a string, _ *http.Request) []byte {
 			return response(a, "Sec-WebSocket-Protocol: evil")
 		}, dialErr: ErrProtocolNotOffered},
-		{name: "never answers", opts: DialOptions{Options: Options{HandshakeTimeout: 300 * time.Millisecond}}, respond: func(string, *http.Request) []byte {
+		{name: "never answers", opts: DialOptions{Options: &Options{HandshakeTimeout: 300 * time.Millisecond}}, respond: func(string, *http.Request) []byte {
 			return nil
 		}, timeout: true},
-		{name: "answers in part", opts: DialOptions{Options: Options{HandshakeTimeout: 300 * time.Millisecond}}, respond: func(a string, _ *http.Request) []byte {
+		{name: "answers in part", opts: DialOptions{Options: &Options{HandshakeTimeout: 300 * time.Millisecond}}, respond: func(a string, _ *http.Request) []byte {
 			return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n")
 		}, timeout: true},
 	}

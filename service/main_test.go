@@ -30,7 +30,7 @@ func serve(t *testing.T, e *Endpoint) (wsURL, addr string) {
 // serveFunc serves h with options opts.
 func serveFunc(t *testing.T, opts Options, h HandlerFunc) (wsURL, addr string) {
 	t.Helper()
-	return serve(t, &Endpoint{Handler: h, Options: opts})
+	return serve(t, &Endpoint{Handler: h, Options: &opts})
 }
 
 // startServer starts a Server on a loopback port and returns it with its

@@ -60,7 +60,7 @@ func TestSendPrepared(t *testing.T) {
 			})
 			ctx := testCtx(t, 10*time.Second)
 			for range 3 {
-				c := dial(t, url, &DialOptions{Options: Options{Compression: tc.compress}})
+				c := dial(t, url, &DialOptions{Options: &Options{Compression: tc.compress}})
 				if c.compressed != tc.compress {
 					t.Fatalf("compression negotiated: %v, want %v", c.compressed, tc.compress)
 				}
@@ -198,7 +198,7 @@ func TestSendPreparedMany(t *testing.T) {
 				_, _, err = c.Recv(ctx) // until the client closes
 				return err
 			})
-			c := dial(t, url, &DialOptions{Options: Options{Compression: compress}})
+			c := dial(t, url, &DialOptions{Options: &Options{Compression: compress}})
 			ctx := testCtx(t, 10*time.Second)
 			for i, w := range want {
 				typ, data, err := c.Recv(ctx)

@@ -136,7 +136,7 @@ func TestCompressionLimitAppliesAfterDecompression(t *testing.T) {
 			}
 		}
 	})
-	c := dial(t, url, &DialOptions{Options: Options{Compression: true, ReadLimit: 64 << 10}})
+	c := dial(t, url, &DialOptions{Options: &Options{Compression: true, ReadLimit: 64 << 10}})
 	ctx := testCtx(t, 10*time.Second)
 	// Within the limit: compressed both ways and intact.
 	small := bytes.Repeat([]byte("compress me "), 1000)
@@ -223,7 +223,7 @@ func TestReaderStreamsLargeMessage(t *testing.T) {
 		_, _, err = c.Recv(ctx)
 		return err
 	})
-	c := dial(t, url, &DialOptions{Options: Options{ReadLimit: 4 << 20}})
+	c := dial(t, url, &DialOptions{Options: &Options{ReadLimit: 4 << 20}})
 	ctx := testCtx(t, 10*time.Second)
 	typ, r, err := c.Reader(ctx)
 	if err != nil || typ != protocol.Binary {

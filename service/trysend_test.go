@@ -92,7 +92,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 				_, _, err := c.Recv(ctx)
 				return err
 			})
-			c := dial(t, url, &DialOptions{Options: Options{Compression: tt.compress}})
+			c := dial(t, url, &DialOptions{Options: &Options{Compression: tt.compress}})
 			ctx := testCtx(t, 10*time.Second)
 			var got []result
 			select {

@@ -177,8 +177,9 @@ type Options struct {
 	Offer []string
 	// Header holds extra request headers for the handshake.
 	Header http.Header
-	// Server and Client configure each end's connection.
-	Server, Client service.Options
+	// Server and Client configure each end's connection; nil means the
+	// defaults.
+	Server, Client *service.Options
 }
 
 // Pair returns the two ends of one in-memory connection, each a real

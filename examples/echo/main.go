@@ -50,7 +50,7 @@ func run(ctx context.Context, addr string, opts service.Options, stdout io.Write
 	srv := &service.Server{Handler: &service.Endpoint{
 		Protocols: []string{"echo"},
 		Handler:   service.HandlerFunc(echo),
-		Options:   opts,
+		Options:   &opts,
 	}}
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	return srv.ServeUntil(ctx, l, 10*time.Second)

@@ -53,8 +53,8 @@ func main() {
 
 // newMux builds the Racket test table.
 func newMux() *mux.Mux {
-	return mux.MustCompile([]mux.Route{
-		{
+	return mux.MustNew(
+		mux.Route{
 			Pattern: `/echo`,
 			Protocols: []mux.Protocol{
 				{Name: "echo.v2", Handler: reply(func(*service.Conn) string { return "v2:" })},
@@ -62,11 +62,11 @@ func newMux() *mux.Mux {
 			},
 			NoProtocol: reply(func(*service.Conn) string { return "" }),
 		},
-		{
+		mux.Route{
 			Pattern:    `/chat/(?P<room>[a-z]+)`,
 			NoProtocol: reply(func(c *service.Conn) string { return c.Request().URL.Path + ":" }),
 		},
-	})
+	)
 }
 
 // reply answers every message with prefix(c) + the message, keeping its

@@ -102,9 +102,32 @@ func TestLoad10000(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	shutStart := time.Now()
-	if err := tg.srv.Shutdown(ctx); err != nil {
+	// Shutdown closes every connection on a goroutine of its own, beside
+	// its handler's: the most goroutines that ever ran at once, whose
+	// descriptors the runtime keeps, is measured during it.
+	shutDone := make(chan struct{})
+	peakSeen := make(chan int, 1)
+	go func() {
+		most := peak
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			most = max(most, runtime.NumGoroutine())
+			select {
+			case <-shutDone:
+				peakSeen <- most
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err = tg.srv.Shutdown(ctx)
+	close(shutDone)
+	peak = <-peakSeen
+	if err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+	t.Logf("at most %d goroutines at once during the shutdown", peak)
 	t.Logf("shutdown of %d connections: %v; how the handlers ended: %v", conns, time.Since(shutStart).Round(time.Millisecond), tg.endings())
 	if h := tg.handlers.Load(); h != 0 {
 		t.Errorf("%d handlers running after Shutdown returned", h)

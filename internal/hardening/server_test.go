@@ -75,9 +75,9 @@ func startTarget(t testing.TB, opts service.Options, handshake time.Duration) *t
 			}
 		}
 	})
-	m, err := mux.Compile([]mux.Route{
-		{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo, Options: &opts},
-		{Pattern: `/send`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
+	m, err := mux.New(
+		mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo, Options: &opts},
+		mux.Route{Pattern: `/send`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
 			msg := make([]byte, 64<<10)
 			for {
 				if err := c.SendBinary(ctx, msg); err != nil {
@@ -85,15 +85,15 @@ func startTarget(t testing.TB, opts service.Options, handshake time.Duration) *t
 				}
 			}
 		}), Options: &opts},
-		{Pattern: `/panic`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
+		mux.Route{Pattern: `/panic`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
 			tg.panics.Add(1)
 			panic("handler bug")
 		}), Options: &opts},
-		{Pattern: `/hold`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
+		mux.Route{Pattern: `/hold`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
 			<-ctx.Done()
 			return nil
 		}), Options: &opts},
-	})
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func benchMember(hub *room.Hub) *service.Endpoint {
 		defer m.Leave()
 		_, _, err = c.Recv(ctx)
 		return err
-	}), Options: service.Options{PingInterval: -1}}
+	}), Options: &service.Options{PingInterval: -1}}
 }
 
 // benchBroadcast connects n raw members, member i to base(i), waits

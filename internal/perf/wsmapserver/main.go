@@ -35,7 +35,7 @@ func main() {
 	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
 	defer prof.Start()()
-	m, err := mux.Compile(table(*routes, *into))
+	m, err := mux.New(table(*routes, *into)...)
 	if err != nil {
 		log.Fatal(err)
 	}
