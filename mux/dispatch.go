@@ -24,7 +24,7 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.HTTP.ServeHTTP(w, r)
 		return
 	}
-	// The offer is read here to choose the handler; service.Serve checks
+	// The offer is read here to choose the handler; service.Upgrade checks
 	// the whole handshake. A refused negotiation checks it first, so that
 	// a malformed handshake is answered as one whatever it offers.
 	offer, err := protocol.OfferFromHeader(r.Header)
@@ -48,8 +48,8 @@ func (rh *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i := len(rh.connMws) - 1; i >= 0; i-- {
 		h = rh.connMws[i](h)
 	}
-	// Serve answers a refused handshake itself.
-	_ = service.Serve(w, r, &service.AcceptOptions{Subprotocol: proto, CheckOrigin: rh.m.CheckOrigin, Options: opts}, h)
+	// Upgrade answers a refused handshake itself.
+	_ = service.Upgrade(w, r, &service.AcceptOptions{Subprotocol: proto, CheckOrigin: rh.m.CheckOrigin, Options: opts}, h)
 }
 
 // refuse answers a handshake the route cannot serve: with what is wrong
@@ -90,6 +90,8 @@ func (c *compiled) negotiate(offer protocol.Offer) (string, service.Handler, *se
 	if c.FallbackNoMatch {
 		return "", c.NoProtocol, nil
 	}
-	_, herr := service.Negotiate(offer, c.supported, c.Policy, false)
+	_, err := service.Negotiate(offer, c.supported, c.Policy, false)
+	var herr *service.HandshakeError
+	errors.As(err, &herr)
 	return "", nil, herr
 }

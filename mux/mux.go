@@ -145,7 +145,7 @@ func (m *Mux) UseConn(mw ...func(service.Handler) service.Handler) {
 // path. Mounted in a chi router, the path is the part below the mount
 // point (chi's RoutePath); under http.StripPrefix, the stripped path.
 // A handshake it upgrades is served on a goroutine of its own (see
-// service.Serve): ServeHTTP returns at the upgrade.
+// service.Upgrade): ServeHTTP returns at the upgrade.
 func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.RLock()
 	h := m.chain

@@ -44,9 +44,14 @@ type AcceptOptions struct {
 // status and a one-line plain-text reason) and returns the error, a
 // *HandshakeError for a refused handshake.
 //
+// The connection is the caller's to serve, on the calling goroutine or
+// another, and to close: c.CloseWithError(err) closes it as a handler's
+// return value would (see Handler). To have a Handler serve it instead,
+// use an Endpoint, or the mux.
+//
 // When r is served by a Server, the connection joins its registry, so that
-// Server.Shutdown closes it; a Server that is shutting down refuses new
-// connections with 503.
+// Server.Shutdown closes it with 1001 and waits for it to close; a Server
+// that is shutting down refuses new connections with 503.
 func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn, error) {
 	if opts == nil {
 		opts = &noAcceptOptions

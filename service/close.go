@@ -245,7 +245,9 @@ func (c *Conn) finish(ce *CloseError) {
 // closing handshake; Err then says how the connection ended. On a
 // connection already closing it only waits.
 //
-// Run calls it with the handler's return value. Connection middleware
+// A handler's return value is given to it. Accepting inside an
+// http.Handler, close the connection with it when done serving.
+// Connection middleware
 // that must see the outcome (to log or count close codes) calls it after
 // the next handler returns.
 func (c *Conn) CloseWithError(err error) {

@@ -62,6 +62,30 @@
 // gorilla allocates for them, masked server frames are refused, and so are
 // subprotocols and extensions the client did not offer.
 //
+// # Entry points
+//
+// One for each thing to do:
+//
+//   - one service at one URL: Endpoint, an http.Handler (the mux, in
+//     package mux, routes many);
+//   - accepting inside an http.Handler of your own: Accept, which returns
+//     the *Conn to serve and close;
+//   - a client: Dial;
+//   - a server with graceful shutdown: Server (ListenAndServe is its
+//     shorthand, ServeUntil its main loop).
+//
+// # Extending
+//
+// Routers and middleware are built from these; applications rarely need
+// them. Upgrade upgrades a request and runs a Handler on its own
+// goroutine (the mux and Endpoint are built on it), after CheckHandshake
+// has validated the request and Negotiate chosen the subprotocol.
+// Handshake middleware whose work lasts as long as the connection uses
+// Track; one that vets the Origin header itself marks the request with
+// WithOriginChecked. Connection middleware watches messages with
+// Conn.Observe. A broadcaster writes to idle connections with
+// TrySendPrepared.
+//
 // # Serving and shutdown
 //
 // Server wraps net/http's server with a registry of live connections:
@@ -77,9 +101,9 @@
 //
 // These are the goroutines a connection can run, and what ends each:
 //
-//   - the handler's, started by Serve, Start, an Endpoint or the mux after
-//     the upgrade (Run serves on the caller's instead): it ends when the
-//     handler returns, which Server.Shutdown waits for;
+//   - the handler's, started by an Endpoint or the mux (Upgrade) after the
+//     upgrade; it ends when the handler returns, which Server.Shutdown
+//     waits for (a connection from Accept is served on the caller's);
 //   - the read loop, started when the application does not read directly
 //     (see the reading rules): it ends when reading ends, with the
 //     connection, or when it hands reading back to a direct Recv;

@@ -9,7 +9,7 @@ import (
 
 // Endpoint is an http.Handler that serves every WebSocket connection made
 // to it with one Handler: it checks the handshake, negotiates the
-// subprotocol, upgrades, and runs the handler (see Run). It is the
+// subprotocol, upgrades, and runs the handler (see Handler). It is the
 // single-route form of the service mapper in package mux.
 type Endpoint struct {
 	// Handler serves each connection.
@@ -37,14 +37,14 @@ type Endpoint struct {
 }
 
 // ServeHTTP upgrades r and starts the handler on a goroutine of its own
-// (see Serve); it returns once the connection is upgraded.
+// (see Upgrade); it returns once the connection is upgraded.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	offer, err := CheckHandshake(r)
 	if err != nil {
 		_ = refuse(w, err)
 		return
 	}
-	proto, herr := Negotiate(offer, e.Protocols, e.Policy, e.FallbackNoMatch)
+	proto, herr := negotiate(offer, e.Protocols, e.Policy, e.FallbackNoMatch)
 	if herr != nil {
 		herr.WriteResponse(w)
 		return
@@ -52,11 +52,20 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = serveOffer(w, r, offer, &AcceptOptions{Subprotocol: proto, CheckOrigin: e.CheckOrigin, Options: e.Options}, e.Handler)
 }
 
-// Negotiate picks the subprotocol to answer offer with. An empty offer
-// gives "" (no subprotocol). An offer that shares nothing with supported
-// gives "" when fallback is set and otherwise a 400 *HandshakeError that
-// names the supported protocols.
-func Negotiate(offer protocol.Offer, supported []string, p protocol.Policy, fallback bool) (string, *HandshakeError) {
+// Negotiate picks the subprotocol to answer offer with, for routers. An
+// empty offer gives "" (no subprotocol). An offer that shares nothing with
+// supported gives "" when fallback is set and otherwise a 400
+// *HandshakeError that names the supported protocols.
+func Negotiate(offer protocol.Offer, supported []string, p protocol.Policy, fallback bool) (string, error) {
+	proto, herr := negotiate(offer, supported, p, fallback)
+	if herr != nil {
+		return "", herr
+	}
+	return proto, nil
+}
+
+// negotiate is Negotiate, with the refusal's concrete type.
+func negotiate(offer protocol.Offer, supported []string, p protocol.Policy, fallback bool) (string, *HandshakeError) {
 	if len(offer) == 0 {
 		return "", nil
 	}

@@ -294,43 +294,9 @@ func ExampleConn_SendPrepared() {
 	// client 2: server restarting in 5 minutes
 }
 
-// Start serves the connection on a goroutine of its own: ServeHTTP
-// returns at the upgrade, while the handler goes on.
-func ExampleStart() {
-	returned := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer close(returned)
-		c, err := service.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		service.Start(c, service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			<-returned // ServeHTTP has returned; the connection lives on
-			return c.SendText(ctx, "still here")
-		}))
-	}))
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	_, msg, _ := c.Recv(ctx)
-	fmt.Println(string(msg))
-	_, _, err = c.Recv(ctx)
-	code, _ := service.CloseStatus(err)
-	fmt.Println("closed:", code)
-	// Output:
-	// still here
-	// closed: 1000 (normal closure)
-}
-
-// Serve upgrades and starts the handler in one call; an http.Handler
-// that picks its handler per request uses it as the mux does.
-func ExampleServe() {
+// Upgrade upgrades and starts the handler in one call; a router that
+// picks its handler per request uses it as the mux does.
+func ExampleUpgrade() {
 	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		typ, msg, err := c.Recv(ctx)
 		if err != nil {
@@ -339,7 +305,7 @@ func ExampleServe() {
 		return c.Send(ctx, typ, msg)
 	})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := service.Serve(w, r, nil, echo); err != nil {
+		if err := service.Upgrade(w, r, nil, echo); err != nil {
 			log.Print(err) // refused; the client has its answer already
 		}
 	}))

@@ -39,41 +39,25 @@ type PanicError struct {
 // Error describes the panic.
 func (e *PanicError) Error() string { return fmt.Sprintf("service: handler panic: %v", e.Value) }
 
-// Run serves c with h and closes c as h's return value says (see Handler).
-// It returns h's error, or a *PanicError if h panicked. A Server's
-// Shutdown waits for Run to return.
+// Upgrade upgrades r as Accept does and serves the connection with h on a
+// goroutine of its own, which a Server's Shutdown waits for; h's return
+// value closes the connection (see Handler). It returns once the
+// handshake is answered: nil when the connection is open and h running,
+// or Accept's error when the handshake was refused (the refusal is
+// written already).
 //
-// Run blocks until h returns; Start runs h on a goroutine of its own.
-func Run(c *Conn, h Handler) error {
-	return runHandler(c, h, c.hold())
-}
-
-// Start serves c with h as Run does, on a goroutine of its own, and
-// returns at once. A Server's Shutdown waits for h to return.
+// Upgrade is the building block of routers (the mux and Endpoint use it);
+// an application serves one service with an Endpoint, or accepts inside
+// its own handler with Accept.
 //
-// Serving a connection on a goroutine of its own frees net/http's
-// goroutine and the buffers it holds for the request at the upgrade,
-// instead of keeping them as long as the connection (see
-// docs/connection.md). The mux and Endpoint do so with Serve.
-func Start(c *Conn, h Handler) {
-	held := c.hold()
-	go func() { _ = runHandler(c, h, held) }()
-}
-
-// Serve upgrades r as Accept does and serves the connection with h as
-// Start does. It returns once the handshake is answered: nil when the
-// connection is open and h running, or Accept's error when the handshake
-// was refused (the refusal is written already).
-//
-// Serve runs the upgrade itself on h's goroutine while the caller waits:
+// The upgrade itself runs on h's goroutine while the caller waits:
 // net/http's goroutine is deep in its own frames by the time it reaches
 // a handler, and the upgrade would grow its stack, a copy of every frame,
 // just before the goroutine ends; the new goroutine's stack is shallow
 // and grows once for all of h. A panic in the upgrade (in a CheckOrigin
 // function, say) is raised again on the caller's goroutine, where
-// net/http recovers it. The mux and Endpoint serve connections with
-// Serve.
-func Serve(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, h Handler) error {
+// net/http recovers it.
+func Upgrade(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, h Handler) error {
 	if opts == nil {
 		opts = &noAcceptOptions
 	}
@@ -92,7 +76,7 @@ type accepted struct {
 	value    any
 }
 
-// serveOffer is Serve once the handshake is checked.
+// serveOffer is Upgrade once the handshake is checked.
 func serveOffer(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, h Handler) error {
 	done := make(chan accepted, 1)
 	go acceptAndRun(w, r, offer, o, h, done)

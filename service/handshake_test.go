@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -93,9 +94,14 @@ func TestNegotiate(t *testing.T) {
 		{"no match, fallback", protocol.Offer{"x"}, protocol.ClientOrder, true, "", false},
 	}
 	for _, tt := range tests {
-		got, herr := Negotiate(tt.offer, supported, tt.policy, tt.fallback)
-		if got != tt.want || (herr != nil) != tt.wantErr {
-			t.Errorf("%s: Negotiate = %q, %v; want %q, error %v", tt.name, got, herr, tt.want, tt.wantErr)
+		var err error // an interface: a typed nil would not compare equal to nil
+		got, err := Negotiate(tt.offer, supported, tt.policy, tt.fallback)
+		if got != tt.want || (err != nil) != tt.wantErr {
+			t.Errorf("%s: Negotiate = %q, %v; want %q, error %v", tt.name, got, err, tt.want, tt.wantErr)
+		}
+		var he *HandshakeError
+		if tt.wantErr && (!errors.As(err, &he) || he.Status != 400) {
+			t.Errorf("%s: %v, want a 400 *HandshakeError", tt.name, err)
 		}
 	}
 }

@@ -146,9 +146,10 @@ func TestTrack(t *testing.T) {
 	}
 }
 
-// TestRunBlocks checks that Run, unlike Start, lasts as long as the
-// handler: Accept then Run in an http.Handler keeps ServeHTTP running.
-func TestRunBlocks(t *testing.T) {
+// TestAcceptInHandler checks accepting inside an http.Handler: the
+// connection is served on ServeHTTP's goroutine, and closing it with
+// CloseWithError gives the peer what a handler's return would.
+func TestAcceptInHandler(t *testing.T) {
 	release := make(chan struct{})
 	served := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -157,26 +158,24 @@ func TestRunBlocks(t *testing.T) {
 		if err != nil {
 			return
 		}
-		_ = Run(c, HandlerFunc(func(ctx context.Context, c *Conn) error {
-			<-release
-			return nil
-		}))
+		<-release
+		c.CloseWithError(&CloseError{Code: 4002, Reason: "served here"})
 	}))
 	defer srv.Close()
 	c := dial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
 	select {
 	case <-served:
-		t.Fatal("ServeHTTP returned while Run's handler was running")
+		t.Fatal("ServeHTTP returned while serving the connection")
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
-	if _, _, err := c.Recv(context.Background()); code(err) != 1000 {
-		t.Fatalf("client got %v, want 1000", err)
+	if _, _, err := c.Recv(context.Background()); code(err) != 4002 {
+		t.Fatalf("client got %v, want 4002", err)
 	}
 	select {
 	case <-served:
 	case <-time.After(5 * time.Second):
-		t.Fatal("ServeHTTP did not return after the handler did")
+		t.Fatal("ServeHTTP did not return after closing")
 	}
 }
 
@@ -186,13 +185,13 @@ func code(err error) int {
 	return int(c)
 }
 
-// TestServe checks what Serve's caller sees: the refusal's error once it
+// TestUpgrade checks what Upgrade's caller sees: the refusal's error once it
 // is written, nil once the connection is open with the handler running,
 // and a panic of the upgrade raised again on the caller's goroutine.
-func TestServe(t *testing.T) {
+func TestUpgrade(t *testing.T) {
 	type outcome struct {
 		err   error
-		value any // what Serve panicked with
+		value any // what Upgrade panicked with
 	}
 	results := make(chan outcome, 1)
 	running := make(chan struct{}, 1)
@@ -209,7 +208,7 @@ func TestServe(t *testing.T) {
 		var o outcome
 		func() {
 			defer func() { o.value = recover() }()
-			o.err = Serve(w, r, opts, h)
+			o.err = Upgrade(w, r, opts, h)
 		}()
 		results <- o
 		if o.value != nil {
