@@ -13,7 +13,7 @@ import (
 // ErrForbidden, returned (or wrapped) by an AuthOptions.Verify function,
 // refuses the handshake with 403 Forbidden: the credentials are valid but
 // do not grant access. The error's text is the reason sent.
-var ErrForbidden = errors.New("forbidden")
+var ErrForbidden = errors.New("middleware: forbidden")
 
 // TokenSource says where a request carries its credentials; see the
 // functions that return one.
@@ -115,7 +115,7 @@ func Auth(o AuthOptions) func(http.Handler) http.Handler {
 				he.WriteResponse(w)
 				return
 			case errors.Is(err, ErrForbidden):
-				refuse(w, http.StatusForbidden, err.Error(), nil)
+				refuse(w, http.StatusForbidden, strings.TrimPrefix(err.Error(), "middleware: "), nil)
 				return
 			default:
 				unauthorized(w, "invalid credentials")

@@ -34,7 +34,7 @@ func TestBehindChiMiddleware(t *testing.T) {
 	)
 	m.UseConn(
 		middleware.Log(slog.New(slog.NewJSONHandler(&logs, nil))),
-		middleware.Recover(nil),
+		middleware.Recover(middleware.LogPanics(slog.New(slog.NewJSONHandler(&logs, nil)))),
 		middleware.MessageRate(rate.Every(time.Millisecond), 100),
 	)
 	m.Handle(`/rooms/(?P<room>[a-z]+)`, commands)

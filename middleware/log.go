@@ -12,8 +12,9 @@ import (
 )
 
 // Log returns connection middleware that logs each connection's life with
-// logger (slog.Default() if nil), one record when it opens and one when it
-// ends:
+// logger, one record when it opens and one when it ends. It panics if
+// logger is nil: pass slog.Default() to log where the program's default
+// logger does.
 //
 //	INFO websocket open route=/chat/(?P<room>[a-z]+) protocol=chat.v1 remote=127.0.0.1:50412 request_id=9f… identity=alice
 //	INFO websocket closed route=… protocol=… remote=… request_id=… identity=alice code=1000 reason="" duration=1.5s msgs_in=3 bytes_in=42 msgs_out=3 bytes_out=51
@@ -25,12 +26,10 @@ import (
 // panicked) the closing record is at level ERROR and has an error
 // attribute.
 func Log(logger *slog.Logger) func(service.Handler) service.Handler {
+	needLogger("Log", logger)
+	l := logger
 	return func(next service.Handler) service.Handler {
 		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			l := logger
-			if l == nil {
-				l = slog.Default()
-			}
 			attrs := []slog.Attr{
 				slog.String("route", route(c)),
 				slog.String("protocol", c.Subprotocol()),
@@ -69,8 +68,8 @@ func Log(logger *slog.Logger) func(service.Handler) service.Handler {
 	}
 }
 
-// LogHandshake returns handshake middleware that logs, with logger
-// (slog.Default() if nil) at level WARN, every WebSocket handshake refused
+// LogHandshake returns handshake middleware that logs, with logger at
+// level WARN (it panics if logger is nil, as Log does), every WebSocket handshake refused
 // behind it with an HTTP status: by the mux (400, 404, 405, 426), Origin
 // (403), Auth (401, 403) or the limits (429, 503). Browsers hide the status
 // of a refused WebSocket from JavaScript, so the server's log is where the
@@ -83,6 +82,8 @@ func Log(logger *slog.Logger) func(service.Handler) service.Handler {
 // the middleware found one; request_id appears when RequestID runs in
 // front. Put it in front of the layers whose refusals it should see.
 func LogHandshake(logger *slog.Logger) func(http.Handler) http.Handler {
+	needLogger("LogHandshake", logger)
+	l := logger
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !service.IsUpgrade(r) {
@@ -96,10 +97,6 @@ func LogHandshake(logger *slog.Logger) func(http.Handler) http.Handler {
 			// a status seen here is a refusal.
 			if rw.status == 0 {
 				return
-			}
-			l := logger
-			if l == nil {
-				l = slog.Default()
 			}
 			reason, _, _ := strings.Cut(string(rw.body), "\n")
 			attrs := []slog.Attr{
@@ -133,4 +130,12 @@ func (w *reasonWriter) Write(p []byte) (int, error) {
 		w.body = append(w.body, p[:min(room, len(p))]...)
 	}
 	return w.statusWriter.Write(p)
+}
+
+// needLogger panics if logger is nil: the library does not fall back to
+// the program's global logger on its own.
+func needLogger(name string, logger *slog.Logger) {
+	if logger == nil {
+		panic("middleware: " + name + " needs a logger; pass slog.Default() to use the program's default one")
+	}
 }

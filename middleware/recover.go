@@ -11,8 +11,9 @@ import (
 
 // Recover returns connection middleware that turns a panic in the handler
 // into a close with 1011 (internal error) and reports it, with the stack
-// where it happened, to report; a nil report logs it with slog.Default()
-// at level ERROR. The server goes on serving its other connections.
+// where it happened, to report; it panics if report is nil. LogPanics
+// makes a report that logs with a logger. The server goes on serving its
+// other connections.
 //
 // Run already recovers a handler's panic and gives it to
 // service.Options.OnError; Recover is for reporting it from the middleware
@@ -20,13 +21,7 @@ import (
 // close.
 func Recover(report func(c *service.Conn, p *service.PanicError)) func(service.Handler) service.Handler {
 	if report == nil {
-		report = func(c *service.Conn, p *service.PanicError) {
-			slog.Default().LogAttrs(context.Background(), slog.LevelError, "websocket handler panic",
-				slog.String("route", route(c)),
-				slog.String("remote", c.RemoteAddr().String()),
-				slog.Any("panic", p.Value),
-				slog.String("stack", string(p.Stack)))
-		}
+		panic("middleware: Recover needs a report function, such as LogPanics(logger)")
 	}
 	return func(next service.Handler) service.Handler {
 		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) (err error) {
@@ -38,5 +33,19 @@ func Recover(report func(c *service.Conn, p *service.PanicError)) func(service.H
 			}()
 			return next.ServeWS(ctx, c)
 		})
+	}
+}
+
+// LogPanics returns a report for Recover that logs each panic with logger
+// at level ERROR, with the route, the peer, the value and the stack. It
+// panics if logger is nil.
+func LogPanics(logger *slog.Logger) func(c *service.Conn, p *service.PanicError) {
+	needLogger("LogPanics", logger)
+	return func(c *service.Conn, p *service.PanicError) {
+		logger.LogAttrs(context.Background(), slog.LevelError, "websocket handler panic",
+			slog.String("route", route(c)),
+			slog.String("remote", c.RemoteAddr().String()),
+			slog.Any("panic", p.Value),
+			slog.String("stack", string(p.Stack)))
 	}
 }

@@ -29,9 +29,13 @@ var (
 // before it is dropped, unless Options.QueueSize says otherwise.
 const DefaultQueueSize = 64
 
-// TooSlow is the close a member's connection gets when its queue
-// overflows.
-var TooSlow = &service.CloseError{Code: protocol.ClosePolicyViolation, Reason: "too slow: message queue full"}
+// The close a member's connection gets when its queue overflows: 1008
+// (policy violation) with this reason. Constants, so that no program can
+// change what another one's members are told.
+const (
+	TooSlowCode   = protocol.ClosePolicyViolation
+	TooSlowReason = "too slow: message queue full"
+)
 
 // Options configures a Room or a Hub's rooms. The zero value is ready to
 // use.
@@ -315,7 +319,7 @@ func (r *Room) offerLocked(m *Member, pm *service.PreparedMessage) []*Member {
 // afterDrops closes the connections of dropped members.
 func (r *Room) afterDrops(dropped []*Member) {
 	for _, m := range dropped {
-		go func() { _ = m.conn.Close(TooSlow.Code, TooSlow.Reason) }()
+		go func() { _ = m.conn.Close(TooSlowCode, TooSlowReason) }()
 	}
 }
 

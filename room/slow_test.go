@@ -116,8 +116,8 @@ func TestSlowMemberIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("slow member, %v after the drop: %v", time.Since(dropped), err)
 	}
-	if f.CloseCode() != int(room.TooSlow.Code) || f.CloseReason() != room.TooSlow.Reason {
-		t.Errorf("slow member closed with %d %q, want %v", f.CloseCode(), f.CloseReason(), room.TooSlow)
+	if f.CloseCode() != int(room.TooSlowCode) || f.CloseReason() != room.TooSlowReason {
+		t.Errorf("slow member closed with %d %q, want %v %q", f.CloseCode(), f.CloseReason(), room.TooSlowCode, room.TooSlowReason)
 	}
 	for _, c := range conns {
 		_ = c.Close(protocol.CloseNormal, "")

@@ -63,23 +63,39 @@ func TestChiProgram(t *testing.T) {
 		t.Errorf("health = %+v, want ok with 2 connections", health)
 	}
 
-	// /metrics has the connections, labelled by route pattern.
-	resp, err = http.Get("http://" + p.Addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	// /metrics has the connections, labelled by route pattern. Observers
+	// hear of a message once its write has returned, which can be after
+	// the client has it: the figures are read until they are all there,
+	// for two seconds at most.
+	wants := []string{
 		`wsmap_connections_open{protocol="echo",route="/ws/echo"} 1`,
 		`wsmap_messages_total{direction="in",protocol="echo",route="/ws/echo"} 1`,
 		`wsmap_message_bytes_total{direction="out",protocol="echo",route="/ws/echo"} 3`,
 		`wsmap_connections_open{protocol="",route="/ws/rooms/{room}/"} 1`,
 		`wsmap_messages_total{direction="out",protocol="",route="/ws/rooms/{room}/"} 1`,
-	} {
-		if !strings.Contains(string(body), want+"\n") {
-			t.Errorf("/metrics lacks %s:\n%s", want, body)
+	}
+	var body []byte
+	var missing []string
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		resp, err = http.Get("http://" + p.Addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
 		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		missing = missing[:0]
+		for _, want := range wants {
+			if !strings.Contains(string(body), want+"\n") {
+				missing = append(missing, want)
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range missing {
+		t.Errorf("/metrics lacks %s:\n%s", want, body)
 	}
 	if strings.Contains(string(body), "lobby-1") {
 		t.Error("/metrics has a raw path in a label")
