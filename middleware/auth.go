@@ -84,7 +84,11 @@ type AuthOptions struct {
 // credentials", one whose token Verify rejects as Verify's error says.
 // An accepted request carries the identity in its context, which the
 // connection's context keeps.
-func Auth(o AuthOptions) func(http.Handler) http.Handler {
+func Auth(opts *AuthOptions) func(http.Handler) http.Handler {
+	var o AuthOptions
+	if opts != nil {
+		o = *opts
+	}
 	if o.Verify == nil {
 		panic("middleware: Auth without a Verify function")
 	}

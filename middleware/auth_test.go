@@ -29,7 +29,7 @@ func verify(r *http.Request, token string) (any, error) {
 func TestAuth(t *testing.T) {
 	t.Parallel()
 	m := &mux.Mux{}
-	m.Use(middleware.Auth(middleware.AuthOptions{
+	m.Use(middleware.Auth(&middleware.AuthOptions{
 		Verify: verify,
 		Tokens: []middleware.TokenSource{
 			middleware.BearerToken(), middleware.CookieToken("session"),

@@ -26,16 +26,16 @@ func TestBehindChiMiddleware(t *testing.T) {
 	limit := middleware.NewConnLimit(10, 0)
 	m := &mux.Mux{}
 	m.Use(
-		middleware.RequestID(middleware.RequestIDOptions{}),
-		middleware.MustOrigin(middleware.OriginOptions{Allow: []string{"https://app.example.com"}}),
+		middleware.RequestID(&middleware.RequestIDOptions{}),
+		middleware.Origin(&middleware.OriginOptions{Allow: []string{"https://app.example.com"}}),
 		limit.Handler,
-		middleware.RateLimit(middleware.RateLimitOptions{Rate: 100, Burst: 100}),
-		middleware.Auth(middleware.AuthOptions{Verify: verify}),
+		middleware.RateLimit(&middleware.RateLimitOptions{Rate: 100, Burst: 100}),
+		middleware.Auth(&middleware.AuthOptions{Verify: verify}),
 	)
 	m.UseConn(
 		middleware.Log(slog.New(slog.NewJSONHandler(&logs, nil))),
 		middleware.Recover(middleware.LogPanics(slog.New(slog.NewJSONHandler(&logs, nil)))),
-		middleware.MessageRate(rate.Every(time.Millisecond), 100),
+		middleware.MessageRate(&middleware.MessageRateOptions{Rate: rate.Every(time.Millisecond), Burst: 100}),
 	)
 	m.Handle(`/rooms/(?P<room>[a-z]+)`, commands)
 

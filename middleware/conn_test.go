@@ -98,7 +98,7 @@ func TestLog(t *testing.T) {
 	var logs logBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	m := &mux.Mux{}
-	m.Use(middleware.RequestID(middleware.RequestIDOptions{}))
+	m.Use(middleware.RequestID(&middleware.RequestIDOptions{}))
 	m.UseConn(middleware.Log(logger))
 	m.Handle(`/room/(?P<id>[0-9]+)`, commands, "chat")
 	base := serve(t, m)
@@ -179,7 +179,7 @@ func TestRecover(t *testing.T) {
 	var logs logBuffer
 	reports := make(chan *service.PanicError, 1)
 	m := &mux.Mux{}
-	m.Use(middleware.RequestID(middleware.RequestIDOptions{}))
+	m.Use(middleware.RequestID(&middleware.RequestIDOptions{}))
 	m.UseConn(middleware.Log(slog.New(slog.NewJSONHandler(&logs, nil))),
 		middleware.Recover(func(c *service.Conn, p *service.PanicError) { reports <- p }))
 	m.Handle(`/ws`, commands)
@@ -221,7 +221,7 @@ func TestMessageRate(t *testing.T) {
 	t.Parallel()
 	delivered := make(chan string, 10)
 	m := &mux.Mux{}
-	m.UseConn(middleware.MessageRate(rate.Every(time.Hour), 3))
+	m.UseConn(middleware.MessageRate(&middleware.MessageRateOptions{Rate: rate.Every(time.Hour), Burst: 3}))
 	m.Handle(`/ws`, service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		for {
 			_, data, err := c.Recv(ctx)
@@ -257,11 +257,11 @@ func TestLogHandshake(t *testing.T) {
 	var logs logBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
 	m := &mux.Mux{}
-	m.Use(middleware.RequestID(middleware.RequestIDOptions{}),
+	m.Use(middleware.RequestID(&middleware.RequestIDOptions{}),
 		middleware.LogHandshake(logger),
-		middleware.MustOrigin(middleware.OriginOptions{}))
+		middleware.Origin(&middleware.OriginOptions{}))
 	m.UseConn(middleware.Log(logger))
-	m.Group(middleware.Auth(middleware.AuthOptions{
+	m.Group(middleware.Auth(&middleware.AuthOptions{
 		Verify: func(_ *http.Request, token string) (any, error) {
 			if token != "alice-token" {
 				return nil, errors.New("unknown")

@@ -32,7 +32,7 @@ var greet = service.HandlerFunc(func(ctx context.Context, c *service.Conn) error
 // can carry the token in a cookie or, as here, in the subprotocol offer.
 func ExampleAuth() {
 	m := &mux.Mux{}
-	m.Use(middleware.Auth(middleware.AuthOptions{
+	m.Use(middleware.Auth(&middleware.AuthOptions{
 		Tokens: []middleware.TokenSource{middleware.BearerToken(), middleware.ProtocolToken("token.")},
 		Verify: func(r *http.Request, token string) (any, error) {
 			if token != "s3cret" {
@@ -65,13 +65,8 @@ func ExampleAuth() {
 
 // Origin lets chosen sites open connections besides the server's own.
 func ExampleOrigin() {
-	allow, err := middleware.Origin(middleware.OriginOptions{Allow: []string{"https://*.example.com"}})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
 	m := &mux.Mux{}
-	m.Use(allow)
+	m.Use(middleware.Origin(&middleware.OriginOptions{Allow: []string{"https://*.example.com"}}))
 	m.Handle(`/greet`, greet)
 	srv := httptest.NewServer(m)
 	defer srv.Close()

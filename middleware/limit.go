@@ -90,7 +90,11 @@ type RateLimitOptions struct {
 // client, from golang.org/x/time/rate). A handshake over the limit is
 // refused with 429 Too Many Requests and a Retry-After header saying when
 // the next one would pass. Plain HTTP requests do not count.
-func RateLimit(o RateLimitOptions) func(http.Handler) http.Handler {
+func RateLimit(opts *RateLimitOptions) func(http.Handler) http.Handler {
+	var o RateLimitOptions
+	if opts != nil {
+		o = *opts
+	}
 	if o.Rate <= 0 || o.Burst <= 0 {
 		panic("middleware: RateLimit needs a positive Rate and Burst")
 	}

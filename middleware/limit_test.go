@@ -89,7 +89,7 @@ func TestRateLimit(t *testing.T) {
 	// 5 handshakes a second, 2 at once, per client; the client is named
 	// by a header here so that the test can be two clients.
 	m := &mux.Mux{}
-	m.Use(middleware.RateLimit(middleware.RateLimitOptions{Rate: 5, Burst: 2,
+	m.Use(middleware.RateLimit(&middleware.RateLimitOptions{Rate: 5, Burst: 2,
 		Key: func(r *http.Request) string { return r.Header.Get("X-Client") }}))
 	m.Handle(`/ws`, commands)
 	base := serve(t, m)
@@ -153,8 +153,8 @@ func TestClientIP(t *testing.T) {
 func TestRequestID(t *testing.T) {
 	t.Parallel()
 	plain, trusting := &mux.Mux{}, &mux.Mux{}
-	plain.Use(middleware.RequestID(middleware.RequestIDOptions{}))
-	trusting.Use(middleware.RequestID(middleware.RequestIDOptions{TrustIncoming: true, Header: "X-Trace"}))
+	plain.Use(middleware.RequestID(&middleware.RequestIDOptions{}))
+	trusting.Use(middleware.RequestID(&middleware.RequestIDOptions{TrustIncoming: true, Header: "X-Trace"}))
 	plain.Handle(`/ws`, commands)
 	trusting.Handle(`/ws`, commands)
 	plainURL, trustingURL := serve(t, plain)+"/ws", serve(t, trusting)+"/ws"

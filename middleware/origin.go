@@ -35,19 +35,24 @@ type OriginOptions struct {
 // reason, a browser handshake from an origin that is neither the
 // request's own host nor on the allow-list. It closes cross-site
 // WebSocket hijacking (CSWSH) while letting chosen sites in. Requests that
-// are not WebSocket handshakes pass untouched. A mistake in an Allow entry
-// is returned as an error.
+// are not WebSocket handshakes pass untouched. A nil o allows the
+// request's own host only. A mistake in an Allow entry panics, with a
+// message naming the entry, when the middleware is made.
 //
 // Without this middleware, Accept (and so every mux route) already
 // applies the same-origin part of the rule (service.SameOrigin); Origin
 // marks the requests it lets through (service.WithOriginChecked) so that
 // allowed cross-origin handshakes reach the handler.
-func Origin(o OriginOptions) (func(http.Handler) http.Handler, error) {
+func Origin(opts *OriginOptions) func(http.Handler) http.Handler {
+	var o OriginOptions
+	if opts != nil {
+		o = *opts
+	}
 	var rules []originRule
 	for _, a := range o.Allow {
 		r, err := parseOriginRule(a)
 		if err != nil {
-			return nil, err
+			panic(err)
 		}
 		rules = append(rules, r)
 	}
@@ -71,16 +76,7 @@ func Origin(o OriginOptions) (func(http.Handler) http.Handler, error) {
 			}
 			next.ServeHTTP(w, r)
 		})
-	}, nil
-}
-
-// MustOrigin is like Origin but panics on a mistake in o.
-func MustOrigin(o OriginOptions) func(http.Handler) http.Handler {
-	mw, err := Origin(o)
-	if err != nil {
-		panic(err)
 	}
-	return mw
 }
 
 // originRule is one parsed Allow entry.

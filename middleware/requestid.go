@@ -24,7 +24,11 @@ type RequestIDOptions struct {
 // the incoming one if trusted, else 128 random bits in hex. Handlers read
 // it with RequestIDFrom on the request's or the connection's context;
 // the response (the 101 of a handshake too) carries it in the header.
-func RequestID(o RequestIDOptions) func(http.Handler) http.Handler {
+func RequestID(opts *RequestIDOptions) func(http.Handler) http.Handler {
+	var o RequestIDOptions
+	if opts != nil {
+		o = *opts
+	}
 	header := o.Header
 	if header == "" {
 		header = "X-Request-Id"

@@ -43,7 +43,7 @@ func table(t *testing.T) *mux.Mux {
 	if err != nil {
 		t.Fatal(err)
 	}
-	private := m.Group(middleware.Auth(middleware.AuthOptions{Verify: func(_ *http.Request, tok string) (any, error) {
+	private := m.Group(middleware.Auth(&middleware.AuthOptions{Verify: func(_ *http.Request, tok string) (any, error) {
 		if tok != "good" {
 			return nil, errors.New("no")
 		}

@@ -71,7 +71,7 @@ func main() {
 // newHandler serves the page and the rooms of hub.
 func newHandler(hub *room.Hub, logger *slog.Logger) http.Handler {
 	m := &mux.Mux{Options: &service.Options{ReadLimit: 4 << 10}}
-	m.UseConn(middleware.Log(logger), middleware.MessageRate(20, 40))
+	m.UseConn(middleware.Log(logger), middleware.MessageRate(&middleware.MessageRateOptions{Rate: 20, Burst: 40}))
 	m.Handle(`/chat(?:/(?P<room>[a-z0-9-]{1,32}))?`, chat(hub))
 
 	sm := http.NewServeMux()

@@ -78,7 +78,7 @@ func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
 	// recovered and measured, each client held to 100 messages a second.
 	ws := func(m *mux.Mux) *mux.Mux {
 		m.Use(wsmw.InstrumentHandshake(metrics))
-		m.UseConn(wsmw.Log(logger), wsmw.Recover(wsmw.LogPanics(logger)), wsmw.Instrument(metrics), wsmw.MessageRate(100, 100))
+		m.UseConn(wsmw.Log(logger), wsmw.Recover(wsmw.LogPanics(logger)), wsmw.Instrument(metrics), wsmw.MessageRate(&wsmw.MessageRateOptions{Rate: 100, Burst: 100}))
 		return m
 	}
 	sockets := ws(&mux.Mux{})
