@@ -5,8 +5,8 @@
 // and runs before the upgrade: it can refuse a handshake with an HTTP
 // status and a reason, or attach values (an identity, a request ID) to the
 // request's context, which the connection's context keeps. Origin,
-// Auth, ConnLimit, RateLimit, RequestID and InstrumentHandshake are of
-// this kind.
+// Auth, ConnLimit, RateLimit, RequestID, LogHandshake and
+// InstrumentHandshake are of this kind.
 //
 // Connection middleware, func(service.Handler) service.Handler, wraps the
 // handler of each accepted connection: Log, Recover, Instrument and
@@ -17,6 +17,12 @@
 // ConnMiddleware); handshake middleware also fits in a chi router in front
 // of a mounted mux. The package does not import the mux: it works as well
 // around a service.Endpoint.
+//
+// Constructors take a pointer to their options struct, nil (or a zero
+// field) meaning the default, or their one required argument (a logger, a
+// report function, the metrics); a required value left out panics when
+// the middleware is made, with a message saying which. Nothing here logs
+// on its own: the loggers are the caller's.
 //
 // docs/middleware.md has the table of every layer, its defaults, and the
 // status or close code it produces.
