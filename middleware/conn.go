@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"errors"
-	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/wsmap/wsmap/protocol"
@@ -14,14 +13,10 @@ import (
 // the caller sees how the connection ended (c.Err()). A panic in next
 // becomes a *service.PanicError, which closes with 1011 as it would
 // otherwise; it returns next's error.
-func serveAndClose(ctx context.Context, c *service.Conn, next service.Handler) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &service.PanicError{Value: p, Stack: debug.Stack()}
-		}
-		c.CloseWithError(err)
-	}()
-	return next.ServeWS(ctx, c)
+func serveAndClose(ctx context.Context, c *service.Conn, next service.Handler) error {
+	err := service.Invoke(ctx, c, next)
+	c.CloseWithError(err)
+	return err
 }
 
 // failure reports whether a handler's error is a failure of its own,

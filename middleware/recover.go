@@ -2,8 +2,8 @@ package middleware
 
 import (
 	"context"
+	"errors"
 	"log/slog"
-	"runtime/debug"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -24,14 +24,14 @@ func Recover(report func(c *service.Conn, p *service.PanicError)) func(service.H
 		panic("middleware: Recover needs a report function, such as LogPanics(logger)")
 	}
 	return func(next service.Handler) service.Handler {
-		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) (err error) {
-			defer func() {
-				if v := recover(); v != nil {
-					report(c, &service.PanicError{Value: v, Stack: debug.Stack()})
-					err = &service.CloseError{Code: protocol.CloseInternalError, Reason: "internal error"}
-				}
-			}()
-			return next.ServeWS(ctx, c)
+		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			err := service.Invoke(ctx, c, next)
+			var pe *service.PanicError
+			if errors.As(err, &pe) {
+				report(c, pe)
+				return &service.CloseError{Code: protocol.CloseInternalError, Reason: "internal error"}
+			}
+			return err
 		})
 	}
 }

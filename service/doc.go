@@ -83,8 +83,9 @@
 // Handshake middleware whose work lasts as long as the connection uses
 // Track; one that vets the Origin header itself marks the request with
 // WithOriginChecked. Connection middleware watches messages with
-// Conn.Observe. A broadcaster writes to idle connections with
-// TrySendPrepared.
+// Conn.Observe, and calls the next handler with Invoke, the one place a
+// handler's panic is recovered, as a *PanicError. A broadcaster writes to
+// idle connections with TrySendPrepared.
 //
 // # Serving and shutdown
 //

@@ -119,20 +119,30 @@ func acceptRecovering(w http.ResponseWriter, r *http.Request, offer protocol.Off
 var errUpgradePanicked = errors.New("service: upgrade panicked")
 
 // runHandler runs h on c; held says whether the handler was counted by hold.
-func runHandler(c *Conn, h Handler, held bool) (err error) {
+func runHandler(c *Conn, h Handler, held bool) error {
+	err := Invoke(c.ctx, c, h)
+	c.CloseWithError(err)
+	if c.opts.OnError != nil && reportable(err) {
+		c.opts.OnError(c, err)
+	}
+	if held {
+		c.release()
+	}
+	return err
+}
+
+// Invoke calls h.ServeWS(ctx, c) and returns its error, or, if h panicked,
+// a *PanicError with the value and the stack where it panicked. It is the
+// one place a handler's panic is recovered: the connection's own runner
+// uses it, and so does connection middleware that must see a panic as an
+// error (to log it, count it, or report it).
+func Invoke(ctx context.Context, c *Conn, h Handler) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &PanicError{Value: p, Stack: debug.Stack()}
 		}
-		c.CloseWithError(err)
-		if c.opts.OnError != nil && reportable(err) {
-			c.opts.OnError(c, err)
-		}
-		if held {
-			c.release()
-		}
 	}()
-	return h.ServeWS(c.ctx, c)
+	return h.ServeWS(ctx, c)
 }
 
 // reportable reports whether err is news to the application: not a close,

@@ -253,3 +253,34 @@ func TestUpgrade(t *testing.T) {
 		t.Errorf("panicking CheckOrigin: Serve returned %v, panicked with %v; want the panic's value", o.err, o.value)
 	}
 }
+
+// TestInvoke checks that Invoke returns a handler's error, and a
+// *PanicError with the value and the panicking frame for a panic.
+func TestInvoke(t *testing.T) {
+	t.Parallel()
+	server, _ := pairForInvoke(t)
+	boom := errors.New("boom")
+	if err := Invoke(context.Background(), server, HandlerFunc(func(context.Context, *Conn) error { return boom })); err != boom {
+		t.Errorf("Invoke = %v, want the handler's error", err)
+	}
+	err := Invoke(context.Background(), server, HandlerFunc(panickingHandler))
+	var pe *PanicError
+	if !errors.As(err, &pe) || pe.Value != "on purpose" || !strings.Contains(string(pe.Stack), "panickingHandler") {
+		t.Errorf("Invoke of a panicking handler = %v, want a *PanicError naming the frame", err)
+	}
+}
+
+func panickingHandler(context.Context, *Conn) error { panic("on purpose") }
+
+// pairForInvoke returns a server connection and its client.
+func pairForInvoke(t *testing.T) (*Conn, *Conn) {
+	t.Helper()
+	got := make(chan *Conn, 1)
+	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		got <- c
+		<-ctx.Done()
+		return nil
+	})
+	client := dial(t, url, nil)
+	return <-got, client
+}
