@@ -23,12 +23,12 @@ import (
 func TestBehindChiMiddleware(t *testing.T) {
 	t.Parallel()
 	var logs logBuffer
-	limit := middleware.NewConnLimit(10, 0)
+	limit := middleware.ConnLimit(&middleware.ConnLimitOptions{Max: 1})
 	m := &mux.Mux{}
 	m.Use(
 		middleware.RequestID(&middleware.RequestIDOptions{}),
 		middleware.Origin(&middleware.OriginOptions{Allow: []string{"https://app.example.com"}}),
-		limit.Handler,
+		limit,
 		middleware.RateLimit(&middleware.RateLimitOptions{Rate: 100, Burst: 100}),
 		middleware.Auth(&middleware.AuthOptions{Verify: verify}),
 	)
@@ -65,12 +65,20 @@ func TestBehindChiMiddleware(t *testing.T) {
 	if res.header.Get("X-Request-Id") != id || len(id) != 32 {
 		t.Errorf("request ID %q, 101 header %q", id, res.header.Get("X-Request-Id"))
 	}
-	if got := limit.Open(); got != 1 {
-		t.Errorf("connection limit counts %d", got)
+	// The limit of one counts the connection behind chi's writers.
+	if over := dial(t, base+"/ws/rooms/lobby", h); over.status != http.StatusServiceUnavailable {
+		t.Errorf("second connection with a limit of one: %d %q, want 503", over.status, over.body)
 	}
 	if err := res.conn.Close(1000, ""); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the connection's slot", func() bool {
+		again := dial(t, base+"/ws/rooms/lobby", h)
+		if again.conn != nil {
+			_ = again.conn.Close(1000, "")
+		}
+		return again.status == 101
+	})
 	recs := logs.connRecords(t, id)
 	if recs[0]["route"] != `/ws/rooms/(?P<room>[a-z]+)` {
 		t.Errorf("logged route %v, want the mount point and the mux route", recs[0]["route"])

@@ -85,12 +85,12 @@ func ExampleOrigin() {
 	// https://evil.example.net 403 Forbidden
 }
 
-// A ConnLimit refuses handshakes beyond its bound with 503 until a
+// ConnLimit refuses handshakes beyond its bound with 503 until a
 // connection closes.
-func ExampleNewConnLimit() {
-	limit := middleware.NewConnLimit(1, 10*time.Second)
+func ExampleConnLimit() {
+	limit := middleware.ConnLimit(&middleware.ConnLimitOptions{Max: 1, RetryAfter: 10 * time.Second})
 	m := &mux.Mux{}
-	m.Use(limit.Handler)
+	m.Use(limit)
 	m.Handle(`/greet`, service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		_, _, err := c.Recv(ctx) // hold the connection until the client closes
 		return err
@@ -108,10 +108,13 @@ func ExampleNewConnLimit() {
 	_, resp, _ := service.Dial(ctx, wsURL(srv)+"/greet", nil)
 	fmt.Println("second:", resp.Status, "Retry-After", resp.Header.Get("Retry-After"))
 	_ = first.Close(protocol.CloseNormal, "")
-	for limit.Open() > 0 {
+	// The slot frees once the connection has closed and its handler
+	// returned.
+	var third *service.Conn
+	for third == nil && ctx.Err() == nil {
+		third, _, err = service.Dial(ctx, wsURL(srv)+"/greet", nil)
 		time.Sleep(time.Millisecond)
 	}
-	third, _, err := service.Dial(ctx, wsURL(srv)+"/greet", nil)
 	fmt.Println("third:", err == nil)
 	if third != nil {
 		_ = third.Close(protocol.CloseNormal, "")

@@ -16,34 +16,47 @@ import (
 	"github.com/wsmap/wsmap/service"
 )
 
-// ConnLimit bounds the number of WebSocket connections served at once
-// through its Handler. Share one ConnLimit between several routes (or
-// several muxes) for a common bound; give each route its own for a
-// per-route one. Plain HTTP requests do not count.
-type ConnLimit struct {
+// ConnLimitOptions configures ConnLimit.
+type ConnLimitOptions struct {
+	// Max is how many WebSocket connections may be open at once.
+	// Required.
+	Max int
+
+	// RetryAfter is the Retry-After a refused handshake carries, rounded
+	// up to a second. Defaults to 5s.
+	RetryAfter time.Duration
+}
+
+// ConnLimit returns handshake middleware that admits at most o.Max
+// WebSocket connections at once and refuses the handshakes beyond with
+// 503 Service Unavailable and a Retry-After. A connection holds its slot
+// until it has closed and its handler has returned (see service.Track);
+// a refused handshake gives its slot back when ServeHTTP returns. Plain
+// HTTP requests do not count.
+//
+// The bound belongs to the middleware returned: use that one value on
+// several routes (or muxes) for a common bound, and call ConnLimit again
+// for a separate one. It panics without a positive Max.
+func ConnLimit(o *ConnLimitOptions) func(http.Handler) http.Handler {
+	if o == nil || o.Max <= 0 {
+		panic("middleware: ConnLimit needs a positive Max")
+	}
+	retryAfter := o.RetryAfter
+	if retryAfter <= 0 {
+		retryAfter = 5 * time.Second
+	}
+	l := &connLimit{max: int64(o.Max), retryAfter: retryAfterValue(retryAfter)}
+	return l.handler
+}
+
+// connLimit is the state ConnLimit's middleware shares.
+type connLimit struct {
 	max        int64
 	retryAfter string
 	open       atomic.Int64
 }
 
-// NewConnLimit returns a limit of max connections. Handshakes beyond it
-// are refused with 503 Service Unavailable and a Retry-After of
-// retryAfter (rounded up to a second; 0 means 5 seconds).
-func NewConnLimit(max int, retryAfter time.Duration) *ConnLimit {
-	if retryAfter <= 0 {
-		retryAfter = 5 * time.Second
-	}
-	return &ConnLimit{max: int64(max), retryAfter: retryAfterValue(retryAfter)}
-}
-
-// Open returns the number of connections (and handshakes under way)
-// counted now.
-func (l *ConnLimit) Open() int { return int(l.open.Load()) }
-
-// Handler is the handshake middleware. A connection holds its slot until
-// it has closed and its handler has returned (see service.Track); a
-// refused handshake gives its slot back when ServeHTTP returns.
-func (l *ConnLimit) Handler(next http.Handler) http.Handler {
+func (l *connLimit) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !service.IsUpgrade(r) {
 			next.ServeHTTP(w, r)
@@ -64,7 +77,7 @@ func (l *ConnLimit) Handler(next http.Handler) http.Handler {
 	})
 }
 
-func (l *ConnLimit) release() { l.open.Add(-1) }
+func (l *connLimit) release() { l.open.Add(-1) }
 
 // RateLimitOptions configures RateLimit.
 type RateLimitOptions struct {

@@ -28,11 +28,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestConnLimit(t *testing.T) {
 	t.Parallel()
-	global := middleware.NewConnLimit(3, 2*time.Second)
-	perRoute := middleware.NewConnLimit(2, 0)
+	global := middleware.ConnLimit(&middleware.ConnLimitOptions{Max: 3, RetryAfter: 2 * time.Second})
+	perRoute := middleware.ConnLimit(&middleware.ConnLimitOptions{Max: 2})
 	m := &mux.Mux{}
-	m.Use(global.Handler)
-	if err := m.Add(mux.Route{Pattern: `/small`, NoProtocol: commands, Middleware: []func(http.Handler) http.Handler{perRoute.Handler}}); err != nil {
+	m.Use(global)
+	if err := m.Add(mux.Route{Pattern: `/small`, NoProtocol: commands, Middleware: []func(http.Handler) http.Handler{perRoute}}); err != nil {
 		t.Fatal(err)
 	}
 	m.Handle(`/big`, commands)
@@ -44,29 +44,34 @@ func TestConnLimit(t *testing.T) {
 			t.Fatalf("over the limit: %d %q Retry-After %q, want 503 with Retry-After %s", res.status, res.body, res.header.Get("Retry-After"), retryAfter)
 		}
 	}
+	admitted := func(res dialResult, what string) {
+		t.Helper()
+		if res.status != 101 {
+			t.Fatalf("%s: %d %q, want 101", what, res.status, res.body)
+		}
+	}
+	// Each bound counts exactly its connections: all up to it are
+	// admitted, the next is refused.
 	a := dial(t, base+"/small", nil)
+	admitted(a, "first on the route")
 	b := dial(t, base+"/small", nil)
+	admitted(b, "second on the route")
 	refused(dial(t, base+"/small", nil), "5") // the route's own limit
-	if got := perRoute.Open(); got != 2 {
-		t.Errorf("route limit counts %d, want 2", got)
-	}
 	c := dial(t, base+"/big", nil)
-	if c.status != 101 {
-		t.Fatalf("third connection overall: %d %q", c.status, c.body)
-	}
+	admitted(c, "third connection overall")
 	refused(dial(t, base+"/big", nil), "2") // the global limit
-	if got := global.Open(); got != 3 {
-		t.Errorf("global limit counts %d, want 3", got)
-	}
-	// A slot frees when a connection closes.
+	// A slot frees, on both bounds, when a connection closes; no more
+	// than that one.
 	if err := a.conn.Close(protocol.CloseNormal, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the closed connection's slot", func() bool { return perRoute.Open() == 1 && global.Open() == 2 })
-	d := dial(t, base+"/small", nil)
-	if d.status != 101 {
-		t.Fatalf("after a close: %d %q", d.status, d.body)
-	}
+	var d dialResult
+	waitFor(t, "the closed connection's slot", func() bool {
+		d = dial(t, base+"/small", nil)
+		return d.status == 101
+	})
+	refused(dial(t, base+"/big", nil), "2")   // the global bound is full again
+	refused(dial(t, base+"/small", nil), "2") // and is met before the route's
 	for _, res := range []dialResult{b, c, d} {
 		if got := ask(t, res.conn, "still here"); got != "still here" {
 			t.Errorf("echo %q", got)
