@@ -75,7 +75,12 @@ func TestSendPrepared(t *testing.T) {
 				}
 			}
 			for i := range 3 {
-				g := <-received
+				var g got
+				select {
+				case g = <-received:
+				case <-ctx.Done():
+					t.Fatalf("receiver %d got nothing: %v", i, ctx.Err())
+				}
 				if diff := cmp.Diff(got{tc.typ, payload}, g); diff != "" {
 					t.Errorf("receiver %d (-want +got):\n%s", i, diff)
 				}
