@@ -181,10 +181,9 @@ func refuse(w http.ResponseWriter, err error) error {
 func headerHasExtension(h http.Header, name string) bool {
 	for _, v := range h[headerExtensionsKey] {
 		for v != "" {
-			var ext string
-			ext, v, _ = strings.Cut(v, ",")
-			n, _, _ := strings.Cut(ext, ";")
-			if strings.EqualFold(strings.TrimSpace(n), name) {
+			var n string
+			n, _, v = cutExtension(v)
+			if strings.EqualFold(n, name) {
 				return true
 			}
 		}

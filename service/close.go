@@ -247,29 +247,25 @@ func (c *Conn) finish(ce *CloseError) {
 //
 // A handler's return value is given to it. Accepting inside an
 // http.Handler, close the connection with it when done serving.
-// Connection middleware
-// that must see the outcome (to log or count close codes) calls it after
-// the next handler returns.
+// Connection middleware that must see the outcome (to log or count close
+// codes) calls it after the next handler returns.
 func (c *Conn) CloseWithError(err error) {
 	if c.State() == StateClosed {
 		return
 	}
 	var ce *CloseError
 	var me *MessageError
+	code, reason := protocol.CloseInternalError, "internal error"
 	switch {
 	case err == nil:
-		_ = c.Close(protocol.CloseNormal, "")
+		code, reason = protocol.CloseNormal, ""
 	case errors.As(err, &ce) && ce.Code.Sendable():
-		if c.Close(ce.Code, ce.Reason) == nil {
-			return
-		}
-		_ = c.Close(protocol.CloseInternalError, "internal error")
+		code, reason = ce.Code, ce.Reason
 	case errors.As(err, &me) && me.Code.Sendable():
-		if c.Close(me.Code, strings.ToValidUTF8(me.Reason, "\uFFFD")) == nil {
-			return
-		}
-		_ = c.Close(protocol.CloseInternalError, "internal error")
-	default:
+		code, reason = me.Code, strings.ToValidUTF8(me.Reason, "\uFFFD")
+	}
+	if c.Close(code, reason) != nil {
+		// A reason that is not valid UTF-8.
 		_ = c.Close(protocol.CloseInternalError, "internal error")
 	}
 }

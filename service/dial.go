@@ -126,16 +126,14 @@ func acceptedExtensions(h http.Header, compress bool) (bool, error) {
 	compressed := false
 	for _, v := range h[headerExtensionsKey] {
 		for v != "" {
-			var ext string
-			ext, v, _ = strings.Cut(v, ",")
-			name, _, _ := strings.Cut(ext, ";")
-			name = strings.TrimSpace(name)
+			var name, ext string
+			name, ext, v = cutExtension(v)
 			switch {
 			case name == "":
 			case strings.EqualFold(name, "permessage-deflate") && compress && !compressed:
 				compressed = true
 			default:
-				return false, fmt.Errorf("%w: %q", ErrExtensionNotOffered, strings.TrimSpace(ext))
+				return false, fmt.Errorf("%w: %q", ErrExtensionNotOffered, ext)
 			}
 		}
 	}

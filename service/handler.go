@@ -18,8 +18,8 @@ import (
 // (normal closure); a *CloseError, or an error wrapping one, with its code
 // and reason; a *MessageError (the peer sent what the handler cannot use)
 // with its code and reason; any other error with 1011 (internal error),
-// reporting the error to Options.OnError. A panic closes with 1011 too, and the server
-// goes on.
+// reporting the error to Options.OnError. A panic closes with 1011 too,
+// and the server goes on.
 type Handler interface {
 	ServeWS(ctx context.Context, c *Conn) error
 }

@@ -182,6 +182,15 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
+// cutExtension splits the first extension off a Sec-WebSocket-Extensions
+// list: its name and its whole text (parameters included), trimmed, and
+// the rest of the list.
+func cutExtension(list string) (name, ext, rest string) {
+	ext, rest, _ = strings.Cut(list, ",")
+	name, _, _ = strings.Cut(ext, ";")
+	return strings.TrimSpace(name), strings.TrimSpace(ext), rest
+}
+
 // SameOrigin reports whether r passes the default origin policy: it has no
 // Origin header (it is not from a browser), or the origin's host (with its
 // port) equals the request's Host, ignoring case.
