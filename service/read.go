@@ -97,7 +97,7 @@ func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, err
 // and dashboards.
 func (c *Conn) CloseRead() {
 	if c.rd.closeRead() {
-		c.fail(&CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"})
+		c.fail(noReadClose())
 	}
 }
 

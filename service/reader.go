@@ -122,6 +122,12 @@ var ErrReadClosed = errors.New("service: reading closed by CloseRead")
 
 func (r *reader) init(c *Conn) { r.c = c }
 
+// noReadClose is the close of a connection whose application declared
+// with CloseRead that it does not read, when a data message arrives.
+func noReadClose() *CloseError {
+	return &CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"}
+}
+
 // wake signals a channel of capacity one without blocking.
 func wake(ch chan struct{}) {
 	select {

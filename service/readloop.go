@@ -24,7 +24,7 @@ func (r *reader) loop() {
 			}
 			continue
 		case refuseData:
-			c.fail(&CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"})
+			c.fail(noReadClose())
 			continue // the next read fails on the closed connection
 		case handStream:
 			if err := r.waitStream(mr); err != nil {
