@@ -560,6 +560,14 @@ func (r *reader) streamRead(busy bool) {
 	r.mu.Unlock()
 }
 
+// directWaiting reports whether a direct receiver waits for the loop to
+// hand the role back, for tests.
+func (r *reader) directWaiting() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.wantsDir
+}
+
 // snapshot returns the state, for tests.
 func (r *reader) snapshot() (readerState, int) {
 	r.mu.Lock()

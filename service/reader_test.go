@@ -12,11 +12,16 @@ import (
 )
 
 // serverConn serves one connection and hands its server side to the test,
-// which drives it; the handler waits for the connection's end.
+// which drives it; the handler waits for the connection's end. When the
+// test ends the connection is dropped and its handler waited for, so that
+// nothing of it outlives the test (an idle reader would otherwise notice
+// the peer's end only after a turn).
 func serverConn(t *testing.T, opts Options) (*Conn, *peer) {
 	t.Helper()
 	got := make(chan *Conn, 1)
+	returned := make(chan struct{})
 	_, addr := serveFunc(t, opts, func(ctx context.Context, c *Conn) error {
+		defer close(returned)
 		got <- c
 		<-ctx.Done()
 		return nil
@@ -24,6 +29,10 @@ func serverConn(t *testing.T, opts Options) (*Conn, *peer) {
 	p := newPeer(t, addr)
 	select {
 	case c := <-got:
+		t.Cleanup(func() {
+			c.abort(errors.New("the test is over"))
+			<-returned
+		})
 		return c, p
 	case <-time.After(5 * time.Second):
 		t.Fatal("no connection")
@@ -152,7 +161,7 @@ func TestReaderTransitions(t *testing.T) {
 			time.Sleep(turnDelay + 100*time.Millisecond)
 			expectState(t, c, readerLoop, 0)
 			ch := recvAsync(c.Context(), c)
-			time.Sleep(50 * time.Millisecond) // the receiver waits on the loop
+			waitFor(t, time.Second, c.rd.directWaiting) // the receiver waits on the loop
 			send(t, p, "a")
 			expectRecv(t, ch, "a")
 			expectState(t, c, readerIdle, 0)
@@ -199,6 +208,7 @@ func TestReaderTransitions(t *testing.T) {
 			// The next receive releases the stream: the loop reads on and
 			// hands the role back to it.
 			ch := recvAsync(c.Context(), c)
+			waitFor(t, time.Second, c.rd.directWaiting)
 			send(t, p, "next")
 			expectRecv(t, ch, "next")
 			expectState(t, c, readerIdle, 0)
