@@ -47,15 +47,16 @@ func TestFailFast(t *testing.T) {
 					return err
 				})
 				rc := rawDial(t, addr)
+				wire := tt.wire // shared by the modes' subtests: never written to
 				if tt.code == 1007 {
 					// The payload is sent unmasked above so that a masked
 					// header can be written by hand: mask it with zeros.
-					wire := append([]byte{}, tt.wire[:2]...)
-					wire[1] |= 0x80
-					wire = append(wire, 0, 0, 0, 0)
-					tt.wire = append(wire, tt.wire[2:]...)
+					masked := append([]byte{}, wire[:2]...)
+					masked[1] |= 0x80
+					masked = append(masked, 0, 0, 0, 0)
+					wire = append(masked, wire[2:]...)
 				}
-				if _, err := rc.Write(tt.wire); err != nil {
+				if _, err := rc.Write(wire); err != nil {
 					t.Fatal(err)
 				}
 				f, err := rc.ExpectClose(5 * time.Second)
