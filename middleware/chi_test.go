@@ -13,6 +13,7 @@ import (
 	chimw "github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/mux"
 )
@@ -72,7 +73,7 @@ func TestBehindChiMiddleware(t *testing.T) {
 	if err := res.conn.Close(1000, ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the connection's slot", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "the connection's slot", func() bool {
 		again := dial(t, base+"/ws/rooms/lobby", h)
 		if again.conn != nil {
 			_ = again.conn.Close(1000, "")

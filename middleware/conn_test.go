@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/protocol"
@@ -58,7 +59,7 @@ func (b *logBuffer) records(t *testing.T) []map[string]any {
 func (b *logBuffer) connRecords(t *testing.T, id string) []map[string]any {
 	t.Helper()
 	var mine []map[string]any
-	waitFor(t, "the closing log record", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "the closing log record", func() bool {
 		mine = nil
 		for _, rec := range b.records(t) {
 			if rec["request_id"] == id {
@@ -295,7 +296,7 @@ func TestLogHandshake(t *testing.T) {
 		}
 		id := res.header.Get("X-Request-Id")
 		var got map[string]any
-		waitFor(t, "the refusal's record", func() bool {
+		wstest.WaitFor(t, 5*time.Second, "the refusal's record", func() bool {
 			for _, rec := range logs.records(t) {
 				if rec["request_id"] == id && rec["msg"] == "websocket refused" {
 					got = rec

@@ -9,22 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/protocol"
 )
-
-// waitFor polls cond every 10ms for up to 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 500 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
 
 func TestConnLimit(t *testing.T) {
 	t.Parallel()
@@ -66,7 +55,7 @@ func TestConnLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d dialResult
-	waitFor(t, "the closed connection's slot", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "the closed connection's slot", func() bool {
 		d = dial(t, base+"/small", nil)
 		return d.status == 101
 	})

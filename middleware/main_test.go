@@ -1,11 +1,9 @@
 package middleware_test
 
 import (
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,26 +67,15 @@ func dial(t *testing.T, url string, header http.Header, offer ...string) dialRes
 	defer cancel()
 	c, resp, err := service.Dial(ctx, url, &service.DialOptions{Header: header, Subprotocols: offer})
 	var res dialResult
-	if resp != nil {
-		res.status = resp.StatusCode
-		res.header = resp.Header
-		if err != nil && resp.Body != nil {
-			var body io.Reader = resp.Body
-			if resp.Header.Get("Content-Encoding") == "gzip" { // chi's Compress in front
-				if zr, err := gzip.NewReader(body); err == nil {
-					body = zr
-				}
-			}
-			b, _ := io.ReadAll(body)
-			res.body = strings.TrimSpace(string(b))
-		}
-	}
 	if err != nil {
-		if resp == nil {
+		var he *service.HandshakeError
+		if !errors.As(err, &he) {
 			t.Fatalf("Dial(%s): %v", url, err)
 		}
+		res.status, res.body, res.header = he.Status, he.Reason, he.Header
 		return res
 	}
+	res.status, res.header = resp.StatusCode, resp.Header
 	t.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
 	res.conn = c
 	return res

@@ -32,7 +32,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	msg := []byte(strings.Repeat("x", 64))
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("members=%d/wsmap", n), func(b *testing.B) {
-			hub := room.NewHub(room.Options{QueueSize: 256})
+			hub := room.NewHub(&room.Options{QueueSize: 256})
 			ready := make(chan struct{}, n)
 			h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 				m, err := hub.Join("bench", c, nil)

@@ -13,7 +13,7 @@ import (
 
 // A hub's rooms broadcast what their members say to everyone in them.
 func ExampleHub() {
-	hub := room.NewHub(room.Options{})
+	hub := room.NewHub(nil)
 	joined := make(chan struct{}, 2)
 	ep := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		nick := c.Request().URL.Query().Get("nick")

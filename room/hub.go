@@ -17,9 +17,14 @@ type Hub struct {
 	rooms map[string]*Room
 }
 
-// NewHub returns a hub whose rooms are made with opts.
-func NewHub(opts Options) *Hub {
-	return &Hub{opts: opts, rooms: make(map[string]*Room)}
+// NewHub returns a hub whose rooms are made with opts; nil means the
+// defaults.
+func NewHub(opts *Options) *Hub {
+	h := &Hub{rooms: make(map[string]*Room)}
+	if opts != nil {
+		h.opts = *opts
+	}
+	return h
 }
 
 // Join adds c to the named room, creating the room if need be. See
@@ -63,7 +68,7 @@ func (h *Hub) room(name string) (*Room, error) {
 	if r := h.rooms[name]; r != nil {
 		return r, nil
 	}
-	r, err := New(name, h.opts)
+	r, err := New(name, &h.opts)
 	if err != nil {
 		return nil, err
 	}

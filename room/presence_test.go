@@ -5,11 +5,14 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -102,12 +105,12 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 	t.Parallel()
 	const n = 60
 	var b bus
-	hubs := []*room.Hub{room.NewHub(room.Options{Transport: b.transport()}), room.NewHub(room.Options{Transport: b.transport()})}
-	bases := []string{serve(t, member(hubs[0])), serve(t, member(hubs[1]))}
+	hubs := []*room.Hub{room.NewHub(&room.Options{Transport: b.transport()}), room.NewHub(&room.Options{Transport: b.transport()})}
+	bases := []string{serve(t, roomtest.Member(hubs[0], false)), serve(t, roomtest.Member(hubs[1], false))}
 	// A member that never leaves keeps the room, so that presence from
 	// the other side accumulates in it.
 	anchor := []*service.Conn{dial(t, bases[0]+"/?nick=anchor0"), dial(t, bases[1]+"/?nick=anchor1")}
-	waitFor(t, "the anchors", func() bool {
+	wstest.WaitFor(t, 10*time.Second, "the anchors", func() bool {
 		return hubs[0].Room("r") != nil && hubs[1].Room("r") != nil && len(hubs[0].Room("r").Members()) == 2
 	})
 
@@ -118,7 +121,7 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 	}
 	slices.Sort(want)
 	for h := range hubs {
-		waitFor(t, "everyone present", func() bool {
+		wstest.WaitFor(t, 10*time.Second, "everyone present", func() bool {
 			got := len(hubs[h].Room("r").Members())
 			if got != n+2 {
 				t.Logf("hub %d: %d members, %d local", h, got, hubs[h].Room("r").Len())
@@ -151,7 +154,7 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 	}
 	slices.Sort(want)
 	for h := range hubs {
-		waitFor(t, "the leavers gone", func() bool { return len(hubs[h].Room("r").Members()) == len(want) })
+		wstest.WaitFor(t, 10*time.Second, "the leavers gone", func() bool { return len(hubs[h].Room("r").Members()) == len(want) })
 		if diff := cmp.Diff(want, nicks(hubs[h].Room("r").Members())); diff != "" {
 			t.Errorf("hub %d presence after leaves (-want +got):\n%s", h, diff)
 		}
@@ -162,7 +165,7 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 		_ = c.Close(protocol.CloseNormal, "")
 	}
 	for h := range hubs {
-		waitFor(t, "the room to close", func() bool { return len(hubs[h].Rooms()) == 0 })
+		wstest.WaitFor(t, 10*time.Second, "the room to close", func() bool { return len(hubs[h].Rooms()) == 0 })
 	}
 	// Joined may be announced again (a Sync answered); Left is said
 	// once, last.
@@ -193,11 +196,11 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 func TestBroadcastAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	var b bus
-	hubs := []*room.Hub{room.NewHub(room.Options{Transport: b.transport()}), room.NewHub(room.Options{Transport: b.transport()})}
-	a1 := dial(t, serve(t, member(hubs[0]))+"/?nick=a1")
-	base1 := serve(t, member(hubs[1]))
+	hubs := []*room.Hub{room.NewHub(&room.Options{Transport: b.transport()}), room.NewHub(&room.Options{Transport: b.transport()})}
+	a1 := dial(t, serve(t, roomtest.Member(hubs[0], false))+"/?nick=a1")
+	base1 := serve(t, roomtest.Member(hubs[1], false))
 	b1, b2 := dial(t, base1+"/?nick=b1"), dial(t, base1+"/?nick=b2")
-	waitFor(t, "presence", func() bool { r := hubs[0].Room("r"); return r != nil && len(r.Members()) == 3 })
+	wstest.WaitFor(t, 10*time.Second, "presence", func() bool { r := hubs[0].Room("r"); return r != nil && len(r.Members()) == 3 })
 	ctx := t.Context()
 	if err := a1.SendText(ctx, "from a1"); err != nil {
 		t.Fatal(err)

@@ -37,8 +37,8 @@ const (
 	TooSlowReason = "too slow: message queue full"
 )
 
-// Options configures a Room or a Hub's rooms. The zero value is ready to
-// use.
+// Options configures a Room or a Hub's rooms; nil (or the zero value)
+// means the defaults.
 type Options struct {
 	// QueueSize bounds the messages waiting to be written to one member.
 	// Defaults to DefaultQueueSize.
@@ -64,9 +64,13 @@ type Room struct {
 	closed  bool
 }
 
-// New returns a room. With a Transport, it is attached to it at once.
-func New(name string, opts Options) (*Room, error) {
-	r := &Room{name: name, queue: opts.QueueSize, tr: opts.Transport}
+// New returns a room configured by opts; nil means the defaults. With a
+// Transport, it is attached to it at once.
+func New(name string, opts *Options) (*Room, error) {
+	r := &Room{name: name}
+	if opts != nil {
+		r.queue, r.tr = opts.QueueSize, opts.Transport
+	}
 	if r.queue <= 0 {
 		r.queue = DefaultQueueSize
 	}

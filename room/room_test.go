@@ -15,8 +15,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wsmap/wsmap/internal/servetest"
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -31,44 +33,8 @@ func TestMain(m *testing.M) {
 // serve starts h on loopback for the test; see servetest.Serve.
 func serve(t testing.TB, h http.Handler) string { return servetest.Serve(t, h) }
 
-// member is a handler that joins the hub's room named by the "room" query
-// parameter (default "r"), with the "nick" parameter as metadata, and
-// broadcasts what it receives until the client leaves.
-func member(hub *room.Hub) http.Handler {
-	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		q := c.Request().URL.Query()
-		name := q.Get("room")
-		if name == "" {
-			name = "r"
-		}
-		m, err := hub.Join(name, c, map[string]string{"nick": q.Get("nick")})
-		if err != nil {
-			return err
-		}
-		defer m.Leave()
-		for {
-			typ, data, err := c.Recv(ctx)
-			if err != nil {
-				return err
-			}
-			if err := m.Room().BroadcastFrom(m, typ, data); err != nil {
-				return err
-			}
-		}
-	})}
-}
-
-func dial(t testing.TB, url string) *service.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatalf("Dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
-	return c
-}
+// dial connects to url for the test; see servetest.Dial.
+func dial(t testing.TB, url string) *service.Conn { return servetest.Dial(t, url, nil) }
 
 // dialAll opens n connections, 50 at a time.
 func dialAll(t *testing.T, n int, url func(i int) string) []*service.Conn {
@@ -105,25 +71,13 @@ func dialAll(t *testing.T, n int, url func(i int) string) []*service.Conn {
 	return conns
 }
 
-// waitFor polls cond every 5ms for up to 10s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for range 2000 {
-		if cond() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func TestEveryMemberGetsEveryBroadcastOnceInOrder(t *testing.T) {
 	t.Parallel()
 	const members, broadcasts = 1000, 100
-	hub := room.NewHub(room.Options{QueueSize: broadcasts + 1})
-	base := serve(t, member(hub))
+	hub := room.NewHub(&room.Options{QueueSize: broadcasts + 1})
+	base := serve(t, roomtest.Member(hub, false))
 	conns := dialAll(t, members, func(int) string { return base + "/" })
-	waitFor(t, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == members })
+	wstest.WaitFor(t, 10*time.Second, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == members })
 
 	var want []string
 	for i := range broadcasts {
@@ -160,10 +114,10 @@ func TestEveryMemberGetsEveryBroadcastOnceInOrder(t *testing.T) {
 
 func TestBroadcastFromSkipsTheSender(t *testing.T) {
 	t.Parallel()
-	hub := room.NewHub(room.Options{})
-	base := serve(t, member(hub))
+	hub := room.NewHub(nil)
+	base := serve(t, roomtest.Member(hub, false))
 	a, b := dial(t, base+"/?nick=a"), dial(t, base+"/?nick=b")
-	waitFor(t, "both to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == 2 })
+	wstest.WaitFor(t, 10*time.Second, "both to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.SendText(ctx, "from a"); err != nil {
@@ -184,7 +138,7 @@ func TestBroadcastFromSkipsTheSender(t *testing.T) {
 func TestMemberSend(t *testing.T) {
 	t.Parallel()
 	joined := make(chan *room.Member, 1)
-	r, err := room.New("private", room.Options{})
+	r, err := room.New("private", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

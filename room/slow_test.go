@@ -12,6 +12,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 )
 
 // TestSlowMemberIsDropped has a member stop reading while the room keeps
@@ -23,8 +24,8 @@ import (
 // tests could be dropped as slow themselves.
 func TestSlowMemberIsDropped(t *testing.T) {
 	const fast, size, queue = 4, 64 << 10, 32
-	hub := room.NewHub(room.Options{QueueSize: queue})
-	base := serve(t, member(hub))
+	hub := room.NewHub(&room.Options{QueueSize: queue})
+	base := serve(t, roomtest.Member(hub, false))
 	addr := strings.TrimPrefix(base, "ws://")
 
 	slow, err := wstest.Dial(addr, "/?nick=slow")
@@ -33,7 +34,7 @@ func TestSlowMemberIsDropped(t *testing.T) {
 	}
 	defer slow.Close()
 	conns := dialAll(t, fast, func(i int) string { return fmt.Sprintf("%s/?nick=f%d", base, i) })
-	waitFor(t, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == fast+1 })
+	wstest.WaitFor(t, 10*time.Second, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == fast+1 })
 	r := hub.Room("r")
 
 	// Each message carries its send time; fast members record the worst
@@ -92,7 +93,7 @@ func TestSlowMemberIsDropped(t *testing.T) {
 		broadcast()
 		sent++
 	}
-	waitFor(t, "the fast members to receive everything", func() bool {
+	wstest.WaitFor(t, 10*time.Second, "the fast members to receive everything", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, n := range received {

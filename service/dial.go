@@ -2,6 +2,7 @@ package service
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -193,8 +194,8 @@ func (d *guardedDialer) dialTLS(ctx context.Context, network, addr string) (net.
 const maxRefusalReason = 512
 
 // refusal describes a response that refused the handshake: its status,
-// headers and the reason in its body, at most maxRefusalReason bytes of
-// text.
+// headers and the reason in its body (decompressed when the response is
+// gzipped), at most maxRefusalReason bytes of text.
 func refusal(resp *http.Response, shown string) *HandshakeError {
 	e := &HandshakeError{Status: resp.StatusCode, Header: resp.Header, URL: shown, Err: ErrBadHandshake}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -203,7 +204,15 @@ func refusal(resp *http.Response, shown string) *HandshakeError {
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	reason := strings.TrimSpace(strings.ToValidUTF8(string(body), "\uFFFD"))
+	text := body
+	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
+		// A compressing middleware in front of the handshake answers a
+		// client that sent Accept-Encoding: gzip with a compressed body.
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			text, _ = io.ReadAll(io.LimitReader(zr, 4096))
+		}
+	}
+	reason := strings.TrimSpace(strings.ToValidUTF8(string(text), "\uFFFD"))
 	if len(reason) > maxRefusalReason {
 		reason = reason[:maxRefusalReason]
 		for !utf8.ValidString(reason) {

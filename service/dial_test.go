@@ -1,6 +1,7 @@
 package service
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,13 @@ func TestDialRefusal(t *testing.T) {
 			http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		case "/long":
 			http.Error(w, strings.Repeat("é", 2000), http.StatusForbidden)
+		case "/gzip":
+			// as a compressing middleware answers Accept-Encoding: gzip
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(http.StatusUnauthorized)
+			zw := gzip.NewWriter(w)
+			_, _ = io.WriteString(zw, "missing credentials\n")
+			_ = zw.Close()
 		default:
 			(&Endpoint{Protocols: []string{"calc.v2", "calc.v1"}, Handler: HandlerFunc(func(context.Context, *Conn) error { return nil })}).ServeHTTP(w, r)
 		}
@@ -91,6 +99,7 @@ func TestDialRefusal(t *testing.T) {
 			400, "no offered subprotocol is supported; supported: calc.v2, calc.v1", ""},
 		{"ws://" + host + "/busy?token=secret", nil, 503, "too many connections", "Retry-After: 7"},
 		{"ws://" + host + "/long?k=secret", nil, 403, strings.Repeat("é", maxRefusalReason/2) + "…", ""},
+		{"ws://" + host + "/gzip", &DialOptions{Header: http.Header{"Accept-Encoding": {"gzip"}}}, 401, "missing credentials", "Content-Encoding: gzip"},
 	}
 	for _, tt := range tests {
 		_, resp, err := Dial(testCtx(t, 5*time.Second), tt.url, tt.opts)

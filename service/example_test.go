@@ -18,6 +18,23 @@ import (
 // wsURL turns an httptest server's URL into a ws:// URL.
 func wsURL(srv *httptest.Server) string { return "ws" + strings.TrimPrefix(srv.URL, "http") }
 
+// connect serves h on a test server and dials it, for the examples about
+// the server's side; the context bounds the example, and stop closes the
+// connection and the server.
+func connect(h http.Handler) (context.Context, *service.Conn, func()) {
+	srv := httptest.NewServer(h)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	c, _, err := service.Dial(ctx, wsURL(srv), nil)
+	if err != nil {
+		panic(err)
+	}
+	return ctx, c, func() {
+		_ = c.Close(protocol.CloseNormal, "")
+		cancel()
+		srv.Close()
+	}
+}
+
 // Accept upgrades one request, with the subprotocol chosen by the caller.
 func ExampleAccept() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +103,7 @@ func ExampleDial() {
 
 // A handler is sequential code: receive, send, and return to close.
 func ExampleConn_Recv() {
-	srv := httptest.NewServer(&service.Endpoint{
+	ctx, c, stop := connect(&service.Endpoint{
 		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 			total := 0
 			for {
@@ -101,21 +118,12 @@ func ExampleConn_Recv() {
 			}
 		}),
 	})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer stop()
 	for _, m := range []string{"abc", "de"} {
 		_ = c.SendText(ctx, m)
 		_, reply, _ := c.Recv(ctx)
 		fmt.Println(string(reply))
 	}
-	_ = c.Close(protocol.CloseNormal, "")
 	// Output:
 	// 3 bytes so far
 	// 5 bytes so far
@@ -124,7 +132,7 @@ func ExampleConn_Recv() {
 // RecvInto reuses one buffer for every message, so that a handler
 // receiving large messages does not allocate one per message.
 func ExampleConn_RecvInto() {
-	srv := httptest.NewServer(&service.Endpoint{
+	ctx, c, stop := connect(&service.Endpoint{
 		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 			buf := make([]byte, 0, 64<<10)
 			for {
@@ -139,21 +147,12 @@ func ExampleConn_RecvInto() {
 			}
 		}),
 	})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer stop()
 	for _, m := range []string{"abc", "hello"} {
 		_ = c.SendText(ctx, m)
 		_, reply, _ := c.Recv(ctx)
 		fmt.Println(string(reply))
 	}
-	_ = c.Close(protocol.CloseNormal, "")
 	// Output:
 	// ABC
 	// HELLO
@@ -161,7 +160,7 @@ func ExampleConn_RecvInto() {
 
 // Send is safe from many goroutines at once; each message arrives whole.
 func ExampleConn_Send() {
-	srv := httptest.NewServer(&service.Endpoint{
+	ctx, c, stop := connect(&service.Endpoint{
 		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 			done := make(chan struct{})
 			for i := range 3 {
@@ -176,16 +175,7 @@ func ExampleConn_Send() {
 			return nil
 		}),
 	})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer c.Close(protocol.CloseNormal, "")
+	defer stop()
 	seen := map[int]bool{}
 	for range 3 {
 		var m struct{ Worker int }
@@ -202,21 +192,13 @@ func ExampleConn_Send() {
 
 // A handler's return value becomes the close code the peer sees.
 func ExampleCloseStatus() {
-	srv := httptest.NewServer(&service.Endpoint{
+	ctx, c, stop := connect(&service.Endpoint{
 		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 			return &service.CloseError{Code: protocol.ClosePolicyViolation, Reason: "no anonymous users"}
 		}),
 	})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	_, _, err = c.Recv(ctx)
+	defer stop()
+	_, _, err := c.Recv(ctx)
 	code, reason := service.CloseStatus(err)
 	fmt.Println(code)
 	fmt.Println(reason)
@@ -228,7 +210,7 @@ func ExampleCloseStatus() {
 // Events builds a handler from callbacks.
 func ExampleEvents() {
 	closed := make(chan string, 1)
-	srv := httptest.NewServer(&service.Endpoint{
+	ctx, c, stop := connect(&service.Endpoint{
 		Handler: &service.Events{
 			OnMessage: func(ctx context.Context, c *service.Conn, typ protocol.MessageType, data []byte) error {
 				return c.SendText(ctx, strings.ToUpper(string(data)))
@@ -238,15 +220,7 @@ func ExampleEvents() {
 			},
 		},
 	})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer stop()
 	_ = c.SendText(ctx, "quiet")
 	_, msg, _ := c.Recv(ctx)
 	fmt.Println(string(msg))
@@ -304,24 +278,16 @@ func ExampleUpgrade() {
 		}
 		return c.Send(ctx, typ, msg)
 	})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ctx, c, stop := connect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := service.Upgrade(w, r, nil, echo); err != nil {
 			log.Print(err) // refused; the client has its answer already
 		}
 	}))
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer stop()
 	_ = c.SendText(ctx, "hello")
 	_, msg, _ := c.Recv(ctx)
 	fmt.Println(string(msg))
-	_, _, err = c.Recv(ctx) // the handler has returned: the server closes
+	_, _, err := c.Recv(ctx) // the handler has returned: the server closes
 	code, _ := service.CloseStatus(err)
 	fmt.Println("closed:", code)
 	// Output:
@@ -338,21 +304,13 @@ func ExampleConn_TrySendPrepared() {
 		fmt.Println(err)
 		return
 	}
-	srv := httptest.NewServer(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+	ctx, c, stop := connect(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		if !c.TrySendPrepared(news) {
 			return c.SendPrepared(ctx, news)
 		}
 		return nil
 	})})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer stop()
 	_, msg, _ := c.Recv(ctx)
 	fmt.Println(string(msg))
 	_, _, err = c.Recv(ctx)
@@ -378,19 +336,11 @@ func ExampleTrack() {
 			}
 		})
 	}
-	srv := httptest.NewServer(count(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+	_, c, stop := connect(count(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		_, _, err := c.Recv(ctx)
 		return err
 	})}))
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, wsURL(srv), nil)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	defer stop()
 	fmt.Println("open while connected:", open.Load())
 	_ = c.Close(protocol.CloseNormal, "")
 	// The server's side ends just after the client's close returns.

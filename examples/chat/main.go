@@ -170,7 +170,7 @@ func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv := &service.Server{Handler: newHandler(room.NewHub(opts), logger)}
+	srv := &service.Server{Handler: newHandler(room.NewHub(&opts), logger)}
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	fmt.Fprintf(stdout, "open http://%s/ in a browser\n", l.Addr())
 	return srv.ServeUntil(ctx, l, 10*time.Second)

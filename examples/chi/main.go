@@ -57,7 +57,7 @@ func main() {
 // newRouter builds the chi router; srv reports the open connections.
 func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
-	metrics, err := prommetrics.New(reg, prommetrics.Options{})
+	metrics, err := prommetrics.New(reg, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/servetest"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -20,15 +21,7 @@ var bin string
 func TestMain(m *testing.M) { wstest.Main(m, &bin) }
 
 func dial(t *testing.T, url string, offer ...string) *service.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, url, &service.DialOptions{Subprotocols: offer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
-	return c
+	return servetest.Dial(t, url, &service.DialOptions{Subprotocols: offer})
 }
 
 func TestEchoProgram(t *testing.T) {

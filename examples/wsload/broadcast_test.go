@@ -14,7 +14,7 @@ import (
 // roomServer serves a broadcast room as wsload's broadcast mode expects.
 func roomServer(t *testing.T) string {
 	t.Helper()
-	r, err := room.New("load", room.Options{QueueSize: 1024})
+	r, err := room.New("load", &room.Options{QueueSize: 1024})
 	if err != nil {
 		t.Fatal(err)
 	}

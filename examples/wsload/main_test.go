@@ -193,12 +193,10 @@ func TestInflightFreedByFailedConnection(t *testing.T) {
 	}
 }
 
-// TestHoldReportsCloseCodes keeps the connections open after the exchange
-// and reports how the server closed them.
-func TestHoldReportsCloseCodes(t *testing.T) {
-	t.Parallel()
-	srv, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
-	cmd := exec.Command(bin, "-conns", "30", "-messages", "5", "-hold", "-timeout", "20s", "-protocols", "echo", url)
+// follow runs cmd, a wsload that must succeed, and returns its reports,
+// calling each as it is printed: a test acts while wsload still runs.
+func follow(t *testing.T, cmd *exec.Cmd, each func(Report)) []Report {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +211,22 @@ func TestHoldReportsCloseCodes(t *testing.T) {
 		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
 			t.Fatalf("%v: %s", err, lines.Bytes())
 		}
+		each(r)
 		reports = append(reports, r)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return reports
+}
+
+// TestHoldReportsCloseCodes keeps the connections open after the exchange
+// and reports how the server closed them.
+func TestHoldReportsCloseCodes(t *testing.T) {
+	t.Parallel()
+	srv, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
+	cmd := exec.Command(bin, "-conns", "30", "-messages", "5", "-hold", "-timeout", "20s", "-protocols", "echo", url)
+	reports := follow(t, cmd, func(r Report) {
 		if r.Phase == "exchange" {
 			if srv.Len() != 30 {
 				t.Errorf("%d connections open after the exchange, want 30", srv.Len())
@@ -224,10 +237,7 @@ func TestHoldReportsCloseCodes(t *testing.T) {
 			}
 			cancel()
 		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := []Report{
 		{Phase: "exchange", Mode: "echo", Conns: 30, Connected: 30, Messages: 150},
 		{Phase: "hold", Mode: "echo", Conns: 30, Connected: 30, Messages: 150, CloseCodes: map[string]int{strconv.Itoa(int(protocol.CloseGoingAway)): 30}},
@@ -243,31 +253,14 @@ func TestIdle(t *testing.T) {
 	t.Parallel()
 	srv, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
 	cmd := exec.Command(bin, "-mode", "idle", "-conns", "25", "-idle", "1s", "-protocols", "echo", url)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	var reports []Report
-	for lines.Scan() {
-		var r Report
-		if err := json.Unmarshal(lines.Bytes(), &r); err != nil {
-			t.Fatalf("%v: %s", err, lines.Bytes())
-		}
+	reports := follow(t, cmd, func(r Report) {
 		if r.Phase == "idle" && srv.Len() != 25 {
 			t.Errorf("server holds %d connections while idle, want 25", srv.Len())
 		}
 		if r.Phase == "idle" && (r.LatencyUS == nil || r.LatencyUS.P50 <= 0) {
 			t.Errorf("no handshake latencies: %+v", r.LatencyUS)
 		}
-		reports = append(reports, r)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := []Report{
 		{Phase: "idle", Mode: "idle", Conns: 25, Connected: 25},
 		{Phase: "hold", Mode: "idle", Conns: 25, Connected: 25, CloseCodes: map[string]int{"open at timeout": 25}},

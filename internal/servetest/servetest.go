@@ -1,5 +1,5 @@
-// Package servetest serves WebSocket handlers on loopback for tests
-// that talk to them through real sockets.
+// Package servetest serves WebSocket handlers on loopback, and dials
+// them, for tests that talk to them through real sockets.
 package servetest
 
 import (
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -32,4 +33,19 @@ func Serve(tb testing.TB, h http.Handler) string {
 		}
 	})
 	return "ws://" + l.Addr().String()
+}
+
+// Dial connects to url with opts (nil for the defaults), failing the test
+// if it cannot within 10 seconds; the connection is closed at the end of
+// the test.
+func Dial(tb testing.TB, url string, opts *service.DialOptions) *service.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := service.Dial(ctx, url, opts)
+	if err != nil {
+		tb.Fatalf("Dial %s: %v", url, err)
+	}
+	tb.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
+	return c
 }

@@ -19,7 +19,7 @@ import (
 // registry with promhttp.HandlerFor to expose it.
 func ExampleNew() {
 	reg := prometheus.NewRegistry()
-	pm, err := prommetrics.New(reg, prommetrics.Options{})
+	pm, err := prommetrics.New(reg, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -48,8 +48,12 @@ type Options struct {
 
 // New creates the collectors and registers them with reg (for instance
 // prometheus.NewRegistry() or prometheus.DefaultRegisterer). It fails if
-// they are registered already.
-func New(reg prometheus.Registerer, o Options) (*Metrics, error) {
+// they are registered already. nil options mean the defaults.
+func New(reg prometheus.Registerer, opts *Options) (*Metrics, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	ns := o.Namespace
 	if ns == "" {
 		ns = "wsmap"

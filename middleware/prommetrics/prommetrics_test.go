@@ -70,11 +70,11 @@ func samples(t *testing.T, g prometheus.Gatherer) map[string]float64 {
 
 func TestScriptedSession(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	pm, err := prommetrics.New(reg, prommetrics.Options{})
+	pm, err := prommetrics.New(reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := prommetrics.New(reg, prommetrics.Options{}); err == nil {
+	if _, err := prommetrics.New(reg, nil); err == nil {
 		t.Error("registering twice: no error")
 	}
 	m := &mux.Mux{}

@@ -26,7 +26,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	msg := []byte(strings.Repeat("x", 64))
 	for _, n := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("members=%d/local", n), func(b *testing.B) {
-			hub := room.NewHub(room.Options{QueueSize: 256})
+			hub := room.NewHub(&room.Options{QueueSize: 256})
 			base := serve(b, benchMember(hub))
 			benchBroadcast(b, n, func(int) string { return base }, func() bool {
 				r := hub.Room("bench")
@@ -91,7 +91,7 @@ func benchBroadcast(b *testing.B, n int, base func(i int) string, ready func() b
 			}
 		}()
 	}
-	waitFor(b, 30*time.Second, "every member to join", ready)
+	wstest.WaitFor(b, 30*time.Second, "every member to join", ready)
 
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -58,7 +58,7 @@ func ExampleConnect() {
 			log.Fatal(err)
 		}
 		defer tr.Close()
-		hub := room.NewHub(room.Options{Transport: tr})
+		hub := room.NewHub(&room.Options{Transport: tr})
 		srv := httptest.NewServer(&service.Endpoint{Handler: chat(hub)})
 		defer srv.Close()
 		hubs = append(hubs, hub)

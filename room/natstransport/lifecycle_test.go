@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room/natstransport"
 	"github.com/wsmap/wsmap/service"
@@ -33,7 +34,7 @@ func TestKilledServerLeavesPresence(t *testing.T) {
 	a2 := dial(t, a.base+"/?nick=a2")
 	k1 := dial(t, k.base+"/?nick=k1")
 	dial(t, k.base+"/?nick=k2")
-	waitFor(t, 5*time.Second, "a to see the child's members", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "a to see the child's members", func() bool {
 		return cmp.Equal(a.members("r"), []string{"a1", "a2", "k1", "k2"})
 	})
 	if err := k1.SendText(t.Context(), "from the child"); err != nil {
@@ -50,7 +51,7 @@ func TestKilledServerLeavesPresence(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	waitFor(t, forgetWithin, "the killed server's members to leave a's presence", func() bool {
+	wstest.WaitFor(t, forgetWithin, "the killed server's members to leave a's presence", func() bool {
 		return cmp.Equal(a.members("r"), []string{"a1", "a2"})
 	})
 	t.Logf("members of the killed server forgotten after %v (PeerTimeout %v)", time.Since(start).Round(time.Millisecond), testOpts.PeerTimeout)
@@ -75,19 +76,19 @@ func TestStalledServerComesBack(t *testing.T) {
 	k := startChild(t, ns.URL())
 	a1 := dial(t, a.base+"/?nick=a1")
 	k1 := dial(t, k.base+"/?nick=k1")
-	waitFor(t, 5*time.Second, "a to see k1", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "a to see k1", func() bool {
 		return cmp.Equal(a.members("r"), []string{"a1", "k1"})
 	})
 	if err := k.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, forgetWithin, "the stalled server's member to leave a's presence", func() bool {
+	wstest.WaitFor(t, forgetWithin, "the stalled server's member to leave a's presence", func() bool {
 		return cmp.Equal(a.members("r"), []string{"a1"})
 	})
 	if err := k.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "k1 back in a's presence", func() bool {
+	wstest.WaitFor(t, 10*time.Second, "k1 back in a's presence", func() bool {
 		return cmp.Equal(a.members("r"), []string{"a1", "k1"})
 	})
 	// Messages sent while the child was stopped may arrive late; what is
@@ -135,13 +136,13 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 	a1, a2 := dial(t, a.base+"/?nick=a1"), dial(t, a.base+"/?nick=a2")
 	b1, b2 := dial(t, b.base+"/?nick=b1"), dial(t, b.base+"/?nick=b2")
 	for _, n := range []*node{a, b} {
-		waitFor(t, 5*time.Second, "everyone everywhere", func() bool {
+		wstest.WaitFor(t, 5*time.Second, "everyone everywhere", func() bool {
 			return cmp.Equal(n.members("r"), []string{"a1", "a2", "b1", "b2"})
 		})
 	}
 
 	ns.Stop()
-	waitFor(t, 5*time.Second, "both transports to see NATS gone", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "both transports to see NATS gone", func() bool {
 		return !a.tr.Conn().IsConnected() && !b.tr.Conn().IsConnected()
 	})
 
@@ -204,20 +205,20 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 	}
 	if opts.PeerTimeout == testOpts.PeerTimeout {
 		// Cut off, each server comes to see only its own members.
-		waitFor(t, forgetWithin, "a to see only its own members", func() bool {
+		wstest.WaitFor(t, forgetWithin, "a to see only its own members", func() bool {
 			return cmp.Equal(a.members("r"), []string{"a1", "a2", "a3"})
 		})
-		waitFor(t, forgetWithin, "b to see only its own members", func() bool {
+		wstest.WaitFor(t, forgetWithin, "b to see only its own members", func() bool {
 			return cmp.Equal(b.members("r"), []string{"b2", "b3"})
 		})
 	} else {
 		// Each keeps what it knew of the other, b1 included.
 		// (a3's and b3's joins are made by their servers' handlers,
 		// which may run after the dials return.)
-		waitFor(t, 5*time.Second, "b to see b3, and b1 gone", func() bool {
+		wstest.WaitFor(t, 5*time.Second, "b to see b3, and b1 gone", func() bool {
 			return cmp.Equal(b.members("r"), []string{"a1", "a2", "b2", "b3"})
 		})
-		waitFor(t, 5*time.Second, "a to see a3, and still b1", func() bool {
+		wstest.WaitFor(t, 5*time.Second, "a to see a3, and still b1", func() bool {
 			return cmp.Equal(a.members("r"), []string{"a1", "a2", "a3", "b1", "b2"})
 		})
 	}
@@ -225,7 +226,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 	ns.Restart(t)
 	start := time.Now()
 	for name, n := range map[string]*node{"a": a, "b": b} {
-		waitFor(t, 10*time.Second, name+" to see everyone after the restart", func() bool {
+		wstest.WaitFor(t, 10*time.Second, name+" to see everyone after the restart", func() bool {
 			return cmp.Equal(n.members("r"), []string{"a1", "a2", "a3", "b2", "b3"})
 		})
 	}

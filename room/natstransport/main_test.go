@@ -22,6 +22,7 @@ import (
 	"github.com/wsmap/wsmap/internal/servetest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/room/natstransport"
 	"github.com/wsmap/wsmap/service"
 )
@@ -72,8 +73,8 @@ func startNodeWith(t testing.TB, url string, opts natstransport.Options, natsOpt
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{hub: room.NewHub(room.Options{Transport: tr, QueueSize: 1024}), tr: tr}
-	n.base = serve(t, member(n.hub))
+	n := &node{hub: room.NewHub(&room.Options{Transport: tr, QueueSize: 1024}), tr: tr}
+	n.base = serve(t, roomtest.Member(n.hub, true))
 	// Cleanups run last first: the server's shutdown (registered by
 	// serve) comes before the transport's close.
 	t.Cleanup(func() {
@@ -106,49 +107,8 @@ func nicks(infos []room.MemberInfo) []string {
 // serve starts h on loopback for the test; see servetest.Serve.
 func serve(t testing.TB, h http.Handler) string { return servetest.Serve(t, h) }
 
-// member is a handler that joins the hub's room named by the "room" query
-// parameter (default "r"), with the "nick" parameter as metadata, and
-// broadcasts what it receives to the whole room, itself included, until
-// the client leaves. A failed broadcast is told to the sender as
-// "error: ...".
-func member(hub *room.Hub) http.Handler {
-	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		q := c.Request().URL.Query()
-		name := q.Get("room")
-		if name == "" {
-			name = "r"
-		}
-		m, err := hub.Join(name, c, map[string]string{"nick": q.Get("nick")})
-		if err != nil {
-			return err
-		}
-		defer m.Leave()
-		for {
-			typ, data, err := c.Recv(ctx)
-			if err != nil {
-				return err
-			}
-			if err := m.Room().Broadcast(typ, data); err != nil {
-				if err := m.Send(protocol.Text, []byte("error: "+err.Error())); err != nil {
-					return err
-				}
-			}
-		}
-	})}
-}
-
-// dial connects to url, closed at the end of the test.
-func dial(t testing.TB, url string) *service.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, _, err := service.Dial(ctx, url, nil)
-	if err != nil {
-		t.Fatalf("Dial %s: %v", url, err)
-	}
-	t.Cleanup(func() { _ = c.Close(protocol.CloseNormal, "") })
-	return c
-}
+// dial connects to url for the test; see servetest.Dial.
+func dial(t testing.TB, url string) *service.Conn { return servetest.Dial(t, url, nil) }
 
 // recvText reads one text message within d.
 func recvText(t testing.TB, c *service.Conn, d time.Duration) string {
@@ -173,18 +133,6 @@ func quiet(t testing.TB, c *service.Conn, d time.Duration, who string) {
 	defer cancel()
 	if _, data, err := c.Recv(ctx); err == nil {
 		t.Errorf("%s got %q, want nothing more", who, data)
-	}
-}
-
-// waitFor polls cond every 10ms for up to d.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -248,7 +196,7 @@ func runChild(url string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
-	srv := &service.Server{Handler: member(room.NewHub(room.Options{Transport: tr}))}
+	srv := &service.Server{Handler: roomtest.Member(room.NewHub(&room.Options{Transport: tr}), true)}
 	fmt.Printf("listening on %s\n", l.Addr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()

@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/room/natstransport"
 	"github.com/wsmap/wsmap/service"
 )
@@ -42,7 +44,7 @@ func TestEveryMessageOnceEverywhere(t *testing.T) {
 		}
 	}
 	for i, n := range nodes {
-		waitFor(t, 5*time.Second, fmt.Sprintf("server %d to see all six members", i), func() bool {
+		wstest.WaitFor(t, 5*time.Second, fmt.Sprintf("server %d to see all six members", i), func() bool {
 			return cmp.Equal(n.members("r"), everyone)
 		})
 	}
@@ -112,7 +114,7 @@ func TestPresenceAcrossServers(t *testing.T) {
 	b1 := dial(t, b.base+"/?nick=b1")
 	dial(t, b.base+"/?nick=b2")
 	for _, n := range []*node{a, b} {
-		waitFor(t, 5*time.Second, "a1, b1, b2 everywhere", func() bool {
+		wstest.WaitFor(t, 5*time.Second, "a1, b1, b2 everywhere", func() bool {
 			return cmp.Equal(n.members("r"), []string{"a1", "b1", "b2"})
 		})
 	}
@@ -121,7 +123,7 @@ func TestPresenceAcrossServers(t *testing.T) {
 	c := startNode(t, ns.URL())
 	dial(t, c.base+"/?nick=c1")
 	for i, n := range []*node{a, b, c} {
-		waitFor(t, 5*time.Second, fmt.Sprintf("server %d to see c1", i), func() bool {
+		wstest.WaitFor(t, 5*time.Second, fmt.Sprintf("server %d to see c1", i), func() bool {
 			return cmp.Equal(n.members("r"), []string{"a1", "b1", "b2", "c1"})
 		})
 	}
@@ -137,7 +139,7 @@ func TestPresenceAcrossServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, n := range []*node{a, b, c} {
-		waitFor(t, 5*time.Second, fmt.Sprintf("server %d to see b1 leave", i), func() bool {
+		wstest.WaitFor(t, 5*time.Second, fmt.Sprintf("server %d to see b1 leave", i), func() bool {
 			return cmp.Equal(n.members("r"), []string{"a1", "b2", "c1"})
 		})
 	}
@@ -169,7 +171,7 @@ func TestRoomNamesStayApart(t *testing.T) {
 		return name
 	}
 	for _, name := range names {
-		waitFor(t, 5*time.Second, fmt.Sprintf("room %q on both servers", name), func() bool {
+		wstest.WaitFor(t, 5*time.Second, fmt.Sprintf("room %q on both servers", name), func() bool {
 			return len(a.members(roomOf(name))) == 2 && len(b.members(roomOf(name))) == 2
 		})
 	}
@@ -206,11 +208,11 @@ func TestGracefulCloseForgetsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hubA := room.NewHub(room.Options{Transport: trA})
-	hubB := room.NewHub(room.Options{Transport: trB})
-	dial(t, serve(t, member(hubA))+"/?nick=a1")
-	dial(t, serve(t, member(hubB))+"/?nick=b1")
-	waitFor(t, 5*time.Second, "both members on a", func() bool {
+	hubA := room.NewHub(&room.Options{Transport: trA})
+	hubB := room.NewHub(&room.Options{Transport: trB})
+	dial(t, serve(t, roomtest.Member(hubA, true))+"/?nick=a1")
+	dial(t, serve(t, roomtest.Member(hubB, true))+"/?nick=b1")
+	wstest.WaitFor(t, 5*time.Second, "both members on a", func() bool {
 		r := hubA.Room("r")
 		return r != nil && cmp.Equal(nicks(r.Members()), []string{"a1", "b1"})
 	})
@@ -218,7 +220,7 @@ func TestGracefulCloseForgetsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	waitFor(t, 5*time.Second, "b1 gone from a", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "b1 gone from a", func() bool {
 		return cmp.Equal(nicks(hubA.Room("r").Members()), []string{"a1"})
 	})
 	t.Logf("forgotten %v after close", time.Since(start))
@@ -308,9 +310,9 @@ func TestMalformedMessagesReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	hub := room.NewHub(room.Options{Transport: tr})
-	c := dial(t, serve(t, member(hub))+"/?nick=a")
-	waitFor(t, 5*time.Second, "the room", func() bool { return hub.Room("r") != nil })
+	hub := room.NewHub(&room.Options{Transport: tr})
+	c := dial(t, serve(t, roomtest.Member(hub, true))+"/?nick=a")
+	wstest.WaitFor(t, 5*time.Second, "the room", func() bool { return hub.Room("r") != nil })
 	// A flush's round trip has the server take the room's subscription
 	// before the messages below, sent on another connection, reach it.
 	if err := tr.Conn().Flush(); err != nil {
@@ -368,11 +370,11 @@ func TestConnectionClosedForGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	hub := room.NewHub(room.Options{Transport: tr})
-	a1 := dial(t, serve(t, member(hub))+"/?nick=a1")
+	hub := room.NewHub(&room.Options{Transport: tr})
+	a1 := dial(t, serve(t, roomtest.Member(hub, true))+"/?nick=a1")
 	b := startNode(t, ns.URL())
 	dial(t, b.base+"/?nick=b1")
-	waitFor(t, 5*time.Second, "b1 on a", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "b1 on a", func() bool {
 		r := hub.Room("r")
 		return r != nil && cmp.Equal(nicks(r.Members()), []string{"a1", "b1"})
 	})
@@ -386,7 +388,7 @@ func TestConnectionClosedForGood(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the closed connection was not reported")
 	}
-	waitFor(t, 5*time.Second, "a to list only a1", func() bool {
+	wstest.WaitFor(t, 5*time.Second, "a to list only a1", func() bool {
 		return cmp.Equal(nicks(hub.Room("r").Members()), []string{"a1"})
 	})
 	if err := a1.SendText(t.Context(), "alone"); err != nil {

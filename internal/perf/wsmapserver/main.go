@@ -81,7 +81,7 @@ func table(n int, into bool) []mux.Route {
 // roomHandler serves the members of one room: each is sent "joined",
 // then every message it sends is broadcast to all.
 func roomHandler() service.Handler {
-	r, err := room.New("load", room.Options{QueueSize: 1024})
+	r, err := room.New("load", &room.Options{QueueSize: 1024})
 	if err != nil {
 		log.Fatal(err)
 	}
