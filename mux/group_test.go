@@ -3,13 +3,13 @@ package mux
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
+	"github.com/wsmap/wsmap/wsmaptest"
 )
 
 func TestGroup(t *testing.T) {
@@ -50,8 +50,7 @@ func TestGroup(t *testing.T) {
 		t.Errorf("duplicate through a group: %v, want an error naming this file", err)
 	}
 
-	srv := httptest.NewServer(m)
-	defer srv.Close()
+	srv := wsmaptest.NewServer(t, m)
 	for _, tt := range []struct{ path, want string }{
 		{"/in/a", "mux,group,group conn,handler /in/a"},
 		{"/in/b", "mux,group,route,group conn,handler /in/b"},
@@ -60,12 +59,12 @@ func TestGroup(t *testing.T) {
 		mu.Lock()
 		order = nil
 		mu.Unlock()
-		c, err := wstest.Dial(srv.Listener.Addr().String(), tt.path)
+		c, err := srv.Dial(context.Background(), tt.path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		<-done
-		c.Close()
+		_ = c.Close(protocol.CloseNormal, "")
 		mu.Lock()
 		got := strings.Join(order, ",")
 		mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/wsmap/wsmap/service"
+	"github.com/wsmap/wsmap/wsmaptest"
 )
 
 // paramsHandler replies with the path it matched on and the path values
@@ -33,19 +34,15 @@ func paramsHandler() service.Handler {
 	})
 }
 
-func dialText(t *testing.T, url string) string {
+// dialText connects to path on srv and returns the first message.
+func dialText(t *testing.T, srv *wsmaptest.Server, path string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, resp, err := service.Dial(ctx, url, nil)
+	c, err := srv.Dial(ctx, path, nil)
 	if err != nil {
-		status := ""
-		if resp != nil {
-			status = resp.Status
-		}
-		t.Fatalf("Dial %s: %v %s", url, err, status)
+		t.Fatalf("Dial %s: %v", path, err)
 	}
-	defer c.Close(1000, "")
 	_, msg, err := c.Recv(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -72,47 +69,35 @@ func TestMountedInChi(t *testing.T) {
 	r.Get("/api/health", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
 	r.Mount("/ws", m)
 	r.With(middleware.RequestLogger(&middleware.DefaultLogFormatter{Logger: log.New(io.Discard, "", 0)})).Mount("/t/{tenant}/ws", m)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	base := "ws" + strings.TrimPrefix(srv.URL, "http")
+	srv := wsmaptest.NewServer(t, r)
 
-	for _, tt := range []struct{ url, want string }{
-		{base + "/ws/echo", "path=/ws/echo tenant= chi-tenant= room= pattern=/ws/echo rid="},
-		{base + "/ws/rooms/lobby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby pattern=/ws/rooms/(?P<room>[a-z]+) rid="},
-		{base + "/t/acme/ws/rooms/lobby", "path=/t/acme/ws/rooms/lobby tenant=acme chi-tenant=acme room=lobby pattern=/t/{tenant}/ws/rooms/(?P<room>[a-z]+) rid="},
-		{base + "/ws/rooms/l%6Fbby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby pattern=/ws/rooms/(?P<room>[a-z]+) rid="},
+	for _, tt := range []struct{ path, want string }{
+		{"/ws/echo", "path=/ws/echo tenant= chi-tenant= room= pattern=/ws/echo rid="},
+		{"/ws/rooms/lobby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby pattern=/ws/rooms/(?P<room>[a-z]+) rid="},
+		{"/t/acme/ws/rooms/lobby", "path=/t/acme/ws/rooms/lobby tenant=acme chi-tenant=acme room=lobby pattern=/t/{tenant}/ws/rooms/(?P<room>[a-z]+) rid="},
+		{"/ws/rooms/l%6Fbby", "path=/ws/rooms/lobby tenant= chi-tenant= room=lobby pattern=/ws/rooms/(?P<room>[a-z]+) rid="},
 	} {
-		got := dialText(t, tt.url)
+		got := dialText(t, srv, tt.path)
 		// The request ID differs each time: check it is there, then drop it.
 		i := strings.LastIndex(got, "rid=")
 		if i < 0 || len(got) == i+len("rid=") {
-			t.Errorf("%s: no request ID from chi's middleware in %q", tt.url, got)
+			t.Errorf("%s: no request ID from chi's middleware in %q", tt.path, got)
 		} else {
 			got = got[:i+len("rid=")]
 		}
 		if got != tt.want {
-			t.Errorf("%s:\n got %q\nwant %q", tt.url, got, tt.want)
+			t.Errorf("%s:\n got %q\nwant %q", tt.path, got, tt.want)
 		}
 	}
 	if seenByMiddleware.Load() != 4 {
 		t.Errorf("chi middleware saw %d handshakes, want 4", seenByMiddleware.Load())
 	}
 	// Matching is relative to the mount point.
-	resp, err := http.Get(srv.URL + "/ws/ws/echo")
-	if err != nil {
-		t.Fatal(err)
+	if got := wsmaptest.Probe(r, wsmaptest.UpgradeRequest("/ws/ws/echo")); got.Status != http.StatusNotFound {
+		t.Errorf("/ws/ws/echo: %d %q, want 404", got.Status, got.Reason)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("/ws/ws/echo: %s, want 404", resp.Status)
-	}
-	resp, err = http.Get(srv.URL + "/ws/echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUpgradeRequired {
-		t.Errorf("plain GET /ws/echo: %s, want 426", resp.Status)
+	if got := wsmaptest.Probe(r, httptest.NewRequest(http.MethodGet, "/ws/echo", nil)); got.Status != http.StatusUpgradeRequired {
+		t.Errorf("plain GET /ws/echo: %d %q, want 426", got.Status, got.Reason)
 	}
 }
 
@@ -123,13 +108,11 @@ func TestMountedInNetHTTP(t *testing.T) {
 	sm := http.NewServeMux()
 	sm.Handle("/ws/", http.StripPrefix("/ws", m))
 	sm.Handle("/t/{tenant}/", http.StripPrefix("/t/acme", m))
-	srv := httptest.NewServer(sm)
-	defer srv.Close()
-	base := "ws" + strings.TrimPrefix(srv.URL, "http")
-	if got, want := dialText(t, base+"/ws/rooms/lobby"), "path=/rooms/lobby tenant= chi-tenant= room=lobby pattern=/rooms/(?P<room>[a-z]+) rid="; got != want {
+	srv := wsmaptest.NewServer(t, sm)
+	if got, want := dialText(t, srv, "/ws/rooms/lobby"), "path=/rooms/lobby tenant= chi-tenant= room=lobby pattern=/rooms/(?P<room>[a-z]+) rid="; got != want {
 		t.Errorf("StripPrefix: got %q, want %q", got, want)
 	}
-	if got, want := dialText(t, base+"/t/acme/rooms/hall"), "path=/rooms/hall tenant=acme chi-tenant= room=hall pattern=/rooms/(?P<room>[a-z]+) rid="; got != want {
+	if got, want := dialText(t, srv, "/t/acme/rooms/hall"), "path=/rooms/hall tenant=acme chi-tenant= room=hall pattern=/rooms/(?P<room>[a-z]+) rid="; got != want {
 		t.Errorf("ServeMux pattern: got %q, want %q", got, want)
 	}
 }
@@ -151,12 +134,11 @@ func TestChiTimeoutInFront(t *testing.T) {
 	r := chi.NewRouter()
 	r.Use(middleware.Timeout(50 * time.Millisecond))
 	r.Mount("/ws", m)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
+	srv := wsmaptest.NewServer(t, r)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := service.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/late", nil)
+	c, err := srv.Dial(ctx, "/ws/late", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

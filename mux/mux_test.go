@@ -11,6 +11,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
+	"github.com/wsmap/wsmap/wsmaptest"
 )
 
 // replyWith returns a handler that answers each message with prefix+msg.
@@ -194,13 +195,9 @@ func TestUseAndUseConn(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(m)
-	defer srv.Close()
-	c, err := wstest.Dial(srv.Listener.Addr().String(), "/x")
-	if err != nil {
+	if _, err := wsmaptest.NewServer(t, m).Dial(context.Background(), "/x", nil); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	<-done
 	want := "mux handshake,route handshake,mux conn,route conn,handler"
 	if got := strings.Join(order, ","); got != want {
