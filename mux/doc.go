@@ -17,10 +17,13 @@
 // NotFound (404 by default).
 //
 // Mistakes are found when a route is added: an invalid pattern (with the
-// offset of the problem), a pattern registered twice, a subprotocol name
-// that is not an RFC 7230 token or is listed twice in a route, a missing
-// handler. New and Add return them as *RouteError; MustNew and
-// Handle panic with the same message.
+// offset of the problem), a chi-style parameter such as {session}, which
+// a regular expression would read as literal text (the error shows the
+// (?P<session>[^/]+) to write instead), a pattern registered twice
+// (/a and ^/a$ are the same pattern), a subprotocol name that is not an
+// RFC 7230 token or is listed twice in a route, a missing handler. New
+// and Add return them as *RouteError; MustNew and Handle panic with the
+// same message.
 //
 // Lookup does not try every pattern: routes are indexed by the literal
 // prefix of their pattern, so its cost grows slowly with the table.
