@@ -190,8 +190,12 @@ func (d *guardedDialer) dialTLS(ctx context.Context, network, addr string) (net.
 }
 
 // maxRefusalReason bounds the reason a refused Dial reports from the
-// response's body.
-const maxRefusalReason = 512
+// response's body; maxRefusalBody bounds what is read of the body, and
+// of its decompressed text, to find it.
+const (
+	maxRefusalReason = 512
+	maxRefusalBody   = 4096
+)
 
 // refusal describes a response that refused the handshake: its status,
 // headers and the reason in its body (decompressed when the response is
@@ -202,14 +206,14 @@ func refusal(resp *http.Response, shown string) *HandshakeError {
 		e.Reason = "the 101 response is not a WebSocket handshake (its Upgrade, Connection or Sec-WebSocket-Accept header is wrong)"
 		return e
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxRefusalBody))
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	text := body
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") {
 		// A compressing middleware in front of the handshake answers a
 		// client that sent Accept-Encoding: gzip with a compressed body.
 		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
-			text, _ = io.ReadAll(io.LimitReader(zr, 4096))
+			text, _ = io.ReadAll(io.LimitReader(zr, maxRefusalBody))
 		}
 	}
 	reason := strings.TrimSpace(strings.ToValidUTF8(string(text), "\uFFFD"))
