@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -30,10 +32,26 @@ const joined = "joined"
 func runBroadcast(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	var t tally
 	conns, _ := dialAll(ctx, cfg, &t)
-	defer closeAll(conns)
+	defer closeAll(conns, protocol.CloseNormal)
+	var stalled []*service.Conn
+	if cfg.stalled > 0 {
+		sc := cfg
+		sc.conns, sc.stalledSockets = cfg.stalled, make([]*net.TCPConn, cfg.stalled)
+		var st tally
+		stalled, _ = dialAll(ctx, sc, &st)
+		defer dropStalled(sc.stalledSockets)
+		t.connected.Add(st.connected.Load())
+		t.dialErrors.Add(st.dialErrors.Load())
+	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	members := waitJoined(ctx, conns, &t)
+	var st tally
+	stalled = waitJoined(ctx, stalled, &st)
+	if n := st.connErrors.Load(); n > 0 {
+		t.connErrors.Add(n)
+		t.err(fmt.Errorf("%d stalled members did not join", n))
+	}
 	if len(members) == 0 {
 		rep := t.report("broadcast", cfg, 0)
 		return false, json.NewEncoder(out).Encode(rep)
@@ -89,11 +107,23 @@ func runBroadcast(ctx context.Context, cfg config, out io.Writer) (bool, error) 
 		cancel()
 	}
 	wg.Wait()
-	rep := t.report("broadcast", cfg, time.Since(start))
+	elapsed := time.Since(start)
+	rep := t.report("broadcast", cfg, elapsed)
 	if rep.Seconds > 0 {
 		rep.PerSecond = float64(rep.Messages) / rep.Seconds
 	}
 	return rep.clean() && ctx.Err() == nil, json.NewEncoder(out).Encode(rep)
+}
+
+// dropStalled ends the stalled members' connections by closing their
+// sockets: a closing handshake could not get through their full
+// buffers.
+func dropStalled(sockets []*net.TCPConn) {
+	for _, s := range sockets {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
 }
 
 // waitJoined waits for every open connection's "joined" and returns those

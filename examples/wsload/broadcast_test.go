@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os/exec"
 	"sync"
 	"testing"
 
@@ -14,7 +15,15 @@ import (
 // roomServer serves a broadcast room as wsload's broadcast mode expects.
 func roomServer(t *testing.T) string {
 	t.Helper()
-	r, err := room.New("load", &room.Options{QueueSize: 1024})
+	_, url := roomServerQueue(t, 1024)
+	return url
+}
+
+// roomServerQueue is roomServer with members' queues of n messages; it
+// returns the room too.
+func roomServerQueue(t *testing.T, n int) (*room.Room, string) {
+	t.Helper()
+	r, err := room.New("load", &room.Options{QueueSize: n})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +46,7 @@ func roomServer(t *testing.T) string {
 			}
 		}
 	})
-	return url
+	return r, url
 }
 
 func TestBroadcast(t *testing.T) {
@@ -50,6 +59,24 @@ func TestBroadcast(t *testing.T) {
 	}
 	if got.PerSecond <= 0 || got.LatencyUS == nil || got.LatencyUS.P50 <= 0 || got.LatencyUS.P50 > got.LatencyUS.Max {
 		t.Errorf("deliveries per second %v, latency %+v", got.PerSecond, got.LatencyUS)
+	}
+}
+
+// TestBroadcastStalled: members that stop reading are dropped by the
+// room, and the others get every message.
+func TestBroadcastStalled(t *testing.T) {
+	t.Parallel()
+	r, url := roomServerQueue(t, 8)
+	cmd := exec.Command(bin, "-mode", "broadcast", "-conns", "5", "-stalled", "2", "-messages", "200", "-window", "4", "-size", "65536", "-protocols", "echo", url)
+	reports := follow(t, cmd, func(Report) {
+		// The report comes before wsload closes any connection.
+		if n := r.Len(); n != 5 {
+			t.Errorf("%d members in the room at the end, want the 5 that read", n)
+		}
+	})
+	want := []Report{{Phase: "broadcast", Mode: "broadcast", Conns: 5, Connected: 7, Messages: 1000}}
+	if diff := cmp.Diff(want, reports, ignoreVarying); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
 	}
 }
 

@@ -24,9 +24,12 @@
 //
 // Mode idle opens -conns connections, reports (phase "idle", with the
 // handshakes' latencies), holds them open without a message for -idle,
-// then closes them with 1001 and reports again (phase "hold"; every
-// connection should be "open at timeout"). Meanwhile the server's memory
-// per connection can be read.
+// and reports again (phase "hold"; every connection should be "open at
+// timeout"). Meanwhile the server's memory per connection can be read.
+// With -alive each connection then sends one message and checks its echo
+// (phase "alive"). With -hold wsload then waits for the server to close
+// the connections (a shutdown) and reports their close codes (phase
+// "closed"); without it, it closes them with 1001.
 //
 // Mode handshake opens -conns connections, -dial-parallel at a time, and
 // closes each with 1000 as soon as it is open; it reports the opening
@@ -41,7 +44,12 @@
 // every connection has received it), and every connection checks that it
 // receives each one whole and in order. It reports deliveries (messages
 // received, summed over the connections), their latencies from the send,
-// and deliveries per second (phase "broadcast").
+// and deliveries per second (phase "broadcast"). With -stalled, that many
+// more connections join, then read nothing, with a receive buffer of
+// 4 KiB, until the exchange is over: members that have stopped reading,
+// which the server should drop without slowing the others. Their
+// deliveries are not counted, and at the end their sockets are closed
+// (no closing handshake gets through a full buffer).
 //
 // It exits with status 1 if any connection failed or any message was
 // lost, reordered or corrupted.
@@ -84,8 +92,13 @@ type config struct {
 	dialParallel int
 	sources      int
 	hold         bool
-	idle         time.Duration
-	timeout      time.Duration
+	alive        bool
+	stalled      int
+	// stalledSockets, if not nil, has a place for each connection's
+	// socket, which is given a 4 KiB receive buffer (stalled members).
+	stalledSockets []*net.TCPConn
+	idle           time.Duration
+	timeout        time.Duration
 }
 
 func main() {
@@ -102,6 +115,8 @@ func main() {
 	flag.IntVar(&cfg.dialParallel, "dial-parallel", 64, "handshakes under way at once")
 	flag.IntVar(&cfg.sources, "sources", 1, "loopback source addresses to spread connections over (127.0.0.1 and up)")
 	flag.BoolVar(&cfg.hold, "hold", false, "after the exchange, wait for the server to close the connections and report their close codes")
+	flag.BoolVar(&cfg.alive, "alive", false, "with -mode idle, check every connection with one echo after -idle")
+	flag.IntVar(&cfg.stalled, "stalled", 0, "with -mode broadcast, members that stop reading once they have joined")
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsload [flags] URL\n")
@@ -148,6 +163,8 @@ func (cfg config) check() error {
 		return errors.New("-window must be at least 1")
 	case cfg.inflight < 0:
 		return errors.New("-inflight must not be negative")
+	case cfg.stalled < 0:
+		return errors.New("-stalled must not be negative")
 	case cfg.dialParallel < 1:
 		return errors.New("-dial-parallel must be at least 1")
 	case cfg.sources < 1 || cfg.sources > 1<<24-2:
@@ -158,7 +175,7 @@ func (cfg config) check() error {
 
 // Report is one JSON line of output.
 type Report struct {
-	Phase      string         `json:"phase"` // "exchange" or "hold"
+	Phase      string         `json:"phase"` // "exchange", "hold", "idle", "alive", "closed", "handshake" or "broadcast"
 	Mode       string         `json:"mode"`
 	Conns      int            `json:"conns"`
 	Connected  int64          `json:"connected"`
@@ -293,31 +310,28 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	}
 	ok := rep.clean()
 	if !cfg.hold {
-		closeAll(conns)
+		closeAll(conns, protocol.CloseNormal)
 		return ok, nil
 	}
-	rep, err := hold(ctx, cfg, conns, cfg.timeout, &t)
-	if err != nil {
-		return false, err
-	}
-	return ok, enc.Encode(rep)
+	return ok, enc.Encode(hold(ctx, cfg, conns, cfg.timeout, true, &t))
 }
 
-// closeAll closes every connection with 1000.
-func closeAll(conns []*service.Conn) {
+// closeAll closes every connection with code.
+func closeAll(conns []*service.Conn, code protocol.CloseCode) {
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		if c != nil {
-			wg.Go(func() { _ = c.Close(protocol.CloseNormal, "") })
+			wg.Go(func() { _ = c.Close(code, "") })
 		}
 	}
 	wg.Wait()
 }
 
 // hold keeps the connections open until the server closes them or d
-// passes, when they are closed with 1001, and returns the report of the
-// close codes seen ("open at timeout" for those still open).
-func hold(ctx context.Context, cfg config, conns []*service.Conn, d time.Duration, t *tally) (*Report, error) {
+// passes, when they are closed with 1001 if closeAtEnd, and returns the
+// report of the close codes seen ("open at timeout" for those still
+// open).
+func hold(ctx context.Context, cfg config, conns []*service.Conn, d time.Duration, closeAtEnd bool, t *tally) *Report {
 	holdStart := time.Now()
 	holdCtx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
@@ -331,7 +345,9 @@ func hold(ctx context.Context, cfg config, conns []*service.Conn, d time.Duratio
 			code, _ := service.CloseStatus(err)
 			if holdCtx.Err() != nil && code == 0 {
 				t.closed("open at timeout")
-				_ = c.Close(protocol.CloseGoingAway, "")
+				if closeAtEnd {
+					_ = c.Close(protocol.CloseGoingAway, "")
+				}
 				return
 			}
 			if err == nil {
@@ -343,7 +359,7 @@ func hold(ctx context.Context, cfg config, conns []*service.Conn, d time.Duratio
 		})
 	}
 	wg.Wait()
-	return t.report("hold", cfg, time.Since(holdStart)), nil
+	return t.report("hold", cfg, time.Since(holdStart))
 }
 
 // dialAll opens the connections, cfg.dialParallel at a time; a failed
@@ -380,9 +396,23 @@ func dialOne(ctx context.Context, cfg config, i int) (*service.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	opts := &service.DialOptions{Subprotocols: cfg.protocols}
+	d := &net.Dialer{}
 	if cfg.sources > 1 {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}}
-		opts.NetDialContext = d.DialContext
+		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}
+	}
+	opts.NetDialContext = d.DialContext
+	if cfg.stalledSockets != nil {
+		opts.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := d.DialContext(ctx, network, addr)
+			if tc, ok := nc.(*net.TCPConn); ok {
+				if err := tc.SetReadBuffer(4096); err != nil {
+					nc.Close()
+					return nil, err
+				}
+				cfg.stalledSockets[i] = tc
+			}
+			return nc, err
+		}
 	}
 	c, _, err := service.Dial(ctx, cfg.url, opts)
 	return c, err

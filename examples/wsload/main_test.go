@@ -29,11 +29,17 @@ func TestMain(m *testing.M) { wstest.Main(m, &bin) }
 // down.
 func serve(t *testing.T, h service.HandlerFunc) (*service.Server, string) {
 	t.Helper()
+	return serveWith(t, nil, h)
+}
+
+// serveWith is serve with the connections configured by opts.
+func serveWith(t *testing.T, opts *service.Options, h service.HandlerFunc) (*service.Server, string) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service.Server{Handler: &service.Endpoint{Handler: h, Protocols: []string{"echo"}}}
+	s := &service.Server{Handler: &service.Endpoint{Handler: h, Protocols: []string{"echo"}, Options: opts}}
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -270,6 +276,32 @@ func TestIdle(t *testing.T) {
 	}
 	if !wstest.Settle(5*time.Second, func() bool { return srv.Len() == 0 }) {
 		t.Errorf("%d connections left on the server", srv.Len())
+	}
+}
+
+// TestIdleAliveAndShutdown checks every idle connection with an echo,
+// then reports the code each was closed with by the server's shutdown.
+func TestIdleAliveAndShutdown(t *testing.T) {
+	t.Parallel()
+	srv, url := serve(t, echoWith(func(_ int, d []byte) []byte { return d }))
+	cmd := exec.Command(bin, "-mode", "idle", "-conns", "20", "-idle", "500ms", "-alive", "-hold", "-timeout", "20s", "-protocols", "echo", url)
+	reports := follow(t, cmd, func(r Report) {
+		if r.Phase == "alive" {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Error(err)
+			}
+			cancel()
+		}
+	})
+	want := []Report{
+		{Phase: "idle", Mode: "idle", Conns: 20, Connected: 20},
+		{Phase: "hold", Mode: "idle", Conns: 20, Connected: 20, CloseCodes: map[string]int{"open at timeout": 20}},
+		{Phase: "alive", Mode: "idle", Conns: 20, Connected: 20, Messages: 20, CloseCodes: map[string]int{"open at timeout": 20}},
+		{Phase: "closed", Mode: "idle", Conns: 20, Connected: 20, CloseCodes: map[string]int{strconv.Itoa(int(protocol.CloseGoingAway)): 20}},
+	}
+	if diff := cmp.Diff(want, reports, ignoreVarying); diff != "" {
+		t.Errorf("reports (-want +got):\n%s", diff)
 	}
 }
 

@@ -14,6 +14,10 @@ import (
 // runIdle opens the connections, reports (phase "idle", with handshake
 // latencies), then holds them without a message for -idle and reports
 // again (phase "hold"): every connection should still be open then.
+// With -alive, each connection then sends one message and checks its
+// echo (phase "alive"); with -hold, wsload then waits for the server to
+// close the connections and reports their close codes (phase "closed").
+// Otherwise it closes them with 1001.
 func runIdle(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 	var t tally
 	enc := json.NewEncoder(out)
@@ -31,14 +35,60 @@ func runIdle(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		return false, err
 	}
 	ok := rep.clean()
-	held, err := hold(ctx, cfg, conns, cfg.idle, &t)
-	if err != nil {
-		return false, err
-	}
+	more := cfg.alive || cfg.hold
+	held := hold(ctx, cfg, conns, cfg.idle, !more, &t)
 	if n := held.CloseCodes["open at timeout"]; int64(n) != held.Connected || ctx.Err() != nil {
 		ok = false
 	}
-	return ok, enc.Encode(held)
+	if err := enc.Encode(held); err != nil {
+		return false, err
+	}
+	if cfg.alive {
+		alive := echoOnce(ctx, cfg, conns, &t)
+		if !alive.clean() || alive.Messages != alive.Connected {
+			ok = false
+		}
+		if err := enc.Encode(alive); err != nil {
+			return false, err
+		}
+	}
+	if !cfg.hold {
+		if more {
+			closeAll(conns, protocol.CloseGoingAway)
+		}
+		return ok, nil
+	}
+	var ct tally // the close codes of this phase alone
+	ct.connected.Store(t.connected.Load())
+	closed := hold(ctx, cfg, conns, cfg.timeout, true, &ct)
+	closed.Phase = "closed"
+	return ok, enc.Encode(closed)
+}
+
+// echoOnce has every open connection send one message and checks its
+// echo, and reports (phase "alive") how many came back.
+func echoOnce(ctx context.Context, cfg config, conns []*service.Conn, t *tally) *Report {
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	t.messages.Store(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		wg.Go(func() {
+			one := cfg
+			one.messages = 1
+			one.window = 1
+			if err := echo(ctx, one, uint64(i), c, nil, t); err != nil {
+				t.connErrors.Add(1)
+				t.err(err)
+			}
+		})
+	}
+	wg.Wait()
+	return t.report("alive", cfg, time.Since(start))
 }
 
 // runHandshakes opens -conns connections, -dial-parallel at a time, each

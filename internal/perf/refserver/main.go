@@ -15,6 +15,14 @@
 //	                          connection is sent "joined", and every
 //	                          message it sends is broadcast to all
 //	                          (wsload -mode broadcast)
+//	refserver -impl gws       github.com/lxzan/gws, the fastest Go
+//	                          library we know of, written as its
+//	                          documentation shows: at /room the same
+//	                          broadcast as melody's, with one
+//	                          gws.Broadcaster per message (framed once,
+//	                          queued on each connection's writer); on
+//	                          every other path an echo, subprotocol
+//	                          "echo" negotiated
 //
 // All serve every path, print "listening on HOST:PORT" once they accept
 // connections, and exit on SIGINT or SIGTERM.
@@ -44,7 +52,7 @@ import (
 )
 
 func main() {
-	impl := flag.String("impl", "gorilla", "server to run: gorilla, tcp or melody")
+	impl := flag.String("impl", "gorilla", "server to run: gorilla, tcp, melody or gws")
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
@@ -67,8 +75,10 @@ func main() {
 		err = serveTCP(l)
 	case "melody":
 		err = http.Serve(l, melodyRoom())
+	case "gws":
+		err = http.Serve(l, gwsServer())
 	default:
-		log.Fatalf("unknown -impl %q (want gorilla, tcp or melody)", *impl)
+		log.Fatalf("unknown -impl %q (want gorilla, tcp, melody or gws)", *impl)
 	}
 	if ctx.Err() == nil {
 		log.Fatal(err)
