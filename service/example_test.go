@@ -305,10 +305,9 @@ func ExampleConn_TrySendPrepared() {
 		return
 	}
 	ctx, c, stop := connect(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		if !c.TrySendPrepared(news) {
-			return c.SendPrepared(ctx, news)
-		}
-		return nil
+		ps := []*service.PreparedMessage{news}
+		n := c.TrySendPrepared(ps...)
+		return c.SendPrepared(ctx, ps[n:]...)
 	})})
 	defer stop()
 	_, msg, _ := c.Recv(ctx)

@@ -6,12 +6,13 @@ import (
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
-// TrySendPrepared sends p at once if that needs no waiting: no other
-// write is under way on c, and the socket takes the frame without
-// blocking. It reports whether p was sent; false means that nothing was
-// written, and the caller sends p some other way (SendPrepared, from a
+// TrySendPrepared sends messages from ps, in order, at once if that
+// needs no waiting: no other write is under way on c, and the socket
+// takes them without blocking. It returns how many it sent; the caller
+// sends the others (ps[n:]) some other way (SendPrepared, from a
 // goroutine that may wait). A connection that is closing, or has failed,
-// gives false too; SendPrepared then reports why.
+// gives 0; SendPrepared then reports why. Several messages go out in as
+// few writes as fit.
 //
 // A broadcaster uses it to write to idle members from its own goroutine,
 // sparing each of them a goroutine wake-up (see package room). Messages
@@ -19,40 +20,41 @@ import (
 // only if the caller knows that none of its own is waiting to be sent:
 // a message queued for a writer goroutine must not be overtaken.
 //
-// If the socket takes only part of the frame, TrySendPrepared returns
-// true and the rest is written by a goroutine of its own, under the
-// write timeout, before any other write; a failure to write it ends the
-// connection as a failed Send does. Only server connections without
+// If the socket takes only part of the last write, the messages in it
+// count as sent and the rest is written by a goroutine of its own, under
+// the write timeout, before any other write; a failure to write it ends
+// the connection as a failed Send does. Only server connections without
 // compression, over a socket with a file descriptor (plain TCP, Unix),
 // and messages that fit in 4 KiB with their header are sent this way;
-// for others TrySendPrepared returns false.
-func (c *Conn) TrySendPrepared(p *PreparedMessage) bool {
-	if c.fw == nil {
-		return false
+// TrySendPrepared stops at the first message that does not.
+func (c *Conn) TrySendPrepared(ps ...*PreparedMessage) int {
+	if c.fw == nil || len(ps) == 0 {
+		return 0
 	}
 	select {
 	case c.writeSem <- struct{}{}:
 	default:
-		return false
+		return 0
 	}
 	if c.State() != StateOpen {
 		c.unlockWrite()
-		return false
+		return 0
 	}
-	begun, tail := c.fw.TryWrite(p.typ, p.data)
-	switch {
-	case !begun:
+	n, tail := wire.TryWriteFrames(c.fw, ps)
+	if tail == nil {
 		c.unlockWrite()
-		return false
-	case tail == nil:
-		c.unlockWrite()
+		for _, p := range ps[:n] {
+			c.sent(p.typ, len(p.data))
+		}
+		return n
+	}
+	for _, p := range ps[:n-1] {
 		c.sent(p.typ, len(p.data))
-		return true
 	}
-	// The write lock goes with the rest of the frame, as the frame lock
-	// does, so that nothing is written before it.
-	go c.writeTail(p, tail)
-	return true
+	// The write lock goes with the rest of the frames, as the frame lock
+	// does, so that nothing is written before them.
+	go c.writeTail(ps[n-1], tail)
+	return n
 }
 
 // writeTail writes the rest of a frame TrySendPrepared began and releases

@@ -42,14 +42,14 @@ func TestTrySendPreparedWhen(t *testing.T) {
 		{
 			name: "idle",
 			steps: func(ctx context.Context, c *Conn) []result {
-				return []result{{"idle", c.TrySendPrepared(small)}}
+				return []result{{"idle", c.TrySendPrepared(small) == 1}}
 			},
 			want: []bool{true},
 		},
 		{
 			name: "over 4 KiB",
 			steps: func(ctx context.Context, c *Conn) []result {
-				return []result{{"large", c.TrySendPrepared(large)}}
+				return []result{{"large", c.TrySendPrepared(large) == 1}}
 			},
 			want: []bool{false},
 		},
@@ -60,10 +60,10 @@ func TestTrySendPreparedWhen(t *testing.T) {
 				if err != nil {
 					panic(err)
 				}
-				during := c.TrySendPrepared(small)
+				during := c.TrySendPrepared(small) == 1
 				_, _ = w.Write([]byte("streamed"))
 				_ = w.Close()
-				return []result{{"during", during}, {"after", c.TrySendPrepared(small)}}
+				return []result{{"during", during}, {"after", c.TrySendPrepared(small) == 1}}
 			},
 			want: []bool{false, true},
 		},
@@ -71,7 +71,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 			name:     "compressed",
 			compress: true,
 			steps: func(ctx context.Context, c *Conn) []result {
-				return []result{{"compressed", c.TrySendPrepared(small)}}
+				return []result{{"compressed", c.TrySendPrepared(small) == 1}}
 			},
 			want: []bool{false},
 		},
@@ -79,7 +79,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 			name: "closing",
 			steps: func(ctx context.Context, c *Conn) []result {
 				c.beginClose(&CloseError{Code: protocol.CloseNormal}, false)
-				return []result{{"closing", c.TrySendPrepared(small)}}
+				return []result{{"closing", c.TrySendPrepared(small) == 1}}
 			},
 			want: []bool{false},
 		},
@@ -131,12 +131,50 @@ func TestTrySendPreparedWhen(t *testing.T) {
 		})
 	}
 
+	t.Run("several at once", func(t *testing.T) {
+		var ps []*PreparedMessage
+		for i := range 50 {
+			pm, err := NewPreparedMessage(protocol.Text, []byte(fmt.Sprintf("message %02d %s", i, bytes.Repeat([]byte{'y'}, 200))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, pm)
+		}
+		ps = append(ps, large, small)
+		sent := make(chan int, 1)
+		url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+			n := c.TrySendPrepared(ps...)
+			sent <- n
+			if err := c.SendPrepared(ctx, ps[n:]...); err != nil {
+				return err
+			}
+			_, _, err := c.Recv(ctx)
+			return err
+		})
+		c := dial(t, url, nil)
+		ctx := testCtx(t, 10*time.Second)
+		// 50 messages of 212 B take three chunks; the one over 4 KiB
+		// and what follows it are left to SendPrepared.
+		if n := <-sent; n != 50 {
+			t.Errorf("TrySendPrepared of 50 small messages, a large one and a small one sent %d, want 50", n)
+		}
+		for i, want := range ps {
+			_, data, err := c.Recv(ctx)
+			if err != nil {
+				t.Fatalf("message %d: %v", i, err)
+			}
+			if !bytes.Equal(data, want.data) {
+				t.Fatalf("message %d: %.20q, want %.20q", i, data, want.data)
+			}
+		}
+	})
+
 	t.Run("client", func(t *testing.T) {
 		url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 			_, _, err := c.Recv(ctx)
 			return err
 		})
-		if dial(t, url, nil).TrySendPrepared(small) {
+		if dial(t, url, nil).TrySendPrepared(small) != 0 {
 			t.Error("a client connection wrote at once; it masks its frames and must not")
 		}
 	})
@@ -180,7 +218,7 @@ func fillSocket(t *testing.T, size int) int64 {
 			if err != nil {
 				return err
 			}
-			if !c.TrySendPrepared(pm) {
+			if c.TrySendPrepared(pm) == 0 {
 				break
 			}
 			n++

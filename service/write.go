@@ -100,7 +100,11 @@ func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
 // their payloads. On a server connection without compression, messages
 // that fit together in 4 KiB go out in one write: a broadcaster that
 // finds several messages queued for a receiver sends them with one call.
+// With no message it does nothing.
 func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
+	if len(ps) == 0 {
+		return nil
+	}
 	if c.fw == nil {
 		for _, p := range ps {
 			if _, err := p.frames(); err != nil {

@@ -147,7 +147,14 @@ func WriteFrames[F Framer](w *Writer, fs []F) (int, error) {
 	}
 	b := GetChunk()
 	defer PutChunk(b)
-	used, n := 0, 0
+	used, n := gather(w, b, fs)
+	_, err := w.conn.Write(b[:used])
+	return n, err
+}
+
+// gather puts the first frames of fs that fit into b, returning the bytes
+// used and how many frames they are. The frame lock is held.
+func gather[F Framer](w *Writer, b *Chunk, fs []F) (used, n int) {
 	for _, f := range fs {
 		typ, data := f.Frame()
 		h := FrameHeader(&w.hdr, typ, len(data))
@@ -157,50 +164,54 @@ func WriteFrames[F Framer](w *Writer, fs []F) (int, error) {
 		used = appendFrame(b, used, w.hdr[:h], data)
 		n++
 	}
-	_, err := w.conn.Write(b[:used])
-	return n, err
+	return used, n
 }
 
-// A Tail is the rest of a frame TryWrite began: the frame lock is held
+// A Tail is the rest of a chunk TryWriteFrames began: the frame lock is held
 // until WriteTail has written it.
 type Tail struct {
 	b        *Chunk
 	from, to int
 }
 
-// TryWrite writes data as one final, unmasked frame at once if that needs
-// no waiting: the frame lock is free, the close frame has not gone out,
-// and the socket, written through its descriptor without blocking, takes
-// the frame. It reports whether the frame was begun. If the socket took
-// only part of it, the frame lock stays held and tail says what is left,
-// for WriteTail; otherwise tail is nil. Frames over a chunk, and sockets
-// without a descriptor (TLS), are never written this way.
-func (w *Writer) TryWrite(typ protocol.MessageType, data []byte) (begun bool, tail *Tail) {
-	var hdr [10]byte
-	n := FrameHeader(&hdr, typ, len(data))
-	if n+len(data) > ChunkSize || !w.raw.ok() || !w.TryLock() {
-		return false, nil
+// TryWriteFrames writes frames from fs, each a final, unmasked frame,
+// at once if that needs no waiting: the frame lock is free, the close
+// frame has not gone out, and the socket, written through its descriptor
+// without blocking, takes them. Frames are gathered into chunks, as many
+// as fit, and the chunks written one after another until the socket
+// takes less than a whole one. It returns how many frames were begun: a
+// frame over a chunk, and every frame after it, is left to the caller,
+// and so are all frames on sockets without a descriptor (TLS). If the
+// socket took only part of a chunk, the frame lock stays held and tail
+// says what is left, for WriteTail; the chunk's frames count as begun.
+// Otherwise tail is nil.
+func TryWriteFrames[F Framer](w *Writer, fs []F) (begun int, tail *Tail) {
+	if len(fs) == 0 || !w.raw.ok() || !w.TryLock() {
+		return 0, nil
 	}
 	if w.closeSent {
 		w.Unlock()
-		return false, nil
+		return 0, nil
 	}
 	b := GetChunk()
-	end := appendFrame(b, 0, hdr[:n], data)
-	written := w.raw.write(b[:end])
-	switch written {
-	case end:
-		w.Unlock()
-		PutChunk(b)
-		return true, nil
-	case 0:
-		// The socket is full, or the write failed: the caller waits,
-		// or learns of the failure, some other way.
-		w.Unlock()
-		PutChunk(b)
-		return false, nil
+	for begun < len(fs) {
+		used, n := gather(w, b, fs[begun:])
+		if n == 0 {
+			break // a frame over a chunk
+		}
+		written := w.raw.write(b[:used])
+		switch {
+		case written == used:
+			begun += n
+			continue
+		case written > 0:
+			return begun + n, &Tail{b: b, from: written, to: used}
+		}
+		break // the socket is full, or the write failed
 	}
-	return true, &Tail{b: b, from: written, to: end}
+	w.Unlock()
+	PutChunk(b)
+	return begun, nil
 }
 
 // WriteTail writes the rest of a frame TryWrite began, before deadline,

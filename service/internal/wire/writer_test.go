@@ -84,6 +84,43 @@ type msg struct {
 
 func (m msg) Frame() (protocol.MessageType, []byte) { return m.typ, m.data }
 
+// tryWrite is TryWriteFrames of one frame.
+func tryWrite(w *Writer, typ protocol.MessageType, data []byte) (begun bool, tail *Tail) {
+	n, tail := TryWriteFrames(w, []msg{{typ, data}})
+	return n == 1, tail
+}
+
+// TestTryWriteFrames writes batches at once on an idle socket: those that
+// span several chunks whole, and those with a frame over a chunk up to
+// that frame.
+func TestTryWriteFrames(t *testing.T) {
+	t.Parallel()
+	a, b := tcpPair(t)
+	w := NewWriter(a, NewGuard(a, nil, FromClient))
+	r := bufio.NewReader(b)
+	var many []msg
+	var want []frame
+	for i := range 40 {
+		p := bytes.Repeat([]byte{byte('a' + i%26)}, 300+i)
+		many = append(many, msg{protocol.Text, p})
+		want = append(want, frame{1, string(p)})
+	}
+	if n, tail := TryWriteFrames(w, many); n != len(many) || tail != nil {
+		t.Fatalf("TryWriteFrames of %d frames over several chunks: %d begun, tail %v", len(many), n, tail)
+	}
+	mixed := []msg{{protocol.Text, []byte("one")}, {protocol.Binary, []byte("two")}, {protocol.Binary, make([]byte, ChunkSize)}, {protocol.Text, []byte("four")}}
+	if n, tail := TryWriteFrames(w, mixed); n != 2 || tail != nil {
+		t.Fatalf("TryWriteFrames up to a frame over a chunk: %d begun, tail %v; want 2", n, tail)
+	}
+	if n, _ := TryWriteFrames(w, []msg(nil)); n != 0 {
+		t.Errorf("TryWriteFrames of nothing: %d begun", n)
+	}
+	want = append(want, frame{1, "one"}, frame{2, "two"})
+	if diff := cmp.Diff(want, readFrames(t, r, len(want))); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
+	}
+}
+
 func TestWriter(t *testing.T) {
 	t.Parallel()
 	a, b := tcpPair(t)
@@ -102,7 +139,7 @@ func TestWriter(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("WriteFrames: %d, %v; want the 2 that fit in a chunk", n, err)
 	}
-	if begun, tail := w.TryWrite(protocol.Text, []byte("tried")); !begun || tail != nil {
+	if begun, tail := tryWrite(w, protocol.Text, []byte("tried")); !begun || tail != nil {
 		t.Fatalf("TryWrite on an idle socket: begun %v, tail %v", begun, tail)
 	}
 	want := []frame{{1, "hello"}, {2, big}, {1, "a"}, {1, mid}, {1, "tried"}}
@@ -113,7 +150,7 @@ func TestWriter(t *testing.T) {
 	if !w.TryLock() {
 		t.Fatal("TryLock on a free lock")
 	}
-	if begun, _ := w.TryWrite(protocol.Text, []byte("x")); begun {
+	if begun, _ := tryWrite(w, protocol.Text, []byte("x")); begun {
 		t.Error("TryWrite wrote while the frame lock was held")
 	}
 	if w.LockUntil(time.Now().Add(20 * time.Millisecond)) {
@@ -124,7 +161,7 @@ func TestWriter(t *testing.T) {
 	if err := w.WriteFrame(protocol.Text, []byte("x")); !errors.Is(err, ErrCloseSent) {
 		t.Errorf("WriteFrame after the close: %v, want ErrCloseSent", err)
 	}
-	if begun, _ := w.TryWrite(protocol.Text, []byte("x")); begun {
+	if begun, _ := tryWrite(w, protocol.Text, []byte("x")); begun {
 		t.Error("TryWrite wrote after the close")
 	}
 }
@@ -137,10 +174,10 @@ func TestTryWriteWithoutDescriptor(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 	w := NewWriter(a, NewGuard(a, nil, FromClient))
-	if begun, _ := w.TryWrite(protocol.Text, []byte("x")); begun {
+	if begun, _ := tryWrite(w, protocol.Text, []byte("x")); begun {
 		t.Error("TryWrite wrote to a pipe")
 	}
-	if w := NewWriter(a, nil); func() bool { begun, _ := w.TryWrite(protocol.Text, nil); return begun }() {
+	if w := NewWriter(a, nil); func() bool { begun, _ := tryWrite(w, protocol.Text, nil); return begun }() {
 		t.Error("TryWrite wrote without a guard")
 	}
 }
@@ -161,7 +198,7 @@ func TestTryWriteTail(t *testing.T) {
 		var tail *Tail
 		for range 100000 {
 			var begun bool
-			begun, tail = w.TryWrite(protocol.Binary, payload)
+			begun, tail = tryWrite(w, protocol.Binary, payload)
 			if !begun {
 				break // full: nothing of this frame went out
 			}
