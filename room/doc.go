@@ -4,10 +4,13 @@
 // A Room has members, each a *service.Conn that joined it with some
 // metadata. Broadcast sends a message to every member (or every member
 // but its sender) without ever waiting for one: the message is made
-// once (service.PreparedMessage) and written to each member: by the
-// broadcaster itself when the member has nothing queued and its socket
-// takes the message at once, otherwise queued for the member's own
-// goroutine, which writes it. A member whose queue is full, because it reads
+// once (service.PreparedMessage) and queued on the room's shards of up
+// to 128 members, each written to by one goroutine at a time (the
+// broadcaster's own for one of them), which gives each member every
+// message queued meanwhile in as few writes as fit, directly when the
+// member has nothing queued and its socket takes them at once, otherwise
+// through the member's own queue and goroutine. Every member receives the
+// room's messages in the same order. A member whose queue is full, because it reads
 // more slowly than the room talks, is dropped: its connection is closed
 // with 1008 (policy violation) and the reason "too slow: message queue
 // full", and the others do not notice. Members leave when they call

@@ -23,6 +23,10 @@ var (
 	// ErrNotOpen is returned by Join for a connection that is closing or
 	// closed.
 	ErrNotOpen = errors.New("room: connection not open")
+	// ErrTooSlow is what Member.Err returns for a member the room dropped
+	// because its queue overflowed (its connection is closed with
+	// TooSlowCode and TooSlowReason).
+	ErrTooSlow = errors.New("room: member dropped: " + TooSlowReason)
 )
 
 // DefaultQueueSize is the number of messages a member may have waiting
@@ -60,6 +64,8 @@ type Room struct {
 
 	mu      sync.Mutex
 	members []*Member             // local members; Member.idx is the position
+	shards  []*shard              // the local members again, in shards (see fanout.go)
+	seq     uint64                // broadcasts so far
 	remote  map[string]MemberInfo // members in other processes, by ID
 	closed  bool
 }
@@ -98,11 +104,16 @@ type Member struct {
 	info  MemberInfo
 	queue chan *service.PreparedMessage
 	// backlog counts the messages queued for the member's writer and not
-	// yet written; while it is zero, a broadcast may write to the member
-	// itself (see offerLocked).
+	// yet written; while it is zero, its shard may write to the member
+	// itself (see shard.deliver).
 	backlog atomic.Int64
 	left    chan struct{} // closed when the member has left
+	gone    atomic.Bool   // set when the member has left
 	idx     int           // position in room.members; -1 once left
+	shard   *shard
+	slot    int    // position in shard.members
+	joinSeq uint64 // the first broadcast the member receives
+	why     error  // why it left (see Err); guarded by room.mu
 }
 
 // ID returns the member's ID, unique across processes.
@@ -120,6 +131,16 @@ func (m *Member) Conn() *service.Conn { return m.conn }
 
 // Room returns the room.
 func (m *Member) Room() *Room { return m.room }
+
+// Err reports why the member left: ErrTooSlow if the room dropped it for
+// a full queue, ErrRoomClosed if the room was closed, the error of the
+// write that failed if one did, and nil while it is a member or after it
+// left by Leave or because its connection started closing.
+func (m *Member) Err() error {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	return m.why
+}
 
 // Join adds c to the room with the given metadata (copied). A goroutine
 // writes the room's messages to c until the member leaves, which it does
@@ -143,6 +164,9 @@ func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
 	}
 	m.idx = len(r.members)
 	r.members = append(r.members, m)
+	m.joinSeq = r.seq + 1
+	m.shard = r.shardForLocked()
+	m.shard.add(m)
 	// Presence events go out under the lock, so that other processes
 	// see each member's Joined before its Left, and a Sync answer never
 	// announces a member after it left.
@@ -178,7 +202,7 @@ func (m *Member) write() {
 			m.backlog.Add(-int64(len(batch)))
 			clear(batch)
 			if err != nil {
-				m.Leave()
+				m.leave(err)
 				return
 			}
 		case <-m.left:
@@ -194,10 +218,13 @@ const maxBatch = 32
 // Leave removes the member from the room; messages still queued are
 // dropped. It does not close the connection. Calling it again does
 // nothing.
-func (m *Member) Leave() {
+func (m *Member) Leave() { m.leave(nil) }
+
+// leave removes the member from the room, why being the reason (see Err).
+func (m *Member) leave(why error) {
 	r := m.room
 	r.mu.Lock()
-	if !r.removeLocked(m) {
+	if !r.removeLocked(m, why) {
 		r.mu.Unlock()
 		return
 	}
@@ -208,17 +235,21 @@ func (m *Member) Leave() {
 	}
 }
 
-// removeLocked takes m out of the members, reporting whether it was in.
-func (r *Room) removeLocked(m *Member) bool {
+// removeLocked takes m out of the members, why being the reason it
+// leaves, and reports whether it was in.
+func (r *Room) removeLocked(m *Member, why error) bool {
 	if m.idx < 0 {
 		return false
 	}
+	m.why = why
 	last := len(r.members) - 1
 	r.members[m.idx] = r.members[last]
 	r.members[m.idx].idx = m.idx
 	r.members[last] = nil
 	r.members = r.members[:last]
 	m.idx = -1
+	m.shard.remove(m)
+	m.gone.Store(true)
 	close(m.left)
 	_ = r.publish(Event{Kind: Left, Member: m.info})
 	return true
@@ -236,9 +267,11 @@ func (m *Member) Send(typ protocol.MessageType, data []byte) error {
 		r.mu.Unlock()
 		return fmt.Errorf("room %q: member %s has left: %w", r.name, m.info.ID, service.ErrClosed)
 	}
-	dropped := r.offerLocked(m, pm)
+	start := m.shard.enqueue(item{pm: pm, to: m})
 	r.mu.Unlock()
-	r.afterDrops(dropped)
+	if start {
+		m.shard.run(true)
+	}
 	return nil
 }
 
@@ -269,62 +302,27 @@ func (r *Room) broadcast(from *Member, typ protocol.MessageType, data []byte) er
 	return r.publish(Event{Kind: Message, Member: sender, Type: typ, Data: data})
 }
 
-// fanOut queues pm for every local member but except. Holding the lock
-// for the whole fan-out gives every member the room's messages in the
-// same order.
+// fanOut queues pm for every local member but except (see fanout.go).
+// Queuing it on every shard under the room's lock gives every member the
+// room's messages in the same order.
 func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
+	var buf [8]*shard
+	idle := buf[:0]
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return ErrRoomClosed
 	}
-	var dropped []*Member
-	for i := 0; i < len(r.members); {
-		m := r.members[i]
-		if m == except {
-			i++
-			continue
+	r.seq++
+	it := item{pm: pm, seq: r.seq, except: except}
+	for _, s := range r.shards {
+		if s.enqueue(it) {
+			idle = append(idle, s)
 		}
-		if d := r.offerLocked(m, pm); d != nil {
-			dropped = append(dropped, d...)
-			continue // the last member moved to i
-		}
-		i++
 	}
-	idle := len(dropped) > 0 && len(r.members) == 0
 	r.mu.Unlock()
-	r.afterDrops(dropped)
-	if idle && r.onIdle != nil {
-		r.onIdle(r)
-	}
+	startAll(idle)
 	return nil
-}
-
-// offerLocked sends pm to m, or drops m if its queue is full, returning
-// it then. A member with nothing queued is written to at once, from the
-// broadcaster's goroutine, if its socket takes the message without
-// waiting; otherwise pm is queued for the member's writer. Nothing
-// queued means nothing can be overtaken: the writer counts a message out
-// of the backlog only once it is written.
-func (r *Room) offerLocked(m *Member, pm *service.PreparedMessage) []*Member {
-	if m.backlog.Load() == 0 && m.conn.TrySendPrepared(pm) {
-		return nil
-	}
-	m.backlog.Add(1)
-	select {
-	case m.queue <- pm:
-		return nil
-	default:
-		r.removeLocked(m)
-		return []*Member{m}
-	}
-}
-
-// afterDrops closes the connections of dropped members.
-func (r *Room) afterDrops(dropped []*Member) {
-	for _, m := range dropped {
-		go func() { _ = m.conn.Close(TooSlowCode, TooSlowReason) }()
-	}
 }
 
 // deliver handles an event from another process.
@@ -400,7 +398,7 @@ func (r *Room) Close() {
 	}
 	r.closed = true
 	for len(r.members) > 0 {
-		r.removeLocked(r.members[len(r.members)-1])
+		r.removeLocked(r.members[len(r.members)-1], ErrRoomClosed)
 	}
 	r.mu.Unlock()
 	r.detachTransport()

@@ -2,11 +2,13 @@ package room_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -172,5 +174,74 @@ func TestMemberSend(t *testing.T) {
 	r.Close()
 	if err := r.Broadcast(protocol.Text, []byte("x")); err == nil {
 		t.Error("Broadcast on a closed room: no error")
+	}
+}
+
+// TestMemberErr: a member says why it left.
+func TestMemberErr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		queue int
+		// end makes the member leave; c is the client, which reads
+		// nothing.
+		end  func(t *testing.T, r *room.Room, m *room.Member, c *wstest.Conn)
+		want error
+	}{
+		{"Leave", 0, func(_ *testing.T, _ *room.Room, m *room.Member, _ *wstest.Conn) { m.Leave() }, nil},
+		{"room closed", 0, func(_ *testing.T, r *room.Room, _ *room.Member, _ *wstest.Conn) { r.Close() }, room.ErrRoomClosed},
+		{"connection closed", 0, func(t *testing.T, _ *room.Room, m *room.Member, c *wstest.Conn) {
+			if err := c.WriteClose(int(protocol.CloseNormal), ""); err != nil {
+				t.Fatal(err)
+			}
+			<-m.Conn().Done()
+		}, nil},
+		{"too slow", 4, func(t *testing.T, r *room.Room, _ *room.Member, _ *wstest.Conn) {
+			big := make([]byte, 256<<10)
+			for i := 0; r.Len() > 0; i++ {
+				if i == 1000 {
+					t.Fatal("a member that reads nothing was never dropped")
+				}
+				if err := r.Broadcast(protocol.Binary, big); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}, room.ErrTooSlow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := room.New("r", &room.Options{QueueSize: tt.queue})
+			if err != nil {
+				t.Fatal(err)
+			}
+			members := make(chan *room.Member, 1)
+			h := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+				m, err := r.Join(c, nil)
+				if err != nil {
+					return err
+				}
+				members <- m
+				<-ctx.Done()
+				return nil
+			})
+			addr := strings.TrimPrefix(serve(t, &service.Endpoint{Handler: h}), "ws://")
+			c, err := wstest.Dial(addr, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			m := <-members
+			if err := m.Err(); err != nil {
+				t.Fatalf("Err of a member: %v, want nil", err)
+			}
+			tt.end(t, r, m, c)
+			wstest.WaitFor(t, 10*time.Second, "the member to leave", func() bool { return r.Len() == 0 })
+			if err := m.Err(); !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("Err = %v, want %v", err, tt.want)
+			}
+			c.Close()
+			<-m.Conn().Done()
+		})
 	}
 }
