@@ -93,6 +93,7 @@ type config struct {
 	sources      int
 	hold         bool
 	alive        bool
+	compress     bool
 	stalled      int
 	// stalledSockets, if not nil, has a place for each connection's
 	// socket, which is given a 4 KiB receive buffer (stalled members).
@@ -116,6 +117,7 @@ func main() {
 	flag.IntVar(&cfg.sources, "sources", 1, "loopback source addresses to spread connections over (127.0.0.1 and up)")
 	flag.BoolVar(&cfg.hold, "hold", false, "after the exchange, wait for the server to close the connections and report their close codes")
 	flag.BoolVar(&cfg.alive, "alive", false, "with -mode idle, check every connection with one echo after -idle")
+	flag.BoolVar(&cfg.compress, "compress", false, "offer permessage-deflate")
 	flag.IntVar(&cfg.stalled, "stalled", 0, "with -mode broadcast, members that stop reading once they have joined")
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase")
 	flag.Usage = func() {
@@ -396,6 +398,9 @@ func dialOne(ctx context.Context, cfg config, i int) (*service.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	opts := &service.DialOptions{Subprotocols: cfg.protocols}
+	if cfg.compress {
+		opts.Options = &service.Options{Compression: true}
+	}
 	d := &net.Dialer{}
 	if cfg.sources > 1 {
 		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}

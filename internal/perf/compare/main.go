@@ -1,19 +1,21 @@
 // Command compare measures wsmap's server against the reference servers
-// (internal/perf/refserver: plain gorilla/websocket, a minimal frame
-// echo over TCP, and for broadcasts a melody hub) under the same load from examples/wsload, and prints
-// medians and ratios as Markdown tables.
+// (internal/perf/refserver: plain gorilla/websocket, lxzan/gws, a
+// minimal frame echo over TCP, and for broadcasts a melody hub and a gws
+// room) under the same load from examples/wsload, and prints medians and
+// ratios as Markdown tables.
 //
 // Usage:
 //
-//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake,broadcast]
+//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake,broadcast,sustained-1k-w16,...]
 //
 // Each server runs in a process of its own, started afresh for every
 // measurement; its CPU time (user + system) and resident memory are read
 // from /proc before and after the load. Within a round the servers run
 // one after another, in an order that rotates from round to round, so
-// that none always runs first. Ratios are against plain gorilla, taken
-// round by round (the two runs of a round are close in time) and
-// summarised by their median and range.
+// that none always runs first. Ratios are against each scenario's
+// references (plain gorilla, gws, melody), taken round by round (the
+// runs of a round are close in time) and summarised by their median and
+// range.
 package main
 
 import (
@@ -38,59 +40,87 @@ import (
 type scenario struct {
 	name  string
 	impls []string // servers to compare
-	ref   string   // the reference among them; "" for gorilla
+	refs  []string // the references among them, the first the main one
 	args  []string // wsload's flags
-	path  string
+	// implArgs are more of wsload's flags for some servers (a variant of
+	// the load, such as stalled members).
+	implArgs map[string][]string
+	path     string
 	// metric computes the figure (lower is better) from a run.
 	metric func(r run) float64
 	unit   string
 	desc   string
+	// latency: also compare deliveries per second and the latencies'
+	// p50 and p99.
+	latency bool
+}
+
+func cpuPerMessage(scale float64) func(r run) float64 {
+	return func(r run) float64 { return r.cpu.Seconds() * scale / float64(r.report.Messages) }
+}
+
+// broadcastArgs is wsload's load for a broadcast of msgs messages of
+// 128 B to members, window in flight.
+func broadcastArgs(members, msgs, window int) []string {
+	return []string{"-mode", "broadcast", "-conns", strconv.Itoa(members), "-messages", strconv.Itoa(msgs),
+		"-size", "128", "-window", strconv.Itoa(window), "-dial-parallel", "64", "-protocols", "echo", "-timeout", "5m"}
+}
+
+func sustained(members, msgs, window int) scenario {
+	return scenario{
+		name:  fmt.Sprintf("sustained-%dk-w%d", members/1000, window),
+		impls: []string{"wsmap", "melody", "gws"}, refs: []string{"melody", "gws"}, path: "/room",
+		args:   broadcastArgs(members, msgs, window),
+		metric: cpuPerMessage(1e9), unit: "server CPU ns per delivery", latency: true,
+		desc: fmt.Sprintf("%d members of one room, %d broadcasts of 128 B, %d in flight; wsmap's room.Room (default options) against melody and gws", members, msgs, window),
+	}
 }
 
 var scenarios = []scenario{
 	{
-		name: "echo128", impls: []string{"wsmap", "gorilla", "tcp"}, path: "/echo",
+		name: "echo128", impls: []string{"wsmap", "gorilla", "gws", "tcp"}, refs: []string{"gorilla", "gws"}, path: "/echo",
 		args:   []string{"-conns", "64", "-messages", "3000", "-size", "128", "-window", "1", "-protocols", "echo"},
-		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Messages) },
-		unit:   "server CPU µs per round trip",
-		desc:   "echo, 64 connections × 3,000 round trips of 128 B, subprotocol echo",
+		metric: cpuPerMessage(1e6), unit: "server CPU µs per round trip",
+		desc: "echo, 64 connections × 3,000 round trips of 128 B, subprotocol echo",
 	},
 	{
-		name: "echo64k", impls: []string{"wsmap", "wsmap-into", "gorilla", "tcp"}, path: "/echo",
+		name: "echo64k", impls: []string{"wsmap", "wsmap-into", "gorilla", "gws", "tcp"}, refs: []string{"gorilla", "gws"}, path: "/echo",
 		args:   []string{"-conns", "16", "-messages", "500", "-size", "65536", "-window", "1", "-protocols", "echo"},
-		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Messages) },
-		unit:   "server CPU µs per round trip",
-		desc:   "echo, 16 connections × 500 round trips of 64 KiB binary",
+		metric: cpuPerMessage(1e6), unit: "server CPU µs per round trip",
+		desc: "echo, 16 connections × 500 round trips of 64 KiB binary",
 	},
 	{
-		name: "idle", impls: []string{"wsmap", "gorilla", "tcp"}, path: "/echo",
-		args:   []string{"-mode", "idle", "-conns", "10000", "-idle", "4s", "-dial-parallel", "64", "-protocols", "echo"},
-		metric: func(r run) float64 { return float64(r.rssIdle-r.rssBefore) / float64(r.report.Connected) },
-		unit:   "server KiB of resident memory per connection",
-		desc:   "10,000 idle connections (wsmap with its default keepalive)",
+		name: "idle", impls: []string{"wsmap", "wsmap-deflate", "gorilla", "gws", "tcp"}, refs: []string{"gorilla", "wsmap"}, path: "/echo",
+		args:     []string{"-mode", "idle", "-conns", "19000", "-idle", "4s", "-alive", "-hold", "-timeout", "1m", "-dial-parallel", "64", "-sources", "4", "-protocols", "echo"},
+		implArgs: map[string][]string{"wsmap-deflate": {"-compress"}},
+		metric:   func(r run) float64 { return float64(r.rssIdle-r.rssBefore) / float64(r.report.Connected) },
+		unit:     "server KiB of resident memory per connection",
+		desc:     "19,000 idle connections (wsmap with its default keepalive; wsmap-deflate with permessage-deflate negotiated on each), then one echo on each, then the server's shutdown",
 	},
 	{
-		name: "handshake", impls: []string{"wsmap", "gorilla"}, path: "/echo",
+		name: "handshake", impls: []string{"wsmap", "gorilla", "gws"}, refs: []string{"gws", "gorilla"}, path: "/echo",
 		args:   []string{"-mode", "handshake", "-conns", "5000", "-dial-parallel", "16", "-protocols", "echo"},
 		metric: func(r run) float64 { return r.cpu.Seconds() * 1e6 / float64(r.report.Connected) },
 		unit:   "server CPU µs per connection (opening and closing handshakes)",
-		desc:   "5,000 connections opened and closed, 16 at a time; wsmap's route is the last of 1,000",
+		desc:   "5,000 connections opened and closed, 16 at a time; wsmap's route is the last of 1,000, with subprotocol negotiation",
 	},
 	{
-		name: "broadcast", impls: []string{"wsmap", "melody"}, ref: "melody", path: "/room",
+		name: "broadcast", impls: []string{"wsmap", "melody", "gws"}, refs: []string{"melody", "gws"}, path: "/room",
 		args:   []string{"-mode", "broadcast", "-conns", "1000", "-messages", "300", "-size", "64", "-window", "1", "-dial-parallel", "64", "-protocols", "echo"},
-		metric: func(r run) float64 { return r.cpu.Seconds() * 1e9 / float64(r.report.Messages) },
-		unit:   "server CPU ns per delivery",
-		desc:   "1,000 members of one room, 300 broadcasts of 64 B, one at a time; wsmap's room.Room against melody",
+		metric: cpuPerMessage(1e9), unit: "server CPU ns per delivery", latency: true,
+		desc: "1,000 members of one room, 300 broadcasts of 64 B, one at a time; wsmap's room.Room against melody and gws",
 	},
-}
-
-// reference returns the server sc's ratios are taken against.
-func (sc scenario) reference() string {
-	if sc.ref == "" {
-		return "gorilla"
-	}
-	return sc.ref
+	sustained(1000, 2000, 16),
+	sustained(1000, 2000, 64),
+	sustained(10000, 200, 16),
+	sustained(10000, 200, 64),
+	{
+		name: "stalled", impls: []string{"wsmap", "wsmap-stalled"}, refs: []string{"wsmap"}, path: "/room",
+		args:     broadcastArgs(1000, 2000, 16),
+		implArgs: map[string][]string{"wsmap-stalled": {"-stalled", "10"}},
+		metric:   func(r run) float64 { return float64(r.report.Latency.P99) }, unit: "µs, p99 of the delivery latency to the members that read", latency: true,
+		desc: "1,000 members of one room, 2,000 broadcasts of 128 B, 16 in flight; wsmap-stalled has 10 more members (1%) that stop reading once they have joined",
+	},
 }
 
 // report is the part of wsload's JSON output used here.
@@ -100,6 +130,11 @@ type report struct {
 	Messages   int64   `json:"messages"`
 	PerSecond  float64 `json:"messages_per_second"`
 	Handshakes float64 `json:"handshakes_per_second"`
+	Latency    struct {
+		P50 float64 `json:"p50"`
+		P99 float64 `json:"p99"`
+	} `json:"latency_us"`
+	CloseCodes map[string]int `json:"close_codes"`
 }
 
 // run is one measurement of one server.
@@ -108,11 +143,17 @@ type run struct {
 	rssBefore int64 // KiB
 	rssIdle   int64 // KiB, with the idle connections open
 	report    report
+	alive     int64          // idle: connections that echoed after the idle time
+	closed    map[string]int // idle: how the server's shutdown closed them
 }
 
 func main() {
 	rounds := flag.Int("rounds", 5, "rounds per scenario")
-	names := flag.String("scenarios", "echo128,echo64k,idle,handshake,broadcast", "scenarios to run")
+	var all []string
+	for _, sc := range scenarios {
+		all = append(all, sc.name)
+	}
+	names := flag.String("scenarios", strings.Join(all, ","), "scenarios to run")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "wsmap-compare")
 	if err != nil {
@@ -171,6 +212,10 @@ func measure(bins map[string]string, sc scenario, impl string) (run, error) {
 		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000")
 	case "wsmap-into":
 		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000", "-into")
+	case "wsmap-deflate":
+		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000", "-compress")
+	case "wsmap-stalled":
+		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000")
 	default:
 		cmd = exec.Command(bins["refserver"], "-impl", impl)
 	}
@@ -200,7 +245,8 @@ func measure(bins map[string]string, sc scenario, impl string) (run, error) {
 	if r.rssBefore, err = rss(pid); err != nil {
 		return r, err
 	}
-	load := exec.Command(bins["wsload"], append(slices.Clone(sc.args), "ws://"+addr+sc.path)...)
+	args := append(slices.Clone(sc.args), sc.implArgs[impl]...)
+	load := exec.Command(bins["wsload"], append(args, "ws://"+addr+sc.path)...)
 	load.Stderr = os.Stderr
 	lout, err := load.StdoutPipe()
 	if err != nil {
@@ -220,15 +266,31 @@ func measure(bins map[string]string, sc scenario, impl string) (run, error) {
 			r.report = rep
 			first = false
 		}
-		if rep.Phase == "idle" {
+		switch rep.Phase {
+		case "idle":
 			time.Sleep(time.Second) // let the handshakes' garbage go
 			if r.rssIdle, err = rss(pid); err != nil {
 				return r, err
 			}
+		case "alive":
+			r.alive = rep.Messages
+			// Shut the server down: wsload reports how each connection
+			// was closed.
+			if cpu1, err := cpuTime(pid); err == nil {
+				r.cpu = cpu1 - cpu0
+			}
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		case "closed":
+			r.closed = rep.CloseCodes
 		}
 	}
-	if err := load.Wait(); err != nil {
+	if err := load.Wait(); err != nil && r.closed == nil {
+		// (A reference server that drops its connections at shutdown
+		// makes wsload report failed connections; that is expected.)
 		return r, fmt.Errorf("wsload: %w", err)
+	}
+	if r.closed != nil {
+		return r, nil
 	}
 	cpu1, err := cpuTime(pid)
 	if err != nil {
@@ -285,29 +347,76 @@ func parseRSS(r io.Reader) (int64, error) {
 }
 
 // printTable prints one scenario's results: per server the median figure
-// and the median and range of its round-by-round ratio to gorilla.
+// and the median and range of its round-by-round ratio to each
+// reference; for broadcasts the same for deliveries per second and the
+// latencies' p50 and p99; for idle connections, how many were alive
+// after the idle time and how the shutdown closed them.
 func printTable(sc scenario, results map[string][]run) {
-	fmt.Printf("\n### %s: %s\n\n%s; median of %d rounds.\n\n", sc.name, sc.desc, sc.unit, len(results[sc.reference()]))
-	fmt.Printf("| server | median | ratio to %s | range | throughput |\n|---|---|---|---|---|\n", sc.reference())
-	ref := results[sc.reference()]
+	rounds := len(results[sc.refs[0]])
+	fmt.Printf("\n### %s: %s\n\n%s; median of %d rounds, ratios round by round: median (range).\n\n", sc.name, sc.desc, sc.unit, rounds)
+	head := "| server | median |"
+	line := "|---|---|"
+	for _, ref := range sc.refs {
+		head += " vs " + ref + " |"
+		line += "---|"
+		if sc.latency {
+			head += " deliveries/s vs " + ref + " | p50 vs " + ref + " | p99 vs " + ref + " |"
+			line += "---|---|---|"
+		} else if sc.name != "idle" {
+			head += " throughput vs " + ref + " |"
+			line += "---|"
+		}
+	}
+	if sc.name == "idle" {
+		head += " alive | closed by shutdown |"
+		line += "---|---|"
+	}
+	fmt.Println(head)
+	fmt.Println(line)
 	for _, impl := range sc.impls {
-		var figs, ratios, rates []float64
-		for i, r := range results[impl] {
+		var figs []float64
+		for _, r := range results[impl] {
 			figs = append(figs, sc.metric(r))
-			ratios = append(ratios, sc.metric(r)/sc.metric(ref[i]))
-			switch {
-			case r.report.PerSecond > 0:
-				rates = append(rates, r.report.PerSecond/ref[i].report.PerSecond)
-			case r.report.Handshakes > 0:
-				rates = append(rates, r.report.Handshakes/ref[i].report.Handshakes)
+		}
+		row := fmt.Sprintf("| %s | %.2f |", impl, median(figs))
+		for _, ref := range sc.refs {
+			row += " " + ratio(results[impl], results[ref], sc.metric) + " |"
+			if sc.latency {
+				row += " " + ratio(results[impl], results[ref], func(r run) float64 { return r.report.PerSecond }) + " |"
+				row += " " + ratio(results[impl], results[ref], func(r run) float64 { return r.report.Latency.P50 }) + " |"
+				row += " " + ratio(results[impl], results[ref], func(r run) float64 { return r.report.Latency.P99 }) + " |"
+			} else if sc.name != "idle" {
+				row += " " + ratio(results[impl], results[ref], func(r run) float64 { return r.report.PerSecond + r.report.Handshakes }) + " |"
 			}
 		}
-		rate := "–"
-		if sc.name != "idle" && len(rates) > 0 {
-			rate = fmt.Sprintf("%.2f×", median(rates))
+		if sc.name == "idle" {
+			var alive []string
+			closed := map[string]int{}
+			for _, r := range results[impl] {
+				alive = append(alive, fmt.Sprintf("%d/%d", r.alive, r.report.Connected))
+				for code, n := range r.closed {
+					closed[code] += n
+				}
+			}
+			row += fmt.Sprintf(" %s | %v |", strings.Join(alive, ", "), closed)
 		}
-		fmt.Printf("| %s | %.2f | %.2f× | %.2f–%.2f | %s |\n", impl, median(figs), median(ratios), slices.Min(ratios), slices.Max(ratios), rate)
+		fmt.Println(row)
 	}
+}
+
+// ratio gives the median and range of the round-by-round ratios of fig
+// between runs and refs.
+func ratio(runs, refs []run, fig func(run) float64) string {
+	var rs []float64
+	for i := range min(len(runs), len(refs)) {
+		if d := fig(refs[i]); d != 0 {
+			rs = append(rs, fig(runs[i])/d)
+		}
+	}
+	if len(rs) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", median(rs), slices.Min(rs), slices.Max(rs))
 }
 
 func median(xs []float64) float64 {

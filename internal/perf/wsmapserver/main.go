@@ -4,21 +4,25 @@
 // /echo, is registered last, with the subprotocol "echo" and a handler for
 // clients that offer none; the others are /svcN/(?P<id>[0-9]+). The
 // route /room serves the broadcast load (wsload -mode broadcast): each
-// connection joins one room.Room, is sent "joined", and every message it
-// sends is broadcast to all members.
+// connection joins one room.Room with the default options, is sent
+// "joined", and every message it sends is broadcast to all members.
 //
-// It prints "listening on HOST:PORT" once it accepts connections and
-// shuts down gracefully on SIGINT or SIGTERM.
+// With -compress, connections negotiate permessage-deflate when the
+// client offers it. It prints "listening on HOST:PORT" once it accepts
+// connections and shuts down gracefully on SIGINT or SIGTERM: every
+// connection is closed with 1001.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,12 +36,17 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	routes := flag.Int("routes", 1000, "routes in the mux, the echo route last")
 	into := flag.Bool("into", false, "receive with RecvInto into a reused buffer instead of Recv")
+	compress := flag.Bool("compress", false, "negotiate permessage-deflate with clients that offer it")
 	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
 	defer prof.Start()()
-	m, err := mux.New(table(*routes, *into)...)
+	var dropped atomic.Int64 // room members dropped as too slow
+	m, err := mux.New(table(*routes, *into, &dropped)...)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *compress {
+		m.Options = &service.Options{Compression: true}
 	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -50,10 +59,13 @@ func main() {
 	if err := s.ServeUntil(ctx, l, 5*time.Second); err != nil {
 		log.Fatal(err)
 	}
+	if n := dropped.Load(); n > 0 {
+		fmt.Fprintf(os.Stderr, "wsmapserver: %d room members dropped as too slow\n", n)
+	}
 }
 
 // table returns n routes, the echo route last.
-func table(n int, into bool) []mux.Route {
+func table(n int, into bool, dropped *atomic.Int64) []mux.Route {
 	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		var buf []byte
 		for {
@@ -73,15 +85,16 @@ func table(n int, into bool) []mux.Route {
 	for i := range n - 1 {
 		rs = append(rs, mux.Route{Pattern: fmt.Sprintf(`/svc%d/(?P<id>[0-9]+)`, i), NoProtocol: echo})
 	}
-	members := roomHandler() // one room, whichever protocol a member speaks
+	members := roomHandler(dropped) // one room, whichever protocol a member speaks
 	rs = append(rs, mux.Route{Pattern: `/room`, Protocols: []mux.Protocol{{Name: "echo", Handler: members}}, NoProtocol: members})
 	return append(rs, mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo})
 }
 
 // roomHandler serves the members of one room: each is sent "joined",
-// then every message it sends is broadcast to all.
-func roomHandler() service.Handler {
-	r, err := room.New("load", &room.Options{QueueSize: 1024})
+// then every message it sends is broadcast to all. Members dropped as too
+// slow are counted in dropped.
+func roomHandler(dropped *atomic.Int64) service.Handler {
+	r, err := room.New("load", nil) // the defaults, as a new user writes it
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -97,6 +110,9 @@ func roomHandler() service.Handler {
 		for {
 			typ, data, err := c.Recv(ctx)
 			if err != nil {
+				if errors.Is(m.Err(), room.ErrTooSlow) {
+					dropped.Add(1)
+				}
 				return err
 			}
 			if err := r.Broadcast(typ, data); err != nil {
