@@ -37,7 +37,7 @@ type Writer struct {
 
 // NewWriter returns a Writer for conn, the network connection itself
 // (below any Guard). g, if not nil, is the guard reading the same
-// connection, whose handle on the socket's descriptor TryWrite uses.
+// connection, whose handle on the socket's descriptor TryWriteFrames uses.
 func NewWriter(conn net.Conn, g *Guard) *Writer {
 	w := &Writer{conn: conn, sem: make(chan struct{}, 1)}
 	w.raw.init(g)
@@ -88,7 +88,7 @@ func (errCloseSent) Error() string { return "websocket: close sent" }
 func (w *Writer) CloseSent() bool { return w.closeSent }
 
 // SetCloseSent records, under the frame lock, that the close frame has
-// been written: WriteFrame and TryWrite refuse frames from then on.
+// been written: WriteFrame and TryWriteFrames refuse frames from then on.
 func (w *Writer) SetCloseSent() { w.closeSent = true }
 
 // SetDeadline sets the write deadline of the frames the next WriteFrame or
@@ -214,7 +214,7 @@ func TryWriteFrames[F Framer](w *Writer, fs []F) (begun int, tail *Tail) {
 	return begun, nil
 }
 
-// WriteTail writes the rest of a frame TryWrite began, before deadline,
+// WriteTail writes the rest of a frame TryWriteFrames began, before deadline,
 // and releases the frame lock.
 func (w *Writer) WriteTail(t *Tail, deadline time.Time) error {
 	defer w.Unlock()

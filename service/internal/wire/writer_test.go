@@ -140,7 +140,7 @@ func TestWriter(t *testing.T) {
 		t.Fatalf("WriteFrames: %d, %v; want the 2 that fit in a chunk", n, err)
 	}
 	if begun, tail := tryWrite(w, protocol.Text, []byte("tried")); !begun || tail != nil {
-		t.Fatalf("TryWrite on an idle socket: begun %v, tail %v", begun, tail)
+		t.Fatalf("TryWriteFrames on an idle socket: begun %v, tail %v", begun, tail)
 	}
 	want := []frame{{1, "hello"}, {2, big}, {1, "a"}, {1, mid}, {1, "tried"}}
 	if diff := cmp.Diff(want, readFrames(t, r, len(want))); diff != "" {
@@ -151,7 +151,7 @@ func TestWriter(t *testing.T) {
 		t.Fatal("TryLock on a free lock")
 	}
 	if begun, _ := tryWrite(w, protocol.Text, []byte("x")); begun {
-		t.Error("TryWrite wrote while the frame lock was held")
+		t.Error("TryWriteFrames wrote while the frame lock was held")
 	}
 	if w.LockUntil(time.Now().Add(20 * time.Millisecond)) {
 		t.Error("LockUntil took a held lock")
@@ -162,11 +162,11 @@ func TestWriter(t *testing.T) {
 		t.Errorf("WriteFrame after the close: %v, want ErrCloseSent", err)
 	}
 	if begun, _ := tryWrite(w, protocol.Text, []byte("x")); begun {
-		t.Error("TryWrite wrote after the close")
+		t.Error("TryWriteFrames wrote after the close")
 	}
 }
 
-// TestTryWriteWithoutDescriptor checks that TryWrite never writes where
+// TestTryWriteWithoutDescriptor checks that TryWriteFrames never writes where
 // there is no descriptor to write without blocking.
 func TestTryWriteWithoutDescriptor(t *testing.T) {
 	t.Parallel()
@@ -175,14 +175,14 @@ func TestTryWriteWithoutDescriptor(t *testing.T) {
 	defer b.Close()
 	w := NewWriter(a, NewGuard(a, nil, FromClient))
 	if begun, _ := tryWrite(w, protocol.Text, []byte("x")); begun {
-		t.Error("TryWrite wrote to a pipe")
+		t.Error("TryWriteFrames wrote to a pipe")
 	}
 	if w := NewWriter(a, nil); func() bool { begun, _ := tryWrite(w, protocol.Text, nil); return begun }() {
-		t.Error("TryWrite wrote without a guard")
+		t.Error("TryWriteFrames wrote without a guard")
 	}
 }
 
-// TestTryWriteTail fills a socket until TryWrite takes only part of a
+// TestTryWriteTail fills a socket until TryWriteFrames takes only part of a
 // frame, then checks that WriteTail completes it and that every frame
 // arrives whole and in order, for frames of several sizes.
 func TestTryWriteTail(t *testing.T) {
