@@ -112,14 +112,13 @@ func (w *Writer) ready() error {
 func (w *Writer) WriteFrame(typ protocol.MessageType, data []byte) error {
 	w.Lock()
 	defer w.Unlock()
-	if err := w.ready(); err != nil {
-		return err
-	}
 	n := FrameHeader(&w.hdr, typ, len(data))
 	if n+len(data) <= ChunkSize {
 		b := GetChunk()
 		defer PutChunk(b)
-		_, err := w.conn.Write(b[:appendFrame(b, 0, w.hdr[:n], data)])
+		return w.writeChunk(b[:appendFrame(b, 0, w.hdr[:n], data)])
+	}
+	if err := w.ready(); err != nil {
 		return err
 	}
 	w.bufs = append(w.vec[:0], w.hdr[:n], data)
@@ -142,14 +141,32 @@ func WriteFrames[F Framer](w *Writer, fs []F) (int, error) {
 	}
 	w.Lock()
 	defer w.Unlock()
-	if err := w.ready(); err != nil {
-		return 1, err
-	}
 	b := GetChunk()
 	defer PutChunk(b)
 	used, n := gather(w, b, fs)
-	_, err := w.conn.Write(b[:used])
-	return n, err
+	return n, w.writeChunk(b[:used])
+}
+
+// writeChunk writes b, frames gathered in a chunk, with the frame lock
+// held. Where the socket's descriptor is at hand, what the socket takes
+// at once is written first, with no deadline to set: only a write that
+// has to wait sets the write deadline, and waits for the rest.
+func (w *Writer) writeChunk(b []byte) error {
+	if w.closeSent {
+		return ErrCloseSent
+	}
+	if w.raw.ok() {
+		n := w.raw.write(b)
+		if n == len(b) {
+			return nil
+		}
+		b = b[n:]
+	}
+	if err := w.conn.SetWriteDeadline(w.deadline); err != nil {
+		return err
+	}
+	_, err := w.conn.Write(b)
+	return err
 }
 
 // gather puts the first frames of fs that fit into b, returning the bytes

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -229,4 +230,54 @@ func TestTryWriteTail(t *testing.T) {
 	if splits == 0 {
 		t.Fatal("no frame was split: the test did not exercise WriteTail")
 	}
+}
+
+// TestWriteFrameOnFullSocket: a frame the socket does not take whole at
+// once is finished by waiting, under the deadline set for it: whole when
+// the peer reads in time, an os.ErrDeadlineExceeded when it does not.
+func TestWriteFrameOnFullSocket(t *testing.T) {
+	t.Parallel()
+	const size, frames = 3000, 3000 // far more than the buffers hold
+	payload := bytes.Repeat([]byte{'w'}, size)
+	t.Run("peer reads late", func(t *testing.T) {
+		t.Parallel()
+		a, b := tcpPair(t)
+		_ = a.SetWriteBuffer(4096) // the reader's left as it is: a tiny window stalls loopback TCP
+		w := NewWriter(a, NewGuard(a, nil, FromClient))
+		got := make(chan []frame, 1)
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			got <- readFrames(t, bufio.NewReader(b), frames)
+		}()
+		for i := range frames {
+			w.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := w.WriteFrame(protocol.Binary, payload); err != nil {
+				t.Fatalf("frame %d: %v", i, err)
+			}
+		}
+		for i, f := range <-got {
+			if f.Op != 2 || f.Data != string(payload) {
+				t.Fatalf("frame %d: opcode %d, %d bytes", i, f.Op, len(f.Data))
+			}
+		}
+	})
+	t.Run("peer never reads", func(t *testing.T) {
+		t.Parallel()
+		a, b := tcpPair(t)
+		_ = a.SetWriteBuffer(4096)
+		_ = b.SetReadBuffer(4096)
+		w := NewWriter(a, NewGuard(a, nil, FromClient))
+		for i := range 100000 {
+			w.SetDeadline(time.Now().Add(100 * time.Millisecond))
+			err := w.WriteFrame(protocol.Binary, payload)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("frame %d: %v, want a deadline error", i, err)
+			}
+			return
+		}
+		t.Fatal("writes to a socket nobody reads never timed out")
+	})
 }
