@@ -86,6 +86,11 @@ type Conn struct {
 	// and holds the frame lock (see frame.go); nil on others, whose
 	// frames gorilla writes.
 	fw *wire.Writer
+	// guard checks the frames read, under gorilla; nil if there is none.
+	// begun counts the messages gorilla has begun to read (see
+	// nextReader); only the holder of the reader role uses it.
+	guard *wire.Guard
+	begun uint64
 
 	mu        sync.Mutex
 	state     State
@@ -130,9 +135,9 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 	ws.SetReadLimit(wireLimit(opts, compressed))
 	ws.SetCloseHandler(c.onPeerClose)
 	ws.SetPongHandler(c.onPong)
+	c.guard, _ = ws.NetConn().(*wire.Guard)
 	if isServer && !compressed {
-		g, _ := ws.NetConn().(*wire.Guard)
-		c.fw = wire.NewWriter(c.netConn, g)
+		c.fw = wire.NewWriter(c.netConn, c.guard)
 		ws.SetPingHandler(c.onPing)
 	}
 	return c

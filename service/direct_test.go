@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"runtime"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsmap/wsmap/internal/wstest"
 )
 
 // TestReceiveModesInterleave receives one stream of messages by every
@@ -140,5 +143,75 @@ func TestRecvIntoReusesBuffer(t *testing.T) {
 		if fits := n <= cap(buf); shared != fits {
 			t.Errorf("message %d of %d bytes in a buffer of %d: shares the buffer: %v, want %v", i, n, cap(buf), shared, fits)
 		}
+	}
+}
+
+// TestRecvExactSize: Recv returns each message in a buffer of its exact
+// size, whatever the frame guard told of its length beforehand: messages
+// short and long, pipelined so that the guard reads one message's frame
+// while the one before is being read, fragmented, beyond the length that
+// is read straight into its buffer, interleaved with a ping; read
+// directly, and by the read loop.
+func TestRecvExactSize(t *testing.T) {
+	t.Parallel()
+	msg := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
+	frames := []wstest.Frame{
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(10, 'a')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(70000, 'b')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(100, 'c')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(5000, 'd')},
+		{Fin: true, Opcode: wstest.OpPing, Payload: []byte("p")},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(4096, 'e')},
+		{Fin: false, Opcode: wstest.OpText, Payload: msg(40000, 'f')},
+		{Fin: true, Opcode: wstest.OpContinuation, Payload: msg(30000, 'f')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(maxLenHint+1, 'g')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: nil},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(maxLenHint, 'h')},
+	}
+	want := [][]byte{msg(10, 'a'), msg(70000, 'b'), msg(100, 'c'), msg(5000, 'd'), msg(4096, 'e'),
+		msg(70000, 'f'), msg(maxLenHint+1, 'g'), {}, msg(maxLenHint, 'h')}
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			t.Parallel()
+			got := make(chan [][]byte, 1)
+			_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+				if !direct {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx) // a context of its own: the read loop reads
+					defer cancel()
+				}
+				var msgs [][]byte
+				for range want {
+					_, data, err := c.Recv(ctx)
+					if err != nil {
+						got <- msgs
+						return err
+					}
+					if len(data) != cap(data) {
+						t.Errorf("message %d: %d bytes in a buffer of %d", len(msgs), len(data), cap(data))
+					}
+					msgs = append(msgs, data)
+				}
+				got <- msgs
+				return nil
+			})
+			wc, err := wstest.Dial(addr, "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wc.Close()
+			if _, err := wc.Write(wstest.EncodeAll(frames...)); err != nil {
+				t.Fatal(err)
+			}
+			msgs := <-got
+			if len(msgs) != len(want) {
+				t.Fatalf("%d messages received, want %d", len(msgs), len(want))
+			}
+			for i := range want {
+				if !bytes.Equal(msgs[i], want[i]) {
+					t.Errorf("message %d: %d bytes %.10q…, want %d bytes %.10q…", i, len(msgs[i]), msgs[i], len(want[i]), want[i])
+				}
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // messageReader reads one message's payload, applying the read limit and
@@ -72,12 +73,25 @@ func (m *messageReader) Read(p []byte) (int, error) {
 }
 
 // readAll reads the whole payload into buf's array, from its start,
-// growing it if needed. With a nil buf the payload is read into a pooled
-// scratch buffer and copied out into one of its exact size, so that a
-// message costs one allocation whatever its size.
+// growing it if needed. With a nil buf the payload is read into a buffer
+// of its own, at its exact size, so that a message costs one allocation
+// whatever its size: straight into it when the frame guard says how long
+// the message is (see lenHint), else into a pooled scratch buffer and
+// copied out.
 func (m *messageReader) readAll(buf []byte) ([]byte, error) {
 	if buf != nil {
 		return m.readInto(buf[:0])
+	}
+	if hint := m.c.lenHint(); hint > 0 {
+		data, err := m.readInto(make([]byte, 0, hint))
+		if err == nil && len(data) != hint {
+			// Never expected (the guard saw this message's header), but
+			// the message is returned at its exact size regardless.
+			out := make([]byte, len(data))
+			copy(out, data)
+			data = out
+		}
+		return data, err
 	}
 	sp := scratchPool.Get().(*[]byte)
 	data, err := m.readInto((*sp)[:0])
@@ -91,6 +105,39 @@ func (m *messageReader) readAll(buf []byte) ([]byte, error) {
 		scratchPool.Put(sp)
 	}
 	return out, err
+}
+
+// The messages whose length the frame guard tells that are read straight
+// into a buffer of their own: from a chunk up (below, the copy out of the
+// scratch buffer costs little) to maxLenHint, so that a frame header
+// alone can never make the connection allocate more than that ahead of
+// the payload arriving.
+const (
+	minLenHint = wire.ChunkSize
+	maxLenHint = 256 << 10
+)
+
+// nextReader is gorilla's NextReader, counting the messages begun.
+func (c *Conn) nextReader() (int, io.Reader, error) {
+	typ, r, err := c.ws.NextReader()
+	if err == nil {
+		c.begun++
+	}
+	return typ, r, err
+}
+
+// lenHint returns the length of the message that has just begun, if the
+// frame guard knows it and it is one to read straight into a buffer of
+// its size; otherwise 0.
+func (c *Conn) lenHint() int {
+	if c.guard == nil {
+		return 0
+	}
+	n := c.guard.MessageLen(c.begun)
+	if n < minLenHint || n > maxLenHint {
+		return 0
+	}
+	return int(n)
 }
 
 // readInto appends the payload to buf.

@@ -191,7 +191,7 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 // readDirect reads the next message on the calling goroutine, which holds
 // the reader role, into buf (a new buffer if nil).
 func (c *Conn) readDirect(buf []byte) (readResult, error) {
-	typ, r, err := c.ws.NextReader()
+	typ, r, err := c.nextReader()
 	if err != nil {
 		return readResult{}, c.endRead(err)
 	}

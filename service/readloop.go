@@ -10,7 +10,7 @@ import "github.com/wsmap/wsmap/protocol"
 func (r *reader) loop() {
 	c := r.c
 	for {
-		typ, rd, err := c.ws.NextReader()
+		typ, rd, err := c.nextReader()
 		if err != nil {
 			c.endRead(err)
 			return

@@ -57,6 +57,9 @@ type Guard struct {
 	hn      int    // header bytes seen of the current frame
 	payload uint64 // payload bytes left in the current frame
 	msgLen  uint64 // wire bytes of the current message so far
+	first   byte   // the first header byte of the last frame whose header was seen
+	length  uint64 // that frame's payload length
+	starts  uint64 // messages whose first frame's header was seen
 	err     *FrameError
 
 	// Reading the socket (see readConn): data is the unread part of
@@ -145,6 +148,20 @@ func (g *Guard) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// MessageLen returns the length of the message numbered begun (counting
+// from 1 the messages whose first frame was read), when its header is the
+// last the guard has seen, it is a whole message in one frame (final, not
+// compressed) and some of its payload is still to come; otherwise 0. The
+// guard reads ahead of its caller, so the count tells whether the frame
+// it is in is the caller's message or a later one.
+func (g *Guard) MessageLen(begun uint64) uint64 {
+	op := g.first & 0x0f
+	if g.starts != begun || g.hn != 0 || g.payload == 0 || g.first&0x80 == 0 || g.first&0x40 != 0 || (op != 0x1 && op != 0x2) {
+		return 0
+	}
+	return g.length
+}
+
 // scan follows the frames in b. It returns how many bytes of b gorilla
 // may have: all of them, or, on a violation, those before the offending
 // frame's header.
@@ -194,12 +211,14 @@ func (g *Guard) frame() *FrameError {
 		return err
 	}
 	g.payload = length
+	g.first, g.length = g.hdr[0], length
 	op := g.hdr[0] & 0x0f
 	if op >= 0x8 {
 		return nil
 	}
 	if op != 0x0 {
 		g.msgLen = 0
+		g.starts++
 	}
 	g.msgLen += length
 	if g.limit > 0 && g.msgLen > uint64(g.limit) {
