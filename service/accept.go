@@ -63,8 +63,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts *AcceptOptions) (*Conn,
 	return accept(w, r, offer, opts)
 }
 
-// writeBufferPool lends gorilla's write buffer to the Writer streams of
-// server connections without compression (see frame.go).
+// writeBufferPool lends gorilla's write buffer to the messages gorilla
+// writes: Writer streams, and every message of a compressed or client
+// connection (see frame.go), so that an idle connection holds none.
 var writeBufferPool sync.Pool
 
 // noAcceptOptions stands for nil options; accept only reads it.
@@ -103,11 +104,11 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 		},
 	}
 	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
-	if !compressed {
-		// Messages are written by the frame writer; only Writer streams use
-		// gorilla's write buffer, borrowed for the length of a message.
-		up.WriteBufferPool = &writeBufferPool
-	}
+	// gorilla's write buffer is borrowed for the length of a message, not
+	// kept by the connection: without compression only Writer streams use
+	// it (messages are written by the frame writer); with compression,
+	// every message, which is compressed through it.
+	up.WriteBufferPool = &writeBufferPool
 	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed), compressed: compressed}
 	var header http.Header
 	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header[headerProtocolKey]) <= 1 {

@@ -89,6 +89,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		HandshakeTimeout:  copts.HandshakeTimeout,
 		Subprotocols:      o.Subprotocols,
 		EnableCompression: copts.Compression,
+		WriteBufferPool:   &writeBufferPool,
 	}
 	ws, resp, err := d.DialContext(ctx, rawURL, o.Header)
 	if err != nil {
