@@ -61,16 +61,16 @@ func cpuPerMessage(scale float64) func(r run) float64 {
 
 // broadcastArgs is wsload's load for a broadcast of msgs messages of
 // 128 B to members, window in flight.
-func broadcastArgs(members, msgs, window int) []string {
+func broadcastArgs(members, msgs, size, window int) []string {
 	return []string{"-mode", "broadcast", "-conns", strconv.Itoa(members), "-messages", strconv.Itoa(msgs),
-		"-size", "128", "-window", strconv.Itoa(window), "-dial-parallel", "64", "-protocols", "echo", "-timeout", "5m"}
+		"-size", strconv.Itoa(size), "-window", strconv.Itoa(window), "-dial-parallel", "64", "-protocols", "echo", "-timeout", "5m"}
 }
 
 func sustained(members, msgs, window int) scenario {
 	return scenario{
 		name:  fmt.Sprintf("sustained-%dk-w%d", members/1000, window),
 		impls: []string{"wsmap", "melody", "gws"}, refs: []string{"melody", "gws"}, path: "/room",
-		args:   broadcastArgs(members, msgs, window),
+		args:   broadcastArgs(members, msgs, 128, window),
 		metric: cpuPerMessage(1e9), unit: "server CPU ns per delivery", latency: true,
 		desc: fmt.Sprintf("%d members of one room, %d broadcasts of 128 B, %d in flight; wsmap's room.Room (default options) against melody and gws", members, msgs, window),
 	}
@@ -116,10 +116,12 @@ var scenarios = []scenario{
 	sustained(10000, 200, 64),
 	{
 		name: "stalled", impls: []string{"wsmap", "wsmap-stalled"}, refs: []string{"wsmap"}, path: "/room",
-		args:     broadcastArgs(1000, 2000, 16),
+		// 2 KiB messages: 4 MB for each stalled member, more than its
+		// socket buffers and queue hold, so that the room drops them.
+		args:     broadcastArgs(1000, 2000, 2048, 16),
 		implArgs: map[string][]string{"wsmap-stalled": {"-stalled", "10"}},
 		metric:   func(r run) float64 { return float64(r.report.Latency.P99) }, unit: "µs, p99 of the delivery latency to the members that read", latency: true,
-		desc: "1,000 members of one room, 2,000 broadcasts of 128 B, 16 in flight; wsmap-stalled has 10 more members (1%) that stop reading once they have joined",
+		desc: "1,000 members of one room, 2,000 broadcasts of 2 KiB, 16 in flight; wsmap-stalled has 10 more members (1%) that stop reading once they have joined, and that the room drops as too slow",
 	},
 }
 
