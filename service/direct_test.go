@@ -167,9 +167,21 @@ func TestRecvExactSize(t *testing.T) {
 		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(maxLenHint+1, 'g')},
 		{Fin: true, Opcode: wstest.OpBinary, Payload: nil},
 		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(maxLenHint, 'h')},
+		{Fin: false, Opcode: wstest.OpBinary, Payload: msg(3000, 'i')},
+		{Fin: true, Opcode: wstest.OpPing, Payload: []byte("q")},
+		{Fin: false, Opcode: wstest.OpContinuation, Payload: msg(3000, 'i')},
+		{Fin: true, Opcode: wstest.OpContinuation, Payload: msg(20000, 'i')},
+	}
+	// A message in fragments of 1 KiB, more than the guard looks ahead.
+	for i := range 100 {
+		op := byte(wstest.OpContinuation)
+		if i == 0 {
+			op = wstest.OpText
+		}
+		frames = append(frames, wstest.Frame{Fin: i == 99, Opcode: op, Payload: msg(1024, 'j')})
 	}
 	want := [][]byte{msg(10, 'a'), msg(70000, 'b'), msg(100, 'c'), msg(5000, 'd'), msg(4096, 'e'),
-		msg(70000, 'f'), msg(maxLenHint+1, 'g'), {}, msg(maxLenHint, 'h')}
+		msg(70000, 'f'), msg(maxLenHint+1, 'g'), {}, msg(maxLenHint, 'h'), msg(26000, 'i'), msg(100*1024, 'j')}
 	for _, direct := range []bool{true, false} {
 		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
 			t.Parallel()

@@ -75,37 +75,49 @@ func (m *messageReader) Read(p []byte) (int, error) {
 // readAll reads the whole payload into buf's array, from its start,
 // growing it if needed. With a nil buf the payload is read into a buffer
 // of its own, at its exact size, so that a message costs one allocation
-// whatever its size: straight into it when the frame guard says how long
+// whatever its size: straight into it once the frame guard says how long
 // the message is (see lenHint), else into a pooled scratch buffer and
 // copied out.
 func (m *messageReader) readAll(buf []byte) ([]byte, error) {
 	if buf != nil {
 		return m.readInto(buf[:0])
 	}
-	if hint := m.c.lenHint(); hint > 0 {
-		data, err := m.readInto(make([]byte, 0, hint))
-		if err == nil && len(data) != hint {
-			// Never expected (the guard saw this message's header), but
-			// the message is returned at its exact size regardless.
-			out := make([]byte, len(data))
-			copy(out, data)
-			data = out
-		}
-		return data, err
-	}
 	sp := scratchPool.Get().(*[]byte)
-	data, err := m.readInto((*sp)[:0])
-	var out []byte
-	if err == nil {
-		out = make([]byte, len(data))
-		copy(out, data)
+	data := (*sp)[:0]
+	defer func() {
+		if cap(data) <= maxPooledScratch {
+			*sp = data[:0]
+			scratchPool.Put(sp)
+		}
+	}()
+	for asks := 0; ; asks++ {
+		// The guard may learn the length as it reads on: a message in
+		// several frames, whose later headers arrive in a later read.
+		if hint := m.c.lenHint(); asks < maxLenAsks && hint > 0 && hint >= len(data) {
+			exact := make([]byte, len(data), hint)
+			copy(exact, data)
+			out, err := m.readInto(exact)
+			if err == nil && len(out) != hint {
+				// Never expected (the guard saw this message's headers),
+				// but the message is returned at its exact size
+				// regardless.
+				out = append([]byte(nil), out...)
+			}
+			return out, err
+		}
+		next, end, err := m.readSome(data)
+		if err != nil {
+			return nil, err
+		}
+		data = next
+		if end {
+			return append(make([]byte, 0, len(data)), data...), nil
+		}
 	}
-	if cap(data) <= maxPooledScratch {
-		*sp = data[:0]
-		scratchPool.Put(sp)
-	}
-	return out, err
 }
+
+// maxLenAsks bounds how often readAll asks the guard for the length.
+const maxLenAsks = 16
 
 // The messages whose length the frame guard tells that are read straight
 // into a buffer of their own: from a chunk up (below, the copy out of the
@@ -126,9 +138,10 @@ func (c *Conn) nextReader() (int, io.Reader, error) {
 	return typ, r, err
 }
 
-// lenHint returns the length of the message that has just begun, if the
-// frame guard knows it and it is one to read straight into a buffer of
-// its size; otherwise 0.
+// lenHint returns the length of the message being read, if the frame
+// guard knows it (from its one frame's header, or from the headers of all
+// its frames) and it is one to read straight into a buffer of its size;
+// otherwise 0.
 func (c *Conn) lenHint() int {
 	if c.guard == nil {
 		return 0
@@ -143,25 +156,37 @@ func (c *Conn) lenHint() int {
 // readInto appends the payload to buf.
 func (m *messageReader) readInto(buf []byte) ([]byte, error) {
 	for {
-		if len(buf) == cap(buf) {
-			// Full: the payload may have ended exactly here, which an
-			// empty read tells without growing the buffer.
-			if _, err := m.Read(buf[len(buf):]); err == io.EOF {
-				return buf, nil
-			} else if err != nil {
-				return nil, err
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := m.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
+		var end bool
+		var err error
+		buf, end, err = m.readSome(buf)
+		if err != nil || end {
+			return buf, err
 		}
 	}
+}
+
+// readSome reads once into buf's spare capacity, growing buf first if it
+// is full, and reports whether the payload has ended.
+func (m *messageReader) readSome(buf []byte) ([]byte, bool, error) {
+	if len(buf) == cap(buf) {
+		// Full: the payload may have ended exactly here, which an empty
+		// read tells without growing the buffer.
+		if _, err := m.Read(buf[len(buf):]); err == io.EOF {
+			return buf, true, nil
+		} else if err != nil {
+			return nil, false, err
+		}
+		buf = append(buf, 0)[:len(buf)]
+	}
+	n, err := m.Read(buf[len(buf):cap(buf)])
+	buf = buf[:len(buf)+n]
+	switch {
+	case err == io.EOF:
+		return buf, true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return buf, false, nil
 }
 
 // scratchPool holds buffers that messages are read into before they are

@@ -19,7 +19,8 @@ import (
 func TestPipelinedMessagesAcrossChunks(t *testing.T) {
 	t.Parallel()
 	sizes := []int{0, 1, 125, 126, 127, wire.ReadBufferSize - 8, wire.ReadBufferSize, wire.ReadBufferSize + 1,
-		wire.ChunkSize - 14, wire.ChunkSize - 1, wire.ChunkSize, wire.ChunkSize + 1, 3*wire.ChunkSize + 5, 65535, 65536, 100000, 2, 3}
+		wire.ChunkSize - 14, wire.ChunkSize - 1, wire.ChunkSize, wire.ChunkSize + 1, 3*wire.ChunkSize + 5, 65535, 65536, 100000,
+		wire.BigChunkSize - 14, wire.BigChunkSize + 1, 2*wire.BigChunkSize + 3, 2, 3}
 	_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		var buf []byte
 		for i := 0; ; i++ {
@@ -50,6 +51,20 @@ func TestPipelinedMessagesAcrossChunks(t *testing.T) {
 		}
 		want = append(want, p)
 		burst = append(burst, wstest.Encode(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: p})...)
+	}
+	// And a message in 40 frames of 3,000 bytes, as clients that
+	// fragment what they send write it.
+	frag := make([]byte, 40*3000)
+	for j := range frag {
+		frag[j] = byte(j % 251)
+	}
+	want = append(want, frag)
+	for i := 0; i < len(frag); i += 3000 {
+		op := byte(wstest.OpBinary)
+		if i > 0 {
+			op = 0
+		}
+		burst = append(burst, wstest.Encode(wstest.Frame{Fin: i+3000 == len(frag), Opcode: op, Payload: frag[i : i+3000]})...)
 	}
 	if _, err := rc.Write(burst); err != nil {
 		t.Fatal(err)
@@ -84,7 +99,7 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 		}
 	})
 	c := dial(t, url, nil)
-	for _, n := range []int{10, 5000, 100} {
+	for _, n := range []int{10, 5000, 300000, 100} {
 		if err := c.SendBinary(context.Background(), make([]byte, n)); err != nil {
 			t.Fatal(err)
 		}

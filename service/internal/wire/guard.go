@@ -53,20 +53,22 @@ type Guard struct {
 
 	resp respScan // the HTTP response, on a client's guard
 
-	hdr     [14]byte
-	hn      int    // header bytes seen of the current frame
-	payload uint64 // payload bytes left in the current frame
-	msgLen  uint64 // wire bytes of the current message so far
-	first   byte   // the first header byte of the last frame whose header was seen
-	length  uint64 // that frame's payload length
-	starts  uint64 // messages whose first frame's header was seen
-	err     *FrameError
+	hdr      [14]byte
+	hn       int    // header bytes seen of the current frame
+	payload  uint64 // payload bytes left in the current frame
+	msgLen   uint64 // wire bytes of the current message so far
+	starts   uint64 // messages whose first frame's header was seen
+	msgFirst byte   // the first header byte of the current message's first frame
+	msgDone  bool   // the current message's final frame's header was seen
+	err      *FrameError
 
 	// Reading the socket (see readConn): data is the unread part of
-	// chunk, a pooled buffer held only while it has unread bytes.
+	// chunk, a pooled buffer (a Chunk, or a big chunk when full says the
+	// last read filled its buffer) held only while it has unread bytes.
 	raw   rawReader
-	chunk *[ChunkSize]byte
+	chunk []byte
 	data  []byte
+	full  bool
 }
 
 // FrameError is a violation a Guard found: the close code and reason to
@@ -148,19 +150,62 @@ func (g *Guard) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// MessageLen returns the length of the message numbered begun (counting
-// from 1 the messages whose first frame was read), when its header is the
-// last the guard has seen, it is a whole message in one frame (final, not
-// compressed) and some of its payload is still to come; otherwise 0. The
-// guard reads ahead of its caller, so the count tells whether the frame
-// it is in is the caller's message or a later one.
+// MessageLen returns the payload length of the message numbered begun
+// (counting from 1 the messages whose first frame was read), when the
+// guard knows it: the message is the last the guard has begun, it is not
+// compressed, and the headers of all its frames have been read, or are
+// in the bytes the guard holds and has not given out yet (up to
+// maxLookahead of them). Otherwise it returns 0. The guard reads ahead of
+// its caller, so the count tells whether the frames it follows are the
+// caller's message or a later one's.
 func (g *Guard) MessageLen(begun uint64) uint64 {
-	op := g.first & 0x0f
-	if g.starts != begun || g.hn != 0 || g.payload == 0 || g.first&0x80 == 0 || g.first&0x40 != 0 || (op != 0x1 && op != 0x2) {
+	if g.starts != begun || g.hn != 0 || g.msgFirst&0x40 != 0 || g.resp.passthrough {
 		return 0
 	}
-	return g.length
+	if g.msgDone {
+		return g.msgLen
+	}
+	// The message's final frame is ahead: look for it in the bytes held,
+	// after what is left of the current frame's payload.
+	total := g.msgLen
+	b := g.data
+	if len(g.pending) > 0 || uint64(len(b)) < g.payload {
+		return 0
+	}
+	b = b[g.payload:]
+	for range maxLookahead {
+		if len(b) < 2 || len(b) < HeaderLen(b[1]) {
+			return 0
+		}
+		n := HeaderLen(b[1])
+		length, err := Check(b[0], b[1], b[2:n], g.masked, g.compressed)
+		if err != nil {
+			return 0
+		}
+		switch op := b[0] & 0x0f; {
+		case op >= 0x8: // a control frame between the fragments
+		case op != 0x0 || b[0]&0x40 != 0:
+			return 0 // a violation gorilla will find
+		default:
+			total += length
+			if g.limit > 0 && total > uint64(g.limit) {
+				return 0
+			}
+			if b[0]&0x80 != 0 {
+				return total
+			}
+		}
+		if uint64(len(b)-n) < length {
+			return 0
+		}
+		b = b[n+int(length):]
+	}
+	return 0
 }
+
+// maxLookahead bounds the frame headers MessageLen reads ahead, so that
+// asking costs little however small the peer makes its frames.
+const maxLookahead = 64
 
 // scan follows the frames in b. It returns how many bytes of b gorilla
 // may have: all of them, or, on a violation, those before the offending
@@ -211,7 +256,6 @@ func (g *Guard) frame() *FrameError {
 		return err
 	}
 	g.payload = length
-	g.first, g.length = g.hdr[0], length
 	op := g.hdr[0] & 0x0f
 	if op >= 0x8 {
 		return nil
@@ -219,8 +263,10 @@ func (g *Guard) frame() *FrameError {
 	if op != 0x0 {
 		g.msgLen = 0
 		g.starts++
+		g.msgFirst = g.hdr[0]
 	}
 	g.msgLen += length
+	g.msgDone = g.hdr[0]&0x80 != 0
 	if g.limit > 0 && g.msgLen > uint64(g.limit) {
 		return &FrameError{protocol.CloseMessageTooBig,
 			fmt.Sprintf("message too big: %d bytes, limit %d", g.msgLen, g.limit)}

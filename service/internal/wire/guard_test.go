@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -74,6 +75,11 @@ func guardedRaw(data []byte, chunk, pending int, o guardOpts) ([]byte, error) {
 	for i := 0; ; i++ {
 		n, err := g.Read(buf[:sizes[i%len(sizes)]])
 		out = append(out, buf[:n]...)
+		// Whatever the bytes, asking the length never fails, and the
+		// length told is at least what the headers given out announced.
+		if l := g.MessageLen(g.starts); l != 0 && l < g.msgLen {
+			return out, fmt.Errorf("MessageLen %d, below the %d bytes of the headers read", l, g.msgLen)
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
@@ -353,4 +359,123 @@ func FuzzResponseScan(f *testing.F) {
 			t.Fatalf("whole: end %d, done %v, 101 %v; in chunks of %d: end %d, done %v, 101 %v", end, done, whole.switching, step, pend, pdone, parts.switching)
 		}
 	})
+}
+
+// countingConn is a socket that holds all of data: each read returns as
+// much as it asks for, and is counted.
+type countingConn struct {
+	net.Conn // unused; only Read is called
+	data     []byte
+	reads    int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads++
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// TestGuardReadsBurstsWhole checks that once a read has filled its
+// buffer, the guard reads the socket a big chunk at a time: a 64 KiB
+// message in frames of 4 KiB, read as gorilla reads it (a small buffered
+// reader for headers, payloads read straight into the message), costs a
+// few reads of the socket, not one or two a frame; and the bytes come
+// through as sent.
+func TestGuardReadsBurstsWhole(t *testing.T) {
+	var fs []wstest.Frame
+	for i := range 16 {
+		op := byte(wstest.OpBinary)
+		if i > 0 {
+			op = 0
+		}
+		p := bytes.Repeat([]byte{byte('a' + i)}, 4096)
+		fs = append(fs, wstest.Frame{Fin: i == 15, Opcode: op, Payload: p})
+	}
+	data := frames(fs...)
+	sock := &countingConn{data: data}
+	g := NewGuard(sock, nil, FromClient)
+	var out []byte
+	hdr := make([]byte, ReadBufferSize)
+	payload := make([]byte, 4096)
+	for len(out) < len(data) {
+		// A header through the small reader, then the payload whole.
+		n, err := g.Read(hdr[:min(ReadBufferSize, HeaderLen(data[len(out)+1]))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, hdr[:n]...)
+		for want := len(out) + 4096; len(out) < want; {
+			n, err := g.Read(payload[:want-len(out)])
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, payload[:n]...)
+		}
+	}
+	if !bytes.Equal(out, data) {
+		t.Fatal("the bytes read differ from those sent")
+	}
+	if sock.reads > 4 {
+		t.Errorf("read the socket %d times for a message of %d bytes in 16 frames, want at most 4", sock.reads, len(data))
+	}
+	if g.HoldsChunk() {
+		t.Error("holds a read buffer once every byte is read")
+	}
+}
+
+// TestMessageLen checks the length the guard tells of a message once its
+// first header has been read: from the headers it has read, or those
+// ahead of its reader in the bytes it holds.
+func TestMessageLen(t *testing.T) {
+	frag := func(fin bool, op byte, n int) wstest.Frame {
+		return wstest.Frame{Fin: fin, Opcode: op, Payload: bytes.Repeat([]byte{'x'}, n)}
+	}
+	// tiny is a message in n frames of one byte.
+	tiny := func(n int) []wstest.Frame {
+		var fs []wstest.Frame
+		for i := range n {
+			op := byte(0)
+			if i == 0 {
+				op = wstest.OpBinary
+			}
+			fs = append(fs, frag(i == n-1, op, 1))
+		}
+		return fs
+	}
+	tests := []struct {
+		name       string
+		frames     []wstest.Frame
+		compressed bool
+		begun      uint64
+		want       uint64
+	}{
+		{"one frame", []wstest.Frame{frag(true, wstest.OpBinary, 100)}, false, 1, 100},
+		{"fragments", []wstest.Frame{frag(false, wstest.OpText, 10), frag(false, 0, 20), frag(true, 0, 30)}, false, 1, 60},
+		{"a ping between fragments", []wstest.Frame{frag(false, wstest.OpBinary, 10), frag(true, wstest.OpPing, 5), frag(true, 0, 30)}, false, 1, 40},
+		{"final header held, its payload not yet", []wstest.Frame{frag(false, wstest.OpBinary, 3000), frag(true, 0, 3000)}, false, 1, 6000},
+		{"a fragment's payload beyond the bytes held", []wstest.Frame{frag(false, wstest.OpBinary, 5000), frag(true, 0, 10)}, false, 1, 0},
+		{"as many fragments ahead as it looks", tiny(maxLookahead + 1), false, 1, maxLookahead + 1},
+		{"more fragments ahead than it looks", tiny(maxLookahead + 2), false, 1, 0},
+		{"a later message's number", []wstest.Frame{frag(true, wstest.OpBinary, 100)}, false, 2, 0},
+		{"compressed", []wstest.Frame{{Fin: true, RSV: 4, Opcode: wstest.OpBinary, Payload: []byte("zz")}}, true, 1, 0},
+		{"a new message inside a fragmented one", []wstest.Frame{frag(false, wstest.OpBinary, 10), frag(true, wstest.OpBinary, 10)}, false, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := frames(tt.frames...)
+			g := NewGuard(&countingConn{data: data}, nil, FromClient)
+			g.Configure(0, tt.compressed)
+			hdr := make([]byte, HeaderLen(data[1]))
+			if _, err := io.ReadFull(g, hdr); err != nil {
+				t.Fatal(err)
+			}
+			if got := g.MessageLen(tt.begun); got != tt.want {
+				t.Errorf("MessageLen(%d) = %d, want %d", tt.begun, got, tt.want)
+			}
+		})
+	}
 }

@@ -61,23 +61,24 @@ func (g *Guard) waitChunk() error {
 // It takes a chunk only for the read itself, and gives it back if there
 // was nothing to read, returning false to wait for the socket.
 func (g *Guard) rawRead(fd uintptr) bool {
-	b := GetChunk()
+	b := g.takeBuf()
 	for {
-		n, err := syscall.Read(int(fd), b[:])
+		n, err := syscall.Read(int(fd), b)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			PutChunk(b)
+			putBuf(b)
 			return false
 		case err != nil:
-			PutChunk(b)
+			putBuf(b)
 			g.raw.err = &net.OpError{Op: "read", Net: g.LocalAddr().Network(), Source: g.LocalAddr(), Addr: g.RemoteAddr(), Err: os.NewSyscallError("read", err)}
 			return true
 		case n == 0:
-			PutChunk(b)
+			putBuf(b)
 			return true // end of stream
 		}
+		g.full = n == len(b)
 		g.chunk, g.raw.n = b, n
 		return true
 	}
