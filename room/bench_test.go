@@ -35,22 +35,13 @@ func BenchmarkBroadcast(b *testing.B) {
 	for _, load := range []struct{ n, window int }{{10, 1}, {1000, 1}, {10000, 1}, {1000, 16}, {10000, 16}} {
 		n, window := load.n, load.window
 		name := fmt.Sprintf("members=%d/window=%d", n, window)
-		b.Run(name+"/wsmap", func(b *testing.B) {
-			hub := room.NewHub(nil)
-			ready := make(chan struct{}, n)
-			h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-				m, err := hub.Join("bench", c, nil)
-				if err != nil {
-					return err
-				}
-				defer m.Leave()
-				ready <- struct{}{}
-				_, _, err = c.Recv(ctx)
-				return err
-			}), Options: &service.Options{PingInterval: -1}}
-			benchBroadcast(b, n, window, h, ready, func() error { return hub.Room("bench").Broadcast(protocol.Text, msg) },
-				func() bool { return hub.Room("bench") == nil })
-		})
+		b.Run(name+"/wsmap", func(b *testing.B) { benchRoom(b, n, window, msg, nil) })
+		if n == 1000 {
+			// The cost of keeping the room's history.
+			b.Run(name+"/wsmap-history", func(b *testing.B) {
+				benchRoom(b, n, window, msg, &room.Options{History: &room.History{Size: 1000}})
+			})
+		}
 		b.Run(name+"/melody", func(b *testing.B) {
 			m := melody.New()
 			m.Config.MessageBufferSize = 256
@@ -61,6 +52,24 @@ func BenchmarkBroadcast(b *testing.B) {
 			_ = m.Close()
 		})
 	}
+}
+
+// benchRoom is BenchmarkBroadcast's wsmap server: a Hub made with opts.
+func benchRoom(b *testing.B, n, window int, msg []byte, opts *room.Options) {
+	hub := room.NewHub(opts)
+	ready := make(chan struct{}, n)
+	h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := hub.Join("bench", c, nil)
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		ready <- struct{}{}
+		_, _, err = c.Recv(ctx)
+		return err
+	}), Options: &service.Options{PingInterval: -1}}
+	benchBroadcast(b, n, window, h, ready, func() error { return hub.Room("bench").Broadcast(protocol.Text, msg) },
+		func() bool { r := hub.Room("bench"); return r == nil || r.Len() == 0 })
 }
 
 // The members of a broadcast benchmark live in a child process (this
@@ -190,4 +199,48 @@ func benchBroadcast(b *testing.B, n, window int, h http.Handler, ready chan stru
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// BenchmarkCatchUp measures a client coming back to a room that has
+// broadcast 1,000 messages since the position it resumes from: from the
+// dial to the 1,000th message read (the opening handshake included).
+func BenchmarkCatchUp(b *testing.B) {
+	const missed = 1000
+	r, err := room.New("catchup", &room.Options{History: &room.History{Size: missed}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	msg := []byte(strings.Repeat("x", 64))
+	for range missed {
+		if err := r.Broadcast(protocol.Text, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	from := room.Position{Epoch: r.Position().Epoch}
+	h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Resume(c, nil, from)
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		_, _, err = c.Recv(ctx)
+		return err
+	}), Options: &service.Options{PingInterval: -1}}
+	addr := strings.TrimPrefix(serve(b, h), "ws://")
+
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := wstest.Dial(addr, "/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range missed {
+			if _, err := c.SkipFrame(); err != nil {
+				b.Fatalf("message %d: %v", i+1, err)
+			}
+		}
+		c.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/missed, "ns/message")
 }

@@ -19,6 +19,14 @@
 // A Hub holds rooms by name, creating each on its first member and
 // forgetting it after its last.
 //
+// A room with a History keeps its recent messages, each at a Position
+// (an offset that grows by one per broadcast, within an epoch that
+// changes when the room is made again). A client that lost its
+// connection comes back with Resume from the last position it saw and
+// receives every message it missed, then the live ones, with no gap and
+// no duplicate; or learns, from a *RecoveryError, that the room can no
+// longer give it that, so that the application resynchronizes it.
+//
 // Rooms in one process need nothing else. To spread a room's members over
 // several processes, give the Hub or Room a Transport, which carries
 // messages and presence between them.

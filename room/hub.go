@@ -4,13 +4,16 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/wsmap/wsmap/service"
 )
 
 // Hub holds rooms by name: a room comes into being with its first member
-// and is closed after its last one leaves. It is safe for concurrent use;
-// the zero value is not, use NewHub.
+// and is closed after its last one leaves, or, with History, once its
+// newest message is History.MaxAge old, so that members can come back
+// to it meanwhile. It is safe for concurrent use; the zero value is not,
+// use NewHub.
 type Hub struct {
 	opts  Options
 	mu    sync.Mutex
@@ -30,27 +33,42 @@ func NewHub(opts *Options) *Hub {
 // Join adds c to the named room, creating the room if need be. See
 // Room.Join.
 func (h *Hub) Join(name string, c *service.Conn, meta map[string]string) (*Member, error) {
+	return h.join(name, c, meta, nil)
+}
+
+// Resume adds c to the named room from a position, creating the room if
+// need be (a room made anew is of a new epoch, so that the position is
+// then reported as not recoverable). See Room.Resume.
+func (h *Hub) Resume(name string, c *service.Conn, meta map[string]string, from Position) (*Member, error) {
+	return h.join(name, c, meta, &from)
+}
+
+func (h *Hub) join(name string, c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
 	for {
 		r, err := h.room(name)
 		if err != nil {
 			return nil, err
 		}
-		m, err := r.Join(c, meta)
-		if errors.Is(err, ErrRoomClosed) {
+		m, err := r.join(c, meta, from)
+		switch {
+		case errors.Is(err, ErrRoomClosed):
 			continue // emptied and closed in between: make a new one
+		case err != nil && r.Len() == 0:
+			h.idle(r) // made for a resume it could not serve, say
 		}
 		return m, err
 	}
 }
 
-// Room returns the named room if it has members, or nil.
+// Room returns the named room if the hub holds it (it has members, or
+// keeps its history for them), or nil.
 func (h *Hub) Room(name string) *Room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.rooms[name]
 }
 
-// Rooms returns the names of the rooms with members, sorted.
+// Rooms returns the names of the rooms the hub holds, sorted.
 func (h *Hub) Rooms() []string {
 	h.mu.Lock()
 	names := make([]string, 0, len(h.rooms))
@@ -77,9 +95,17 @@ func (h *Hub) room(name string) (*Room, error) {
 	return r, nil
 }
 
-// idle closes r and forgets it if it is still empty. A Join racing with
-// it finds the room closed and makes a new one.
+// idle closes r and forgets it if it is still empty, or, if it keeps a
+// history, once its newest message has aged out. A Join racing with it
+// finds the room closed and makes a new one.
 func (h *Hub) idle(r *Room) {
+	if r.Len() > 0 {
+		return // joined again meanwhile
+	}
+	if d := r.keepFor(); d > 0 {
+		time.AfterFunc(d, func() { h.idle(r) })
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.rooms[r.name] != r || !r.closeIfEmpty() {

@@ -51,6 +51,11 @@ type Options struct {
 	// Transport carries the room to other processes; nil keeps it in
 	// this one.
 	Transport Transport
+
+	// History, if set, keeps the room's recent messages so that members
+	// can resume from a position (see Room.Resume). It is kept in this
+	// process, and cannot be combined with a Transport.
+	History *History
 }
 
 // Room is a group of members that messages are broadcast to. It is safe
@@ -64,8 +69,9 @@ type Room struct {
 
 	mu      sync.Mutex
 	members []*Member             // local members; Member.idx is the position
-	shards  []*shard              // the local members again, in shards (see fanout.go)
-	seq     uint64                // broadcasts so far
+	shards  []*shard              // the live local members again, in shards (see fanout.go)
+	seq     uint64                // broadcasts so far: the newest offset
+	hist    *history              // nil without History
 	remote  map[string]MemberInfo // members in other processes, by ID
 	closed  bool
 }
@@ -79,6 +85,16 @@ func New(name string, opts *Options) (*Room, error) {
 	}
 	if r.queue <= 0 {
 		r.queue = DefaultQueueSize
+	}
+	if opts != nil && opts.History != nil {
+		if r.tr != nil {
+			return nil, fmt.Errorf("room %q: History is kept in this process and cannot be combined with a Transport", name)
+		}
+		h, err := newHistory(opts.History)
+		if err != nil {
+			return nil, fmt.Errorf("room %q: %w", name, err)
+		}
+		r.hist = h
 	}
 	if r.tr != nil {
 		detach, err := r.tr.Attach(name, r.deliver)
@@ -110,10 +126,11 @@ type Member struct {
 	left    chan struct{} // closed when the member has left
 	gone    atomic.Bool   // set when the member has left
 	idx     int           // position in room.members; -1 once left
-	shard   *shard
-	slot    int    // position in shard.members
-	joinSeq uint64 // the first broadcast the member receives
-	why     error  // why it left (see Err); guarded by room.mu
+	shard   *shard        // nil while the member catches up (see Resume)
+	slot    int           // position in shard.members
+	joinSeq uint64        // the first broadcast the member receives live
+	next    uint64        // while catching up: the offset of the next message from history
+	why     error         // why it left (see Err); guarded by room.mu
 }
 
 // ID returns the member's ID, unique across processes.
@@ -147,6 +164,12 @@ func (m *Member) Err() error {
 // when Leave is called, when c starts closing, when a write fails, or when
 // its queue overflows.
 func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
+	return r.join(c, meta, nil)
+}
+
+// join adds c to the room, live or, with from, catching up from the
+// message after from.
+func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
 	if c.State() != service.StateOpen {
 		return nil, ErrNotOpen
 	}
@@ -162,11 +185,19 @@ func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
 		r.mu.Unlock()
 		return nil, ErrRoomClosed
 	}
+	if from != nil {
+		if err := r.recoverableLocked(*from); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+	}
 	m.idx = len(r.members)
 	r.members = append(r.members, m)
-	m.joinSeq = r.seq + 1
-	m.shard = r.shardForLocked()
-	m.shard.add(m)
+	if from != nil && from.Offset < r.seq {
+		m.next = from.Offset + 1 // the writer catches up first
+	} else {
+		r.goLiveLocked(m)
+	}
 	// Presence events go out under the lock, so that other processes
 	// see each member's Joined before its Left, and a Sync answer never
 	// announces a member after it left.
@@ -176,6 +207,13 @@ func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
 	return m, nil
 }
 
+// goLiveLocked makes m receive the room's broadcasts from the next one.
+func (r *Room) goLiveLocked(m *Member) {
+	m.joinSeq = r.seq + 1
+	m.shard = r.shardForLocked()
+	m.shard.add(m)
+}
+
 // write sends the member's queued messages until it leaves.
 func (m *Member) write() {
 	ctx := m.conn.Context()
@@ -183,6 +221,9 @@ func (m *Member) write() {
 	// that here as well would make every wait a three-way select.
 	defer context.AfterFunc(ctx, m.Leave)()
 	var batch []*service.PreparedMessage
+	if m.next > 0 && !m.catchUp(ctx) {
+		return
+	}
 	for {
 		select {
 		case pm := <-m.queue:
@@ -248,7 +289,9 @@ func (r *Room) removeLocked(m *Member, why error) bool {
 	r.members[last] = nil
 	r.members = r.members[:last]
 	m.idx = -1
-	m.shard.remove(m)
+	if m.shard != nil {
+		m.shard.remove(m)
+	}
 	m.gone.Store(true)
 	close(m.left)
 	_ = r.publish(Event{Kind: Left, Member: m.info})
@@ -266,6 +309,15 @@ func (m *Member) Send(typ protocol.MessageType, data []byte) error {
 	if m.idx < 0 {
 		r.mu.Unlock()
 		return fmt.Errorf("room %q: member %s has left: %w", r.name, m.info.ID, service.ErrClosed)
+	}
+	if m.shard == nil {
+		// Catching up: after the history, before the live messages.
+		ok := m.queueAll([]*service.PreparedMessage{pm})
+		r.mu.Unlock()
+		if !ok {
+			r.drop([]*Member{m})
+		}
+		return nil
 	}
 	start := m.shard.enqueue(item{pm: pm, to: m})
 	r.mu.Unlock()
@@ -288,24 +340,40 @@ func (r *Room) BroadcastFrom(from *Member, typ protocol.MessageType, data []byte
 }
 
 func (r *Room) broadcast(from *Member, typ protocol.MessageType, data []byte) error {
-	pm, err := service.NewPreparedMessage(typ, data)
-	if err != nil {
-		return err
-	}
-	if err := r.fanOut(pm, from); err != nil {
-		return err
-	}
 	var sender MemberInfo
 	if from != nil {
 		sender = from.info
 	}
+	m := message{from: sender, typ: typ, data: data}
+	if r.hist == nil || r.hist.encode == nil {
+		// Made before taking the lock; otherwise made under it, once
+		// the message's position is known.
+		pm, err := service.NewPreparedMessage(typ, data)
+		if err != nil {
+			return err
+		}
+		m.pm = pm
+	}
+	if err := r.fanOut(m, from); err != nil {
+		return err
+	}
 	return r.publish(Event{Kind: Message, Member: sender, Type: typ, Data: data})
 }
 
-// fanOut queues pm for every local member but except (see fanout.go).
-// Queuing it on every shard under the room's lock gives every member the
-// room's messages in the same order.
-func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
+// message is a broadcast on its way to the members: pm, or, if nil, the
+// message for History.Encode to make.
+type message struct {
+	pm   *service.PreparedMessage
+	from MemberInfo
+	typ  protocol.MessageType
+	data []byte
+}
+
+// fanOut queues the message for every local member but except (see
+// fanout.go), and keeps it in the history. Queuing it on every shard
+// under the room's lock gives every member the room's messages in the
+// same order, the order of their positions.
+func (r *Room) fanOut(msg message, except *Member) error {
 	var buf [8]*shard
 	idle := buf[:0]
 	r.mu.Lock()
@@ -313,7 +381,19 @@ func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
 		r.mu.Unlock()
 		return ErrRoomClosed
 	}
+	pm := msg.pm
+	if pm == nil {
+		typ, data := r.hist.encode(Position{Epoch: r.hist.epoch, Offset: r.seq + 1}, msg.from, msg.typ, msg.data)
+		var err error
+		if pm, err = service.NewPreparedMessage(typ, data); err != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("room %q: History.Encode: %w", r.name, err)
+		}
+	}
 	r.seq++
+	if r.hist != nil {
+		r.hist.add(r.seq, pm)
+	}
 	it := item{pm: pm, seq: r.seq, except: except}
 	for _, s := range r.shards {
 		if s.enqueue(it) {
@@ -333,7 +413,7 @@ func (r *Room) deliver(e Event) {
 		if err != nil {
 			return
 		}
-		_ = r.fanOut(pm, nil)
+		_ = r.fanOut(message{pm: pm}, nil)
 	case Joined:
 		r.mu.Lock()
 		if r.remote == nil {

@@ -1,0 +1,200 @@
+package room
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// DefaultHistoryAge is how long a room keeps a message in its history
+// unless History.MaxAge says otherwise.
+const DefaultHistoryAge = 5 * time.Minute
+
+// History configures the messages a room keeps so that a member that lost
+// its connection can resume from the last position it saw (see
+// Room.Resume).
+type History struct {
+	// Size bounds the messages kept; it must be positive.
+	Size int
+
+	// MaxAge bounds how long a message is kept. Defaults to
+	// DefaultHistoryAge. A Hub keeps an empty room with history until its
+	// newest message is this old, so that its last member can come back.
+	MaxAge time.Duration
+
+	// Encode, if set, makes each broadcast into the message the members
+	// receive, knowing its position: typically to put the position in
+	// it, so that a client can tell the room where it stopped. It is
+	// called once per broadcast, in the order of the positions, with the
+	// room's lock held; from is the sender (a zero MemberInfo for
+	// Broadcast). Without it, members receive what was broadcast.
+	Encode func(pos Position, from MemberInfo, typ protocol.MessageType, data []byte) (protocol.MessageType, []byte)
+}
+
+// Position is where a message stands in a room's history: its Offset is
+// 1 for the room's first message and grows by one with each broadcast,
+// within an Epoch, which changes whenever the history cannot be trusted
+// to follow on from before (a room made again, a process restarted). The
+// zero Position stands before every message of no epoch.
+type Position struct {
+	Epoch  string
+	Offset uint64
+}
+
+// String returns the position's wire form, "epoch:offset", which
+// ParsePosition reads: for example "f3a2c1d0e9b8a7f6:42". It needs no
+// escaping in a URL's query.
+func (p Position) String() string {
+	return p.Epoch + ":" + strconv.FormatUint(p.Offset, 10)
+}
+
+// maxEpochLen bounds an epoch's length in a position's wire form.
+const maxEpochLen = 64
+
+// ParsePosition reads a position in its wire form (see Position.String).
+// The epoch is 1 to 64 ASCII letters, digits, '-' or '_'; the offset a
+// decimal number.
+func ParsePosition(s string) (Position, error) {
+	epoch, off, ok := strings.Cut(s, ":")
+	if !ok {
+		return Position{}, fmt.Errorf("room: position %q: want epoch:offset", s)
+	}
+	if epoch == "" || len(epoch) > maxEpochLen || strings.IndexFunc(epoch, notEpochRune) >= 0 {
+		return Position{}, fmt.Errorf("room: position %q: the epoch must be 1 to %d letters, digits, '-' or '_'", s, maxEpochLen)
+	}
+	n, err := strconv.ParseUint(off, 10, 64)
+	if err != nil || off[0] == '+' {
+		return Position{}, fmt.Errorf("room: position %q: the offset must be a decimal number", s)
+	}
+	return Position{Epoch: epoch, Offset: n}, nil
+}
+
+func notEpochRune(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+}
+
+// ErrUnrecoverable is matched (errors.Is) by the *RecoveryError that
+// Resume returns when the room cannot give a member every message after
+// its position.
+var ErrUnrecoverable = errors.New("room: position cannot be recovered")
+
+// RecoveryError says why a position cannot be recovered: the application
+// then resynchronizes the client, for example by joining it afresh and
+// sending it the state it needs.
+type RecoveryError struct {
+	Room     string
+	Position Position // the position asked for
+	Current  Position // the room's newest position
+	Reason   string   // "no history", "another epoch", "aged out" or "ahead of the room"
+}
+
+// Error describes the position and the reason.
+func (e *RecoveryError) Error() string {
+	return fmt.Sprintf("room %q: position %s cannot be recovered: %s (the room is at %s)", e.Room, e.Position, e.Reason, e.Current)
+}
+
+// Is reports whether target is ErrUnrecoverable.
+func (e *RecoveryError) Is(target error) bool { return target == ErrUnrecoverable }
+
+// record is a message in a room's history.
+type record struct {
+	offset uint64
+	at     time.Time
+	pm     *service.PreparedMessage
+}
+
+// history is a room's kept messages, a ring of at most size records in
+// offset order; the room's lock guards it.
+type history struct {
+	epoch  string
+	size   int
+	maxAge time.Duration
+	encode func(Position, MemberInfo, protocol.MessageType, []byte) (protocol.MessageType, []byte)
+	now    func() time.Time // time.Now; tests replace it
+
+	ring  []record
+	start int // index of the oldest record
+	n     int // records held
+}
+
+func newHistory(h *History) (*history, error) {
+	if h.Size <= 0 {
+		return nil, errors.New("room: History.Size must be positive")
+	}
+	age := h.MaxAge
+	if age <= 0 {
+		age = DefaultHistoryAge
+	}
+	return &history{epoch: newID(), size: h.Size, maxAge: age, encode: h.Encode, now: time.Now}, nil
+}
+
+// add appends the message at offset.
+func (h *history) add(offset uint64, pm *service.PreparedMessage) {
+	rec := record{offset: offset, at: h.now(), pm: pm}
+	if h.ring == nil {
+		h.ring = make([]record, 0, min(h.size, 64))
+	}
+	switch {
+	case h.n < h.size && len(h.ring) < h.size:
+		// Still growing: the ring is in order from index 0.
+		h.ring = append(h.ring, rec)
+		h.n++
+	case h.n < h.size:
+		h.ring[(h.start+h.n)%h.size] = rec
+		h.n++
+	default:
+		h.ring[h.start] = rec
+		h.start = (h.start + 1) % h.size
+	}
+}
+
+// expire forgets the records older than maxAge.
+func (h *history) expire() {
+	cutoff := h.now().Add(-h.maxAge)
+	for h.n > 0 && h.ring[h.start].at.Before(cutoff) {
+		h.ring[h.start] = record{}
+		h.start = (h.start + 1) % len(h.ring)
+		h.n--
+	}
+}
+
+// oldest returns the offset of the oldest record kept, if any.
+func (h *history) oldest() (uint64, bool) {
+	if h.n == 0 {
+		return 0, false
+	}
+	return h.ring[h.start].offset, true
+}
+
+// newest returns the time of the newest record, if any.
+func (h *history) newest() (time.Time, bool) {
+	if h.n == 0 {
+		return time.Time{}, false
+	}
+	return h.ring[(h.start+h.n-1)%len(h.ring)].at, true
+}
+
+// after appends to out the messages of the records after offset, at most
+// max of them, and reports false if the record after offset is no longer
+// kept (head is the room's newest offset).
+func (h *history) after(offset, head uint64, max int, out []*service.PreparedMessage) ([]*service.PreparedMessage, bool) {
+	h.expire()
+	if offset >= head {
+		return out, true
+	}
+	first, ok := h.oldest()
+	if !ok || offset+1 < first {
+		return out, false
+	}
+	i := int(offset + 1 - first)
+	for ; i < h.n && max > 0; i++ {
+		out = append(out, h.ring[(h.start+i)%len(h.ring)].pm)
+		max--
+	}
+	return out, true
+}
