@@ -1,0 +1,225 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync/atomic"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// Member is a connection's membership of a room.
+type Member struct {
+	room  *Room
+	conn  *service.Conn
+	info  MemberInfo
+	queue chan *service.PreparedMessage
+	// backlog counts the messages queued for the member's writer and not
+	// yet written; while it is zero, its shard may write to the member
+	// itself (see shard.deliver).
+	backlog atomic.Int64
+	left    chan struct{} // closed when the member has left
+	gone    atomic.Bool   // set when the member has left
+	idx     int           // position in room.members; -1 once left
+	shard   *shard        // nil while the member catches up (see Resume)
+	slot    int           // position in shard.members
+	joinSeq uint64        // the first broadcast the member receives live
+	next    uint64        // while catching up: the offset of the next message from history
+	why     error         // why it left (see Err); guarded by room.mu
+}
+
+// ID returns the member's ID, unique across processes.
+func (m *Member) ID() string { return m.info.ID }
+
+// Meta returns the metadata the member joined with. It must not be
+// modified.
+func (m *Member) Meta() map[string]string { return m.info.Meta }
+
+// Info returns the member's description.
+func (m *Member) Info() MemberInfo { return m.info }
+
+// Conn returns the member's connection.
+func (m *Member) Conn() *service.Conn { return m.conn }
+
+// Room returns the room.
+func (m *Member) Room() *Room { return m.room }
+
+// Err reports why the member left: ErrTooSlow if the room dropped it for
+// a full queue, ErrRoomClosed if the room was closed, the error of the
+// write that failed if one did, and nil while it is a member or after it
+// left by Leave or because its connection started closing.
+func (m *Member) Err() error {
+	m.room.mu.Lock()
+	defer m.room.mu.Unlock()
+	return m.why
+}
+
+// Join adds c to the room with the given metadata (copied). A goroutine
+// writes the room's messages to c until the member leaves, which it does
+// when Leave is called, when c starts closing, when a write fails, or when
+// its queue overflows.
+func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
+	return r.join(c, meta, nil)
+}
+
+// join adds c to the room, live or, with from, catching up from the
+// message after from.
+func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
+	if c.State() != service.StateOpen {
+		return nil, ErrNotOpen
+	}
+	m := &Member{
+		room:  r,
+		conn:  c,
+		info:  MemberInfo{ID: newID(), Meta: maps.Clone(meta)},
+		queue: make(chan *service.PreparedMessage, r.queue),
+		left:  make(chan struct{}),
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrRoomClosed
+	}
+	if from != nil {
+		if err := r.recoverableLocked(*from); err != nil {
+			r.mu.Unlock()
+			return nil, err
+		}
+	}
+	m.idx = len(r.members)
+	r.members = append(r.members, m)
+	if from != nil && from.Offset < r.seq {
+		m.next = from.Offset + 1 // the writer catches up first
+	} else {
+		r.goLiveLocked(m)
+	}
+	// Presence events go out under the lock, so that other processes
+	// see each member's Joined before its Left, and a Sync answer never
+	// announces a member after it left.
+	_ = r.publish(Event{Kind: Joined, Member: m.info})
+	r.mu.Unlock()
+	go m.write()
+	return m, nil
+}
+
+// goLiveLocked makes m receive the room's broadcasts from the next one.
+func (r *Room) goLiveLocked(m *Member) {
+	m.joinSeq = r.seq + 1
+	m.shard = r.shardForLocked()
+	m.shard.add(m)
+}
+
+// write sends the member's queued messages until it leaves.
+func (m *Member) write() {
+	ctx := m.conn.Context()
+	// The member leaves when its connection starts closing; waiting for
+	// that here as well would make every wait a three-way select.
+	defer context.AfterFunc(ctx, m.Leave)()
+	var batch []*service.PreparedMessage
+	if m.next > 0 && !m.catchUp(ctx) {
+		return
+	}
+	for {
+		select {
+		case pm := <-m.queue:
+			// Messages queued meanwhile go out with it, in as few
+			// writes as fit (see service.Conn.SendPrepared).
+			batch = append(batch[:0], pm)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case pm := <-m.queue:
+					batch = append(batch, pm)
+				default:
+					break more
+				}
+			}
+			err := m.conn.SendPrepared(ctx, batch...)
+			m.backlog.Add(-int64(len(batch)))
+			clear(batch)
+			if err != nil {
+				m.leave(err)
+				return
+			}
+		case <-m.left:
+			return
+		}
+	}
+}
+
+// maxBatch bounds the messages a member's writer takes from its queue at
+// once.
+const maxBatch = 32
+
+// Leave removes the member from the room; messages still queued are
+// dropped. It does not close the connection. Calling it again does
+// nothing.
+func (m *Member) Leave() { m.leave(nil) }
+
+// leave removes the member from the room, why being the reason (see Err).
+func (m *Member) leave(why error) {
+	r := m.room
+	r.mu.Lock()
+	if !r.removeLocked(m, why) {
+		r.mu.Unlock()
+		return
+	}
+	idle := len(r.members) == 0
+	r.mu.Unlock()
+	if idle && r.onIdle != nil {
+		r.onIdle(r)
+	}
+}
+
+// removeLocked takes m out of the members, why being the reason it
+// leaves, and reports whether it was in.
+func (r *Room) removeLocked(m *Member, why error) bool {
+	if m.idx < 0 {
+		return false
+	}
+	m.why = why
+	last := len(r.members) - 1
+	r.members[m.idx] = r.members[last]
+	r.members[m.idx].idx = m.idx
+	r.members[last] = nil
+	r.members = r.members[:last]
+	m.idx = -1
+	if m.shard != nil {
+		m.shard.remove(m)
+	}
+	m.gone.Store(true)
+	close(m.left)
+	_ = r.publish(Event{Kind: Left, Member: m.info})
+	return true
+}
+
+// Send queues a message for this member alone.
+func (m *Member) Send(typ protocol.MessageType, data []byte) error {
+	pm, err := service.NewPreparedMessage(typ, data)
+	if err != nil {
+		return err
+	}
+	r := m.room
+	r.mu.Lock()
+	if m.idx < 0 {
+		r.mu.Unlock()
+		return fmt.Errorf("room %q: member %s has left: %w", r.name, m.info.ID, service.ErrClosed)
+	}
+	if m.shard == nil {
+		// Catching up: after the history, before the live messages.
+		ok := m.queueAll([]*service.PreparedMessage{pm})
+		r.mu.Unlock()
+		if !ok {
+			r.drop([]*Member{m})
+		}
+		return nil
+	}
+	start := m.shard.enqueue(item{pm: pm, to: m})
+	r.mu.Unlock()
+	if start {
+		m.shard.run(true)
+	}
+	return nil
+}
