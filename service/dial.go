@@ -51,6 +51,30 @@ type DialOptions struct {
 	Options *Options
 }
 
+// checkDial checks what Dial is asked to do before it dials: the
+// subprotocols offered, and the URL, which it returns parsed and as
+// shown in errors.
+func checkDial(rawURL string, o *DialOptions) (*url.URL, string, error) {
+	for _, p := range o.Subprotocols {
+		if !protocol.ValidToken(p) {
+			return nil, "", fmt.Errorf("service: Dial: subprotocol %q is not a valid token", p)
+		}
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL, secrets and all
+		}
+		return nil, "", fmt.Errorf("service: Dial: malformed URL: %w", err)
+	}
+	shown := redactedURL(u)
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, "", fmt.Errorf("service: Dial %s: scheme must be ws or wss", shown)
+	}
+	return u, shown, nil
+}
+
 // Dial opens a client connection to a ws:// or wss:// URL and returns the
 // same *Conn a server handler gets. The returned *http.Response is the
 // server's handshake response; on a refused handshake it is returned with
@@ -64,22 +88,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if opts != nil {
 		o = *opts
 	}
-	for _, p := range o.Subprotocols {
-		if !protocol.ValidToken(p) {
-			return nil, nil, fmt.Errorf("service: Dial: subprotocol %q is not a valid token", p)
-		}
-	}
-	u, err := url.Parse(rawURL)
+	u, shown, err := checkDial(rawURL, &o)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the URL, secrets and all
-		}
-		return nil, nil, fmt.Errorf("service: Dial: malformed URL: %w", err)
-	}
-	shown := redactedURL(u)
-	if u.Scheme != "ws" && u.Scheme != "wss" {
-		return nil, nil, fmt.Errorf("service: Dial %s: scheme must be ws or wss", shown)
+		return nil, nil, err
 	}
 	copts := o.Options.withDefaults()
 	gd := guardedDialer{dial: o.NetDialContext, tls: o.TLSConfig, host: u.Hostname()}

@@ -351,3 +351,45 @@ func ExampleTrack() {
 	// open while connected: 1
 	// open after the close: 0
 }
+
+// A Redialer comes back by itself when its connection drops: here the
+// server closes each connection with 1012 (service restart) after one
+// message, and the client goes on receiving, saying hello again on each
+// new connection.
+func ExampleRedial() {
+	var conns atomic.Int32
+	srv := httptest.NewServer(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		_, hello, err := c.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		n := conns.Add(1)
+		if err := c.SendText(ctx, fmt.Sprintf("connection %d: got %q", n, hello)); err != nil {
+			return err
+		}
+		return &service.CloseError{Code: protocol.CloseServiceRestart, Reason: "restarting"}
+	})})
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := service.Redial(ctx, wsURL(srv), &service.RedialOptions{
+		MinBackoff: 10 * time.Millisecond,
+		OnConnect: func(ctx context.Context, c *service.Conn) error {
+			return c.SendText(ctx, "hello")
+		},
+	})
+	defer r.Close()
+	for range 3 {
+		_, msg, err := r.Recv(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(string(msg))
+	}
+	// Output:
+	// connection 1: got "hello"
+	// connection 2: got "hello"
+	// connection 3: got "hello"
+}

@@ -1,0 +1,398 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/protocol"
+)
+
+// killable is a server on loopback that can be killed: kill closes its
+// listener and every connection at once, with no close frame, as the
+// end of a killed process does; start serves again on the same address.
+type killable struct {
+	t    *testing.T
+	addr string
+	h    http.Handler
+
+	mu    sync.Mutex
+	srv   *http.Server
+	conns map[net.Conn]struct{}
+}
+
+func startKillable(t *testing.T, h http.Handler) *killable {
+	k := &killable{t: t, addr: "127.0.0.1:0", h: h}
+	k.start()
+	t.Cleanup(k.kill)
+	return k
+}
+
+func (k *killable) start() {
+	k.t.Helper()
+	l, err := net.Listen("tcp", k.addr)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.addr = l.Addr().String()
+	k.conns = map[net.Conn]struct{}{}
+	k.srv = &http.Server{Handler: k.h, ConnState: func(c net.Conn, s http.ConnState) {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if s == http.StateNew {
+			k.conns[c] = struct{}{}
+		}
+	}}
+	go func() { _ = k.srv.Serve(l) }()
+}
+
+func (k *killable) kill() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.srv == nil {
+		return
+	}
+	_ = k.srv.Close()
+	for c := range k.conns {
+		_ = c.Close()
+	}
+	k.srv = nil
+}
+
+func (k *killable) url() string { return "ws://" + k.addr + "/" }
+
+// stateLog records a Redialer's states, each change once.
+type stateLog struct {
+	mu     sync.Mutex
+	states []RedialState
+	events []RedialEvent
+	ch     chan RedialEvent
+}
+
+func newStateLog() *stateLog { return &stateLog{ch: make(chan RedialEvent, 1000)} }
+
+func (l *stateLog) on(e RedialEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.states); n == 0 || l.states[n-1] != e.State {
+		l.states = append(l.states, e.State)
+	}
+	l.events = append(l.events, e)
+	select {
+	case l.ch <- e:
+	default:
+	}
+}
+
+// waitFor waits for an event in state s.
+func (l *stateLog) waitFor(t *testing.T, s RedialState) RedialEvent {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-l.ch:
+			if e.State == s {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %v state within 10s", s)
+		}
+	}
+}
+
+func (l *stateLog) got() []RedialState {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]RedialState(nil), l.states...)
+}
+
+// fastRedial are options that come back quickly, for tests.
+func fastRedial(log *stateLog) *RedialOptions {
+	return &RedialOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, OnState: log.on}
+}
+
+// TestRedialAcrossARestart: a client comes back by itself after its
+// server is killed and started again on the same address; OnConnect
+// runs first on each connection; what was sent while disconnected goes
+// out after it, in order, up to the buffer's bound; Recv goes on across
+// the reconnection.
+func TestRedialAcrossARestart(t *testing.T) {
+	t.Parallel()
+	echo := &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		for {
+			typ, data, err := c.Recv(ctx)
+			if err != nil {
+				return err
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+		}
+	})}
+	srv := startKillable(t, echo)
+	log := newStateLog()
+	opts := fastRedial(log)
+	opts.SendBuffer = 2
+	var mu sync.Mutex
+	connects := 0
+	opts.OnConnect = func(ctx context.Context, c *Conn) error {
+		mu.Lock()
+		connects++
+		n := connects
+		mu.Unlock()
+		return c.SendText(ctx, fmt.Sprintf("hello %d", n))
+	}
+	ctx := testCtx(t, 30*time.Second)
+	r := Redial(ctx, srv.url(), opts)
+	defer r.Close()
+
+	recv := func(want string) {
+		t.Helper()
+		_, data, err := r.Recv(ctx)
+		if err != nil || string(data) != want {
+			t.Fatalf("Recv = %q, %v; want %q", data, err, want)
+		}
+	}
+	recv("hello 1")
+	if err := r.Send(ctx, protocol.Text, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	recv("one")
+
+	srv.kill()
+	log.waitFor(t, RedialWaiting)
+	for _, m := range []string{"two", "three"} {
+		if err := r.Send(ctx, protocol.Text, []byte(m)); err != nil {
+			t.Fatalf("Send(%q) while disconnected, with room in the buffer: %v", m, err)
+		}
+	}
+	if err := r.Send(ctx, protocol.Text, []byte("four")); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("Send beyond the buffer while disconnected: %v, want ErrDisconnected", err)
+	}
+	srv.start()
+	recv("hello 2")
+	recv("two")
+	recv("three")
+	if err := r.Send(ctx, protocol.Text, []byte("five")); err != nil {
+		t.Fatal(err)
+	}
+	recv("five")
+
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(r.Err(), ErrClosed) || !errors.Is(r.Close(), ErrClosed) {
+		t.Errorf("after Close: Err %v, Close again %v; want ErrClosed", r.Err(), r.Close())
+	}
+	got := log.got()
+	// Connecting, connected, then at least one round of waiting and
+	// connecting while the server is down, connected again, stopped.
+	if len(got) < 6 || got[0] != RedialConnecting || got[1] != RedialConnected || got[2] != RedialWaiting ||
+		got[len(got)-2] != RedialConnected || got[len(got)-1] != RedialStopped {
+		t.Errorf("states %v", got)
+	}
+}
+
+// TestRedialStops: what makes a Redialer stop, and what makes it come
+// back.
+func TestRedialStops(t *testing.T) {
+	t.Parallel()
+	closeWith := func(code protocol.CloseCode) http.Handler {
+		return &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+			return &CloseError{Code: code, Reason: "bye"}
+		})}
+	}
+	refuse := func(status int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no", status)
+		})
+	}
+	tests := []struct {
+		name  string
+		h     http.Handler
+		stop  []protocol.CloseCode
+		stops bool
+	}{
+		{"1000 from the server", closeWith(protocol.CloseNormal), nil, true},
+		{"1008", closeWith(protocol.ClosePolicyViolation), nil, true},
+		{"a stop code", closeWith(4001), []protocol.CloseCode{4001}, true},
+		{"another application code", closeWith(4002), []protocol.CloseCode{4001}, false},
+		{"1001", closeWith(protocol.CloseGoingAway), nil, false},
+		{"1011", closeWith(protocol.CloseInternalError), nil, false},
+		{"401", refuse(http.StatusUnauthorized), nil, true},
+		{"403", refuse(http.StatusForbidden), nil, true},
+		{"404", refuse(http.StatusNotFound), nil, false},
+		{"500", refuse(http.StatusInternalServerError), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startKillable(t, tt.h)
+			log := newStateLog()
+			opts := fastRedial(log)
+			opts.StopCodes = tt.stop
+			r := Redial(testCtx(t, 20*time.Second), srv.url(), opts)
+			defer r.Close()
+			if tt.stops {
+				e := log.waitFor(t, RedialStopped)
+				// It stops with the server's ending: the close, or the
+				// refusal.
+				var he *HandshakeError
+				var ce *CloseError
+				if e.Err != r.Err() || !errors.As(r.Err(), &he) && (!errors.As(r.Err(), &ce) || ce.Reason != "bye") {
+					t.Fatalf("stopped with %v", r.Err())
+				}
+				if n := strings.Count(fmt.Sprint(log.got()), "connecting"); n != 1 {
+					t.Errorf("states %v: want one attempt", log.got())
+				}
+				return
+			}
+			// Comes back: at least three attempts, then Close stops it.
+			for range 3 {
+				log.waitFor(t, RedialWaiting)
+			}
+			if err := r.Close(); err != nil || !errors.Is(r.Err(), ErrClosed) {
+				t.Fatalf("Close: %v, Err %v", err, r.Err())
+			}
+		})
+	}
+}
+
+// TestRedialBackoff: the waits double from MinBackoff up to MaxBackoff,
+// each drawn between half of it and all of it, and a 503's Retry-After
+// is waited at least.
+func TestRedialBackoff(t *testing.T) {
+	t.Parallel()
+	r := &Redialer{opts: RedialOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
+	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 40: time.Second} {
+		for range 50 {
+			if d := r.backoff(attempt, nil); d < want/2 || d > want {
+				t.Fatalf("attempt %d: waits %v, want %v to %v", attempt, d, want/2, want)
+			}
+		}
+	}
+	busy := &HandshakeError{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"7"}}}
+	if d := r.backoff(1, fmt.Errorf("dial: %w", busy)); d != 7*time.Second {
+		t.Errorf("after a 503 with Retry-After: 7, waits %v", d)
+	}
+	tooMany := &HandshakeError{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"100000"}}}
+	if d := r.backoff(1, tooMany); d != maxRetryAfter {
+		t.Errorf("after a 429 with a huge Retry-After, waits %v, want the bound %v", d, maxRetryAfter)
+	}
+	other := &HandshakeError{Status: http.StatusBadGateway, Header: http.Header{"Retry-After": {"7"}}}
+	if d := r.backoff(1, other); d > 100*time.Millisecond {
+		t.Errorf("after a 502, Retry-After is not for it: waits %v", d)
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	type result struct {
+		D  time.Duration
+		OK bool
+	}
+	tests := map[string]result{
+		"":                              {0, false},
+		"0":                             {0, true},
+		"120":                           {2 * time.Minute, true},
+		"-1":                            {0, false},
+		"1.5":                           {0, false},
+		"soon":                          {0, false},
+		"Thu, 03 Dec 2026 12:00:30 GMT": {30 * time.Second, true},
+		"Thu, 03 Dec 2026 11:00:00 GMT": {0, true},
+	}
+	for in, want := range tests {
+		d, ok := retryAfter(in, now)
+		if diff := cmp.Diff(want, result{d, ok}); diff != "" {
+			t.Errorf("retryAfter(%q) (-want +got):\n%s", in, diff)
+		}
+	}
+}
+
+// TestRedialRetryAfterOnTheWire: a server that refuses with 503 and
+// Retry-After is not asked again before that time.
+func TestRedialRetryAfterOnTheWire(t *testing.T) {
+	t.Parallel()
+	srv := startKillable(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	log := newStateLog()
+	r := Redial(testCtx(t, 20*time.Second), srv.url(), fastRedial(log))
+	defer r.Close()
+	e := log.waitFor(t, RedialWaiting)
+	var he *HandshakeError
+	if !errors.As(e.Err, &he) || he.Status != http.StatusServiceUnavailable || e.Delay < 2*time.Second {
+		t.Fatalf("waiting %v after %v; want at least 2s after the 503", e.Delay, e.Err)
+	}
+}
+
+// TestRedialGivesUp: MaxAttempts failed attempts in a row stop it, with
+// the last attempt's error.
+func TestRedialGivesUp(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "ws://" + l.Addr().String() + "/"
+	_ = l.Close() // nothing listens there now
+	log := newStateLog()
+	opts := fastRedial(log)
+	opts.MaxAttempts = 3
+	r := Redial(testCtx(t, 20*time.Second), url, opts)
+	defer r.Close()
+	<-r.Done()
+	var oe *net.OpError
+	if !strings.Contains(fmt.Sprint(r.Err()), "after 3 attempts") || !errors.As(r.Err(), &oe) {
+		t.Errorf("stopped with %v, want giving up after 3 attempts with the dial's error", r.Err())
+	}
+	if n := strings.Count(fmt.Sprint(log.got()), "connecting"); n != 3 {
+		t.Errorf("states %v: want 3 attempts", log.got())
+	}
+}
+
+// TestRedialStopsAtOnce: a URL no dial can use, and the end of ctx, stop
+// it at once; Send and Recv then return why.
+func TestRedialStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	r := Redial(context.Background(), "http://example.invalid/", nil)
+	<-r.Done()
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), "scheme must be ws or wss") {
+		t.Errorf("bad scheme: stopped with %v", err)
+	}
+	if _, _, err := r.Recv(context.Background()); err != r.Err() {
+		t.Errorf("Recv after stopping: %v", err)
+	}
+	if err := r.Send(context.Background(), protocol.Text, nil); err != r.Err() {
+		t.Errorf("Send after stopping: %v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := startKillable(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		_, _, err := c.Recv(ctx)
+		return err
+	})})
+	log := newStateLog()
+	r = Redial(ctx, srv.url(), fastRedial(log))
+	log.waitFor(t, RedialConnected)
+	cancel()
+	<-r.Done()
+	if !errors.Is(r.Err(), context.Canceled) {
+		t.Errorf("after ctx's end: %v", r.Err())
+	}
+	if !errors.Is(r.Close(), ErrClosed) {
+		t.Error("Close after stopping did not say so")
+	}
+}
