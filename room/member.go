@@ -208,7 +208,8 @@ func (m *Member) Send(typ protocol.MessageType, data []byte) error {
 		return fmt.Errorf("room %q: member %s has left: %w", r.name, m.info.ID, service.ErrClosed)
 	}
 	if m.shard == nil {
-		// Catching up: after the history, before the live messages.
+		// Catching up: once it has caught up, before what the room
+		// broadcasts after that.
 		ok := m.queueAll([]*service.PreparedMessage{pm})
 		r.mu.Unlock()
 		if !ok {

@@ -3,6 +3,7 @@ package room_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/service"
@@ -402,5 +404,130 @@ func TestHubForgetsRoomMadeForRefusedResume(t *testing.T) {
 	}
 	if names := hub.Rooms(); len(names) != 0 {
 		t.Errorf("the hub holds %q after the refused resume", names)
+	}
+}
+
+// TestResumeOvertaken: a member that catches up more slowly than the
+// room talks, so that the history drops its next message before it is
+// written, is dropped as too slow, having received an unbroken run of
+// the messages from its position on.
+func TestResumeOvertaken(t *testing.T) {
+	t.Parallel()
+	const size, kept = 64 << 10, 200
+	// Each message is its offset, padded to 64 KiB: the history holds
+	// more than the sockets' buffers, so that the catching-up member's
+	// writes wait for its client, which does not read at first.
+	pad := strings.Repeat("x", size-20)
+	r, err := room.New("overtaken", &room.Options{History: &room.History{Size: kept,
+		Encode: func(pos room.Position, _ room.MemberInfo, _ protocol.MessageType, _ []byte) (protocol.MessageType, []byte) {
+			return protocol.Binary, []byte(fmt.Sprintf("%020d", pos.Offset) + pad)
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for range kept {
+		_ = r.Broadcast(protocol.Binary, nil)
+	}
+	url := serve(t, resumeHandler(r))
+	c, err := wstest.Dial(strings.TrimPrefix(url, "ws://"), "/?since="+room.Position{Epoch: r.Position().Epoch}.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitMembers(t, r, 1)
+	// While the member's writer waits on its socket, the room talks
+	// past everything the history held.
+	for range 2 * kept {
+		_ = r.Broadcast(protocol.Binary, nil)
+	}
+	want := uint64(1)
+	for {
+		_, data, err := c.ReadMessage(10 * time.Second)
+		var cr *wstest.CloseReceived
+		if errors.As(err, &cr) {
+			if code := cr.Frame.CloseCode(); code != int(room.TooSlowCode) || cr.Frame.CloseReason() != room.TooSlowReason {
+				t.Fatalf("closed with %d %q, want %d %q", code, cr.Frame.CloseReason(), room.TooSlowCode, room.TooSlowReason)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("after offset %d: %v", want-1, err)
+		}
+		if got, _ := strconv.ParseUint(string(data[:20]), 10, 64); got != want {
+			t.Fatalf("offset %d, want %d", got, want)
+		}
+		want++
+	}
+	if want-1 >= 3*kept {
+		t.Fatalf("received all %d messages: the member was never overtaken", want-1)
+	}
+	if r.Len() != 0 {
+		t.Errorf("the room still has %d members", r.Len())
+	}
+}
+
+// TestSendWhileCatchingUp: a message sent to a member alone while it
+// catches up does not interrupt the history: it arrives once the member
+// has caught up.
+func TestSendWhileCatchingUp(t *testing.T) {
+	t.Parallel()
+	r, err := room.New("direct", &room.Options{History: &room.History{Size: 100, Encode: offsetEncode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for range 50 {
+		_ = r.Broadcast(protocol.Text, nil)
+	}
+	joined := make(chan struct{})
+	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Resume(c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		if err := m.Send(protocol.Text, []byte("direct")); err != nil {
+			return err
+		}
+		close(joined)
+		_, _, err = c.Recv(ctx)
+		return err
+	})})
+	c := dial(t, url)
+	<-joined
+	_ = r.Broadcast(protocol.Text, nil) // live: offset 51
+	var got []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for len(got) < 42 {
+		_, data, err := c.Recv(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(data))
+	}
+	// The room's messages, once each and in order, with the direct one
+	// after every message broadcast before it was sent: 51 may come
+	// before or after it, from the history if the member was still
+	// catching up when it was broadcast.
+	var offsets []string
+	direct := -1
+	for i, m := range got {
+		if m == "direct" {
+			direct = i
+			continue
+		}
+		offsets = append(offsets, m)
+	}
+	var want []string
+	for i := 11; i <= 51; i++ {
+		want = append(want, strconv.Itoa(i))
+	}
+	if diff := cmp.Diff(want, offsets); diff != "" {
+		t.Errorf("room messages (-want +got):\n%s", diff)
+	}
+	if direct < 40 {
+		t.Errorf("the direct message came at %d, before the history it was sent after: %q", direct, got)
 	}
 }
