@@ -29,10 +29,13 @@ type History struct {
 
 	// Encode, if set, makes each broadcast into the message the members
 	// receive, knowing its position: typically to put the position in
-	// it, so that a client can tell the room where it stopped. It is
-	// called once per broadcast, in the order of the positions, with the
-	// room's lock held; from is the sender (a zero MemberInfo for
-	// Broadcast). Without it, members receive what was broadcast.
+	// it, so that a client can tell the room where it stopped. from is
+	// the sender (a zero MemberInfo for Broadcast). In a process's own
+	// history it is called once per broadcast, in the order of the
+	// positions, with the room's lock held; over a HistoryTransport, by
+	// the Transport, once for each position it tries (another process
+	// may take a position first). It must not call the room's methods.
+	// Without it, members receive what was broadcast.
 	Encode func(pos Position, from MemberInfo, typ protocol.MessageType, data []byte) (protocol.MessageType, []byte)
 }
 
@@ -91,15 +94,25 @@ type RecoveryError struct {
 	Position Position // the position asked for
 	Current  Position // the room's newest position
 	Reason   string   // "no history", "another epoch", "aged out" or "ahead of the room"
+	// Err is, for "no history" over a HistoryTransport, why it keeps
+	// none (such as natstransport.ErrNoJetStream).
+	Err error
 }
 
 // Error describes the position and the reason.
 func (e *RecoveryError) Error() string {
-	return fmt.Sprintf("room %q: position %s cannot be recovered: %s (the room is at %s)", e.Room, e.Position, e.Reason, e.Current)
+	s := fmt.Sprintf("room %q: position %s cannot be recovered: %s (the room is at %s)", e.Room, e.Position, e.Reason, e.Current)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
 // Is reports whether target is ErrUnrecoverable.
 func (e *RecoveryError) Is(target error) bool { return target == ErrUnrecoverable }
+
+// Unwrap returns Err.
+func (e *RecoveryError) Unwrap() error { return e.Err }
 
 // record is a message in a room's history.
 type record struct {
@@ -151,6 +164,20 @@ func (h *history) add(offset uint64, pm *service.PreparedMessage) {
 		h.ring[h.start] = rec
 		h.start = (h.start + 1) % h.size
 	}
+}
+
+// reset forgets every record, for a history of another epoch.
+func (h *history) reset(epoch string) {
+	clear(h.ring)
+	h.ring, h.start, h.n = h.ring[:0], 0, 0
+	h.epoch = epoch
+}
+
+// has reports whether the record at offset of epoch is kept.
+func (h *history) has(epoch string, offset uint64) bool {
+	h.expire()
+	first, ok := h.oldest()
+	return ok && epoch == h.epoch && first <= offset && offset < first+uint64(h.n)
 }
 
 // expire forgets the records older than maxAge.

@@ -27,6 +27,7 @@ type Member struct {
 	slot    int           // position in shard.members
 	joinSeq uint64        // the first broadcast the member receives live
 	next    uint64        // while catching up: the offset of the next message from history
+	epoch   string        // while catching up: the epoch of next
 	why     error         // why it left (see Err); guarded by room.mu
 }
 
@@ -77,12 +78,18 @@ func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*M
 		queue: make(chan *service.PreparedMessage, r.queue),
 		left:  make(chan struct{}),
 	}
+	if from != nil && r.shared != nil {
+		// The Transport's history says whether from can be recovered.
+		if _, _, err := r.shared.Read(r.name, *from, 0); err != nil {
+			return nil, err
+		}
+	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil, ErrRoomClosed
 	}
-	if from != nil {
+	if from != nil && r.shared == nil {
 		if err := r.recoverableLocked(*from); err != nil {
 			r.mu.Unlock()
 			return nil, err
@@ -90,10 +97,13 @@ func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*M
 	}
 	m.idx = len(r.members)
 	r.members = append(r.members, m)
-	if from != nil && from.Offset < r.seq {
-		m.next = from.Offset + 1 // the writer catches up first
-	} else {
+	if r.byID != nil {
+		r.byID[m.info.ID] = m
+	}
+	if from == nil || (r.shared == nil && from.Offset == r.offsetLocked()) {
 		r.goLiveLocked(m)
+	} else {
+		m.next, m.epoch = from.Offset+1, from.Epoch // the writer catches up first
 	}
 	// Presence events go out under the lock, so that other processes
 	// see each member's Joined before its Left, and a Sync answer never
@@ -188,6 +198,9 @@ func (r *Room) removeLocked(m *Member, why error) bool {
 	m.idx = -1
 	if m.shard != nil {
 		m.shard.remove(m)
+	}
+	if r.byID != nil {
+		delete(r.byID, m.info.ID)
 	}
 	m.gone.Store(true)
 	close(m.left)

@@ -2,8 +2,11 @@ package room
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -39,7 +42,7 @@ func (r *Room) Position() Position {
 }
 
 func (r *Room) positionLocked() Position {
-	p := Position{Offset: r.seq}
+	p := Position{Offset: r.offsetLocked()}
 	if r.hist != nil {
 		p.Epoch = r.hist.epoch
 	}
@@ -55,9 +58,9 @@ func (r *Room) recoverableLocked(p Position) error {
 		reason = "no history"
 	case p.Epoch != r.hist.epoch:
 		reason = "another epoch"
-	case p.Offset > r.seq:
+	case p.Offset > r.offsetLocked():
 		reason = "ahead of the room"
-	case p.Offset < r.seq:
+	case p.Offset < r.offsetLocked():
 		r.hist.expire()
 		if first, ok := r.hist.oldest(); !ok || p.Offset+1 < first {
 			reason = "aged out"
@@ -66,7 +69,7 @@ func (r *Room) recoverableLocked(p Position) error {
 	if reason == "" {
 		return nil
 	}
-	return &RecoveryError{Room: r.name, Position: p, Current: r.positionLocked(), Reason: reason}
+	return &RecoveryError{Room: r.name, Position: p, Current: r.positionLocked(), Reason: reason, Err: r.noHist}
 }
 
 // catchUp writes the messages the member missed, from the history, until
@@ -75,6 +78,9 @@ func (r *Room) recoverableLocked(p Position) error {
 // broadcast. It reports false if the member left, or was dropped, on
 // the way.
 func (m *Member) catchUp(ctx context.Context) bool {
+	if m.room.shared != nil {
+		return m.catchUpShared(ctx)
+	}
 	r := m.room
 	var batch []*service.PreparedMessage
 	for {
@@ -84,7 +90,7 @@ func (m *Member) catchUp(ctx context.Context) bool {
 			return false
 		}
 		var kept bool
-		batch, kept = r.hist.after(m.next-1, r.seq, maxBatch, batch[:0])
+		batch, kept = r.hist.after(m.next-1, r.offsetLocked(), maxBatch, batch[:0])
 		switch {
 		case !kept:
 			// The room has talked past what its history keeps.
@@ -106,13 +112,113 @@ func (m *Member) catchUp(ctx context.Context) bool {
 	}
 }
 
+// catchUpShared is catchUp from a HistoryTransport's history: from the
+// messages this process keeps when they reach back far enough, else from
+// the Transport's. The member goes live once it has exactly the messages
+// delivered here, the newest included: every later one is delivered
+// here after it, in order. When the member has every message the
+// Transport's history holds and this process has not yet delivered them
+// all (they are on their way), it waits for the next delivery here.
+func (m *Member) catchUpShared(ctx context.Context) bool {
+	r := m.room
+	var batch []*service.PreparedMessage
+	atHead := false // the last read found nothing after m.next-1
+	for {
+		r.mu.Lock()
+		if m.idx < 0 {
+			r.mu.Unlock()
+			return false
+		}
+		same, local := r.hist.epoch == m.epoch, r.offsetLocked()
+		switch {
+		case same && local == m.next-1:
+			r.goLiveLocked(m)
+			r.mu.Unlock()
+			return true
+		case same && local >= m.next && r.hist.has(m.epoch, m.next):
+			batch, _ = r.hist.after(m.next-1, local, maxBatch, batch[:0])
+			r.mu.Unlock()
+		default:
+			moved := r.movedLocked()
+			r.mu.Unlock()
+			if !atHead || !same || local >= m.next {
+				var ok bool
+				if batch, ok = m.readShared(batch[:0]); !ok {
+					return false
+				}
+				atHead = len(batch) == 0
+			}
+			if !atHead {
+				break
+			}
+			// The member has every message the Transport's history
+			// holds: those this process has not delivered yet are on
+			// their way. Meanwhile it has caught up, and gets what is
+			// sent to it alone (Member.Send).
+			select {
+			case <-moved:
+			case pm := <-m.queue:
+				err := m.conn.SendPrepared(ctx, pm)
+				m.backlog.Add(-1)
+				if err != nil {
+					m.leave(err)
+					return false
+				}
+			case <-m.left:
+				return false
+			case <-ctx.Done():
+				return false
+			}
+			continue
+		}
+		if err := m.conn.SendPrepared(ctx, batch...); err != nil {
+			m.leave(err)
+			return false
+		}
+		m.next += uint64(len(batch))
+		clear(batch)
+	}
+}
+
+// sharedBatch bounds the messages a member catching up reads from a
+// HistoryTransport at once.
+const sharedBatch = 256
+
+// readShared appends to batch the messages after the member's next from
+// the Transport's history; on failure, the member is dropped (overtaken
+// by the history's bounds) or leaves with the error, and ok is false.
+func (m *Member) readShared(batch []*service.PreparedMessage) (_ []*service.PreparedMessage, ok bool) {
+	r := m.room
+	_, evs, err := r.shared.Read(r.name, Position{Epoch: m.epoch, Offset: m.next - 1}, sharedBatch)
+	if err != nil {
+		if errors.Is(err, ErrUnrecoverable) {
+			r.drop([]*Member{m})
+		} else {
+			m.leave(err)
+			go func() { _ = m.conn.Close(protocol.CloseInternalError, "room history unavailable") }()
+		}
+		return nil, false
+	}
+	for i, e := range evs {
+		pm, err := service.NewPreparedMessage(e.Type, e.Data)
+		if err != nil || e.Position.Offset != m.next+uint64(i) {
+			// Append never makes such a message, nor gaps in a history.
+			m.leave(fmt.Errorf("room %q: history at offset %d: %v", r.name, m.next+uint64(i), err))
+			go func() { _ = m.conn.Close(protocol.CloseInternalError, "room history broken") }()
+			return nil, false
+		}
+		batch = append(batch, pm)
+	}
+	return batch, true
+}
+
 // keepFor returns how much longer an empty room should be kept for its
 // history: until its newest message is History.MaxAge old.
 func (r *Room) keepFor() time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.hist == nil || r.closed {
-		return 0
+	if r.hist == nil || r.closed || r.shared != nil {
+		return 0 // no history here, or one kept by the Transport
 	}
 	r.hist.expire()
 	newest, ok := r.hist.newest()

@@ -50,8 +50,9 @@ type Options struct {
 	Transport Transport
 
 	// History, if set, keeps the room's recent messages so that members
-	// can resume from a position (see Room.Resume). It is kept in this
-	// process, and cannot be combined with a Transport.
+	// can resume from a position (see Room.Resume): in this process, or,
+	// over a Transport, in the Transport, which must then be a
+	// HistoryTransport.
 	History *History
 }
 
@@ -67,8 +68,13 @@ type Room struct {
 	mu      sync.Mutex
 	members []*Member             // local members; Member.idx is the position
 	shards  []*shard              // the live local members again, in shards (see fanout.go)
-	seq     uint64                // broadcasts so far: the newest offset
-	hist    *history              // nil without History
+	seq     uint64                // messages delivered here so far: the newest one's number
+	base    uint64                // seq - base is the newest one's offset (see deliverShared)
+	hist    *history              // nil without History; with shared, the newest messages kept here too
+	shared  HistoryTransport      // the Transport that keeps the history, if it does
+	noHist  error                 // why a HistoryTransport keeps none, if it could not
+	byID    map[string]*Member    // local members by ID, with shared (see deliverShared)
+	moved   chan struct{}         // with shared: closed at the next delivery, if made (see catchUpShared)
 	remote  map[string]MemberInfo // members in other processes, by ID
 	closed  bool
 }
@@ -84,14 +90,24 @@ func New(name string, opts *Options) (*Room, error) {
 		r.queue = DefaultQueueSize
 	}
 	if opts != nil && opts.History != nil {
-		if r.tr != nil {
-			return nil, fmt.Errorf("room %q: History is kept in this process and cannot be combined with a Transport", name)
-		}
 		h, err := newHistory(opts.History)
 		if err != nil {
 			return nil, fmt.Errorf("room %q: %w", name, err)
 		}
 		r.hist = h
+		if r.tr != nil {
+			ht, ok := r.tr.(HistoryTransport)
+			if !ok {
+				return nil, fmt.Errorf("room %q: History over a Transport needs a HistoryTransport, which %T is not", name, r.tr)
+			}
+			if err := ht.KeepHistory(*opts.History); err != nil {
+				r.hist, r.noHist = nil, err
+			} else {
+				r.shared = ht
+				r.hist.epoch = "" // learnt from the Transport
+				r.byID = make(map[string]*Member)
+			}
+		}
 	}
 	if r.tr != nil {
 		detach, err := r.tr.Attach(name, r.deliver)
@@ -127,6 +143,9 @@ func (r *Room) broadcast(from *Member, typ protocol.MessageType, data []byte) er
 	if from != nil {
 		sender = from.info
 	}
+	if r.shared != nil {
+		return r.broadcastShared(sender, typ, data)
+	}
 	m := message{from: sender, typ: typ, data: data}
 	if r.hist == nil || r.hist.encode == nil {
 		// Made before taking the lock; otherwise made under it, once
@@ -157,16 +176,21 @@ type message struct {
 // under the room's lock gives every member the room's messages in the
 // same order, the order of their positions.
 func (r *Room) fanOut(msg message, except *Member) error {
-	var buf [8]*shard
-	idle := buf[:0]
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return ErrRoomClosed
 	}
+	return r.fanOutLocked(msg, except)
+}
+
+// fanOutLocked is fanOut with the room's lock held; it unlocks it.
+func (r *Room) fanOutLocked(msg message, except *Member) error {
+	var buf [8]*shard
+	idle := buf[:0]
 	pm := msg.pm
 	if pm == nil {
-		typ, data := r.hist.encode(Position{Epoch: r.hist.epoch, Offset: r.seq + 1}, msg.from, msg.typ, msg.data)
+		typ, data := r.hist.encode(Position{Epoch: r.hist.epoch, Offset: r.offsetLocked() + 1}, msg.from, msg.typ, msg.data)
 		var err error
 		if pm, err = service.NewPreparedMessage(typ, data); err != nil {
 			r.mu.Unlock()
@@ -175,7 +199,7 @@ func (r *Room) fanOut(msg message, except *Member) error {
 	}
 	r.seq++
 	if r.hist != nil {
-		r.hist.add(r.seq, pm)
+		r.hist.add(r.offsetLocked(), pm)
 	}
 	it := item{pm: pm, seq: r.seq, except: except}
 	for _, s := range r.shards {
@@ -194,6 +218,10 @@ func (r *Room) deliver(e Event) {
 	case Message:
 		pm, err := service.NewPreparedMessage(e.Type, e.Data)
 		if err != nil {
+			return
+		}
+		if r.shared != nil {
+			r.deliverShared(e, pm)
 			return
 		}
 		_ = r.fanOut(message{pm: pm}, nil)

@@ -24,6 +24,35 @@ type Transport interface {
 	Publish(room string, e Event) error
 }
 
+// A HistoryTransport is a Transport that also keeps the histories of the
+// rooms it carries, so that a member can resume on any process attached
+// to its room, including after the process it was on has died. A room
+// with Options.History over one keeps its history there, and its newest
+// History.Size messages in memory as well. Every process of a room must
+// give it the same History.
+type HistoryTransport interface {
+	Transport
+
+	// KeepHistory asks the Transport to keep the histories of the rooms
+	// it carries within h's bounds. An error says it cannot (such as a
+	// NATS server without JetStream): the room then keeps no history,
+	// and Resume says so. New calls it before Attach.
+	KeepHistory(h History) error
+
+	// Append keeps a broadcast from member from in the room's history
+	// at the room's next position, as encode makes it for that position,
+	// and returns the position. The Transport then delivers it, with its
+	// position (Event.Position), to every process attached to the room,
+	// this one included, each once and in the order of the positions.
+	Append(room string, from MemberInfo, encode func(Position) (protocol.MessageType, []byte, error)) (Position, error)
+
+	// Read returns the position of the room's newest message and up to
+	// max of its messages after from, in order, as Message events with
+	// their positions: none if from is the newest. If from cannot be
+	// recovered, it returns a *RecoveryError.
+	Read(room string, from Position, max int) (head Position, msgs []Event, err error)
+}
+
 // EventKind says what an Event is.
 type EventKind int
 
@@ -49,6 +78,9 @@ type Event struct {
 	// Type and Data are a message's.
 	Type protocol.MessageType
 	Data []byte
+	// Position is a message's position in its room's history, from a
+	// HistoryTransport.
+	Position Position
 }
 
 // MemberInfo describes a member, in this process or another.

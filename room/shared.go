@@ -1,0 +1,95 @@
+package room
+
+import (
+	"fmt"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service"
+)
+
+// A room whose history a HistoryTransport keeps does not deliver its own
+// broadcasts at once: it appends them to the Transport's history, which
+// gives each its position and delivers it to every process of the room,
+// this one included, in the order of the positions. Every process thus
+// gives its members the same messages at the same positions, and a
+// member can resume on any of them.
+
+// broadcastShared appends a broadcast to the Transport's history.
+func (r *Room) broadcastShared(from MemberInfo, typ protocol.MessageType, data []byte) error {
+	r.mu.Lock()
+	closed, encode := r.closed, r.hist.encode
+	r.mu.Unlock()
+	if closed {
+		return ErrRoomClosed
+	}
+	_, err := r.shared.Append(r.name, from, func(pos Position) (protocol.MessageType, []byte, error) {
+		t, d := typ, data
+		if encode != nil {
+			t, d = encode(pos, from, typ, data)
+		}
+		if _, err := service.NewPreparedMessage(t, d); err != nil {
+			return 0, nil, err
+		}
+		return t, d, nil
+	})
+	if err != nil {
+		return fmt.Errorf("room %q: %w", r.name, err)
+	}
+	return nil
+}
+
+// deliverShared gives a message from the Transport's history to the
+// local members: once, in the order of the positions, from the sender's
+// process to every member but the sender (see BroadcastFrom).
+//
+// The room numbers the messages it delivers (seq) whatever their epoch,
+// so that a live member, which receives the messages numbered from its
+// joining on, goes on receiving them when the Transport's history begins
+// a new epoch at offset 1: within an epoch, a message's number is base
+// plus its offset.
+func (r *Room) deliverShared(e Event, pm *service.PreparedMessage) {
+	pos := e.Position
+	if pos.Offset == 0 {
+		return // not from a history
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	switch {
+	case pos.Epoch != r.hist.epoch:
+		// The first message here, or the Transport's history began
+		// again: the kept messages are of another epoch, and the new
+		// epoch's numbers follow the old one's.
+		r.hist.reset(pos.Epoch)
+		r.base = r.seq
+	case pos.Offset <= r.offsetLocked():
+		r.mu.Unlock()
+		return // delivered already
+	}
+	// Normally the next one; after a gap (messages the Transport lost),
+	// the members go on from there.
+	r.seq = r.base + pos.Offset - 1
+	var except *Member
+	if e.Member.ID != "" {
+		except = r.byID[e.Member.ID]
+	}
+	if r.moved != nil {
+		close(r.moved)
+		r.moved = nil
+	}
+	_ = r.fanOutLocked(message{pm: pm}, except)
+}
+
+// offsetLocked returns the offset of the newest message delivered here,
+// in the epoch of r.hist.
+func (r *Room) offsetLocked() uint64 { return r.seq - r.base }
+
+// movedLocked returns a channel closed at the next delivery here.
+func (r *Room) movedLocked() <-chan struct{} {
+	if r.moved == nil {
+		r.moved = make(chan struct{})
+	}
+	return r.moved
+}
