@@ -18,6 +18,8 @@ type Server struct {
 	// Port is the port it listens on, the same after a restart.
 	Port int
 
+	storeDir string // JetStream's, kept across restarts; "" without JetStream
+
 	mu  sync.Mutex
 	srv *server.Server // the running instance; nil while stopped
 }
@@ -26,29 +28,45 @@ type Server struct {
 // down at the end of the test, after the cleanups registered later.
 func Start(t testing.TB, port int) *Server {
 	t.Helper()
-	s := &Server{srv: listen(t, port)}
+	return start(t, port, "")
+}
+
+// StartJetStream starts a NATS server with JetStream, which keeps its
+// streams in a directory of the test's, across restarts.
+func StartJetStream(t testing.TB, port int) *Server {
+	t.Helper()
+	return start(t, port, t.TempDir())
+}
+
+func start(t testing.TB, port int, storeDir string) *Server {
+	t.Helper()
+	s := &Server{storeDir: storeDir}
+	s.srv = listen(t, port, storeDir)
 	s.Port = s.srv.Addr().(*net.TCPAddr).Port
 	t.Cleanup(s.Stop)
 	return s
 }
 
-// Restart starts the server again on its port after Stop. It is still
-// shut down by Start's cleanup, so that what the test started after
-// Start (clients that close at the end of the test) goes first.
+// Restart starts the server again on its port after Stop, with the same
+// JetStream streams if it has JetStream. It is still shut down by
+// Start's cleanup, so that what the test started after Start (clients
+// that close at the end of the test) goes first.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	srv := listen(t, s.Port)
+	srv := listen(t, s.Port, s.storeDir)
 	s.mu.Lock()
 	s.srv = srv
 	s.mu.Unlock()
 }
 
-// listen starts a NATS server on port. A port given back a moment ago
-// may still be held: it tries again for a few seconds.
-func listen(t testing.TB, port int) *server.Server {
+// listen starts a NATS server on port, with JetStream in storeDir if it
+// is not "". A port given back a moment ago may still be held: it tries
+// again for a few seconds.
+func listen(t testing.TB, port int, storeDir string) *server.Server {
 	t.Helper()
 	for try := 0; ; try++ {
-		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+		srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true,
+			JetStream: storeDir != "", StoreDir: storeDir})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,6 +60,43 @@
 // to OnError; the rooms then list only their own members, and
 // broadcasts return nats.ErrConnectionClosed after local delivery.
 //
+// # History
+//
+// A room made with room.Options.History over a Transport keeps its
+// history in NATS JetStream, so that a member can resume on any server,
+// including after the one it was on has died: in one stream of the
+// Transport's (PREFIX_HISTORY, made or updated by KeepHistory), on the
+// subject PREFIX.hist.TOKEN, with History.Size messages per room for
+// History.MaxAge, in files. A broadcast is appended to the stream, not
+// delivered at once: the append takes the room's next offset, with the
+// stream sequence of the room's last message as the expected last
+// sequence for its subject, so that JetStream refuses it if another
+// process appended first (it is then tried again after that one), and
+// every process reads the room's subject with an ordered consumer and
+// delivers to its members what it reads, in stream order. What is
+// guaranteed:
+//
+//   - the room's offsets follow one another, 1, 2, 3..., and every
+//     process gives the same message at each offset, in offset order;
+//   - a member receives each message once: a process delivers each
+//     offset once (a message JetStream delivers again is recognised by
+//     its offset and dropped), and a member that resumes gets, from the
+//     stream, exactly the messages after its position and then the live
+//     ones, on whichever server it comes back to;
+//   - an epoch begins when the room's subject holds no message (a new
+//     room, one whose messages all aged out, a stream made anew), so
+//     that a position from before is reported as of another epoch.
+//
+// What is not: a broadcast whose append fails (NATS unreachable, or
+// other processes appending first 50 times in a row) returns an error
+// and reaches nobody, and one whose acknowledgement was lost may have
+// been kept though Broadcast returned an error; a server does not
+// deliver its own broadcasts before JetStream has them, so local
+// delivery costs a round trip to JetStream; presence events and
+// Member.Send messages are not kept. Without JetStream on the NATS
+// servers, KeepHistory fails with ErrNoJetStream, the room carries
+// messages as without a history, and Resume reports "no history".
+//
 // # Concurrency
 //
 // A Transport's methods are safe for concurrent use. Each attached room

@@ -34,6 +34,9 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv(childHistoryAddrEnv); addr != "" {
+		os.Exit(runHistoryChild(os.Getenv(childNATSEnv), addr, os.Getenv(childNameEnv)))
+	}
 	if url := os.Getenv(childNATSEnv); url != "" {
 		os.Exit(runChild(url))
 	}

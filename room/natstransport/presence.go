@@ -24,6 +24,11 @@ type attachment struct {
 	detached atomic.Bool
 	dropped  int // sub.Dropped() when the heartbeat loop last looked
 
+	// With rooms' histories (see history.go): what this process knows of
+	// the room's newest message, and what stops its history consumer.
+	hist     histState
+	histStop func()
+
 	// mu makes deliveries one at a time, whichever goroutine makes them:
 	// the subscription's, or the heartbeat loop's when it removes a
 	// silent process's members or synchronizes the room. It guards
@@ -169,6 +174,9 @@ func (a *attachment) detach() {
 	t.mu.Unlock()
 	if t.closed.Load() {
 		return // Close unsubscribed, and said goodbye
+	}
+	if a.histStop != nil {
+		a.histStop()
 	}
 	if err := a.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 		t.report(fmt.Errorf("natstransport: room %q: unsubscribe: %w", a.name, err))

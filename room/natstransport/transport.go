@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsmap/wsmap/room"
 )
@@ -92,6 +93,15 @@ type Transport struct {
 	// The heartbeat loop's own.
 	reconnects uint64
 	closedSeen bool
+
+	// The stream of the rooms' histories, once KeepHistory has made it
+	// (see history.go).
+	histMu   sync.Mutex
+	js       jetstream.JetStream
+	stream   jetstream.Stream
+	histSize int
+	histAge  time.Duration
+	cursors  map[string]readCursor // by room: where its last Read ended
 }
 
 var _ room.Transport = (*Transport)(nil)
@@ -202,6 +212,12 @@ func (t *Transport) Attach(name string, deliver func(room.Event)) (detach func()
 		return nil, fmt.Errorf("natstransport: room %q: subscribe: %w", name, err)
 	}
 	a.sub = sub
+	if st := t.history(); st != nil {
+		if err := a.consumeHistory(st); err != nil {
+			_ = sub.Unsubscribe()
+			return nil, err
+		}
+	}
 	t.rooms[name] = a
 	return sync.OnceFunc(a.detach), nil
 }
@@ -294,6 +310,9 @@ func (t *Transport) Close() error {
 	var errs []error
 	for _, a := range rooms {
 		a.detached.Store(true)
+		if a.histStop != nil {
+			a.histStop()
+		}
 		if err := a.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
 			errs = append(errs, err)
 		}
