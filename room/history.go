@@ -119,6 +119,7 @@ type record struct {
 	offset uint64
 	at     time.Time
 	pm     *service.PreparedMessage
+	from   *Member // the local member that sent it with BroadcastFrom, if any
 }
 
 // history is a room's kept messages, a ring of at most size records in
@@ -146,9 +147,10 @@ func newHistory(h *History) (*history, error) {
 	return &history{epoch: newID(), size: h.Size, maxAge: age, encode: h.Encode, now: time.Now}, nil
 }
 
-// add appends the message at offset.
-func (h *history) add(offset uint64, pm *service.PreparedMessage) {
-	rec := record{offset: offset, at: h.now(), pm: pm}
+// add appends the message at offset, sent by from (nil for Broadcast or
+// another process's member).
+func (h *history) add(offset uint64, pm *service.PreparedMessage, from *Member) {
+	rec := record{offset: offset, at: h.now(), pm: pm, from: from}
 	if h.ring == nil {
 		h.ring = make([]record, 0, min(h.size, 64))
 	}
@@ -206,22 +208,26 @@ func (h *history) newest() (time.Time, bool) {
 	return h.ring[(h.start+h.n-1)%len(h.ring)].at, true
 }
 
-// after appends to out the messages of the records after offset, at most
-// max of them, and reports false if the record after offset is no longer
-// kept (head is the room's newest offset).
-func (h *history) after(offset, head uint64, max int, out []*service.PreparedMessage) ([]*service.PreparedMessage, bool) {
+// after appends to out the messages of the records after offset for
+// member m (every one but those m sent), from at most max records, and
+// returns how many records it went through; it reports false if the
+// record after offset is no longer kept (head is the room's newest
+// offset).
+func (h *history) after(offset, head uint64, max int, m *Member, out []*service.PreparedMessage) ([]*service.PreparedMessage, int, bool) {
 	h.expire()
 	if offset >= head {
-		return out, true
+		return out, 0, true
 	}
 	first, ok := h.oldest()
 	if !ok || offset+1 < first {
-		return out, false
+		return out, 0, false
 	}
-	i := int(offset + 1 - first)
-	for ; i < h.n && max > 0; i++ {
-		out = append(out, h.ring[(h.start+i)%len(h.ring)].pm)
-		max--
+	n := 0
+	for i := int(offset + 1 - first); i < h.n && n < max; i++ {
+		if rec := h.ring[(h.start+i)%len(h.ring)]; rec.from != m {
+			out = append(out, rec.pm)
+		}
+		n++
 	}
-	return out, true
+	return out, n, true
 }

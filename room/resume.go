@@ -89,27 +89,41 @@ func (m *Member) catchUp(ctx context.Context) bool {
 			r.mu.Unlock()
 			return false
 		}
+		var n int
 		var kept bool
-		batch, kept = r.hist.after(m.next-1, r.offsetLocked(), maxBatch, batch[:0])
+		batch, n, kept = r.hist.after(m.next-1, r.offsetLocked(), maxBatch, m, batch[:0])
 		switch {
 		case !kept:
 			// The room has talked past what its history keeps.
 			r.mu.Unlock()
 			r.drop([]*Member{m})
 			return false
-		case len(batch) == 0:
+		case n == 0:
 			r.goLiveLocked(m)
 			r.mu.Unlock()
 			return true
 		}
 		r.mu.Unlock()
-		if err := m.conn.SendPrepared(ctx, batch...); err != nil {
+		if !m.sendCaughtUp(ctx, batch, n) {
+			return false
+		}
+	}
+}
+
+// sendCaughtUp writes batch, which holds the member's messages of the
+// next n of the history, and moves the member on past them, reporting
+// false if it left.
+func (m *Member) sendCaughtUp(ctx context.Context, batch []*service.PreparedMessage, n int) bool {
+	if len(batch) > 0 {
+		err := m.conn.SendPrepared(ctx, batch...)
+		clear(batch)
+		if err != nil {
 			m.leave(err)
 			return false
 		}
-		m.next += uint64(len(batch))
-		clear(batch)
 	}
+	m.next += uint64(n)
+	return true
 }
 
 // catchUpShared is catchUp from a HistoryTransport's history: from the
@@ -130,23 +144,24 @@ func (m *Member) catchUpShared(ctx context.Context) bool {
 			return false
 		}
 		same, local := r.hist.epoch == m.epoch, r.offsetLocked()
+		var n int
 		switch {
 		case same && local == m.next-1:
 			r.goLiveLocked(m)
 			r.mu.Unlock()
 			return true
 		case same && local >= m.next && r.hist.has(m.epoch, m.next):
-			batch, _ = r.hist.after(m.next-1, local, maxBatch, batch[:0])
+			batch, n, _ = r.hist.after(m.next-1, local, maxBatch, m, batch[:0])
 			r.mu.Unlock()
 		default:
 			moved := r.movedLocked()
 			r.mu.Unlock()
 			if !atHead || !same || local >= m.next {
 				var ok bool
-				if batch, ok = m.readShared(batch[:0]); !ok {
+				if batch, n, ok = m.readShared(batch[:0]); !ok {
 					return false
 				}
-				atHead = len(batch) == 0
+				atHead = n == 0
 			}
 			if !atHead {
 				break
@@ -171,12 +186,9 @@ func (m *Member) catchUpShared(ctx context.Context) bool {
 			}
 			continue
 		}
-		if err := m.conn.SendPrepared(ctx, batch...); err != nil {
-			m.leave(err)
+		if !m.sendCaughtUp(ctx, batch, n) {
 			return false
 		}
-		m.next += uint64(len(batch))
-		clear(batch)
 	}
 }
 
@@ -184,10 +196,12 @@ func (m *Member) catchUpShared(ctx context.Context) bool {
 // HistoryTransport at once.
 const sharedBatch = 256
 
-// readShared appends to batch the messages after the member's next from
-// the Transport's history; on failure, the member is dropped (overtaken
-// by the history's bounds) or leaves with the error, and ok is false.
-func (m *Member) readShared(batch []*service.PreparedMessage) (_ []*service.PreparedMessage, ok bool) {
+// readShared appends to batch the member's messages of those after its
+// next in the Transport's history (every one but those it sent), and
+// returns how many it read; on failure, the member is dropped
+// (overtaken by the history's bounds) or leaves with the error, and ok
+// is false.
+func (m *Member) readShared(batch []*service.PreparedMessage) (_ []*service.PreparedMessage, n int, ok bool) {
 	r := m.room
 	_, evs, err := r.shared.Read(r.name, Position{Epoch: m.epoch, Offset: m.next - 1}, sharedBatch)
 	if err != nil {
@@ -197,7 +211,7 @@ func (m *Member) readShared(batch []*service.PreparedMessage) (_ []*service.Prep
 			m.leave(err)
 			go func() { _ = m.conn.Close(protocol.CloseInternalError, "room history unavailable") }()
 		}
-		return nil, false
+		return nil, 0, false
 	}
 	for i, e := range evs {
 		pm, err := service.NewPreparedMessage(e.Type, e.Data)
@@ -205,11 +219,13 @@ func (m *Member) readShared(batch []*service.PreparedMessage) (_ []*service.Prep
 			// Append never makes such a message, nor gaps in a history.
 			m.leave(fmt.Errorf("room %q: history at offset %d: %v", r.name, m.next+uint64(i), err))
 			go func() { _ = m.conn.Close(protocol.CloseInternalError, "room history broken") }()
-			return nil, false
+			return nil, 0, false
 		}
-		batch = append(batch, pm)
+		if e.Member.ID != m.info.ID {
+			batch = append(batch, pm)
+		}
 	}
-	return batch, true
+	return batch, len(evs), true
 }
 
 // keepFor returns how much longer an empty room should be kept for its

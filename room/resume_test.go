@@ -531,3 +531,62 @@ func TestSendWhileCatchingUp(t *testing.T) {
 		t.Errorf("the direct message came at %d, before the history it was sent after: %q", direct, got)
 	}
 }
+
+// TestBroadcastFromWhileCatchingUp: what a member broadcasts with
+// BroadcastFrom while it catches up reaches the others, and not the
+// member itself, though it takes its place in the history the member is
+// reading.
+func TestBroadcastFromWhileCatchingUp(t *testing.T) {
+	t.Parallel()
+	r, err := room.New("own", &room.Options{History: &room.History{Size: 100, Encode: offsetEncode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for range 50 {
+		_ = r.Broadcast(protocol.Text, nil)
+	}
+	other := dial(t, serve(t, resumeHandler(r)))
+	wstest.WaitFor(t, 10*time.Second, "the other member to join", func() bool { return r.Len() == 1 })
+	joined := make(chan struct{})
+	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Resume(c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		if err := r.BroadcastFrom(m, protocol.Text, nil); err != nil { // offset 51
+			return err
+		}
+		close(joined)
+		_, _, err = c.Recv(ctx)
+		return err
+	})})
+	c := dial(t, url)
+	<-joined
+	_ = r.Broadcast(protocol.Text, nil) // offset 52
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	read := func(c *service.Conn, n int) []string {
+		var got []string
+		for range n {
+			_, data, err := c.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, string(data))
+		}
+		return got
+	}
+	var want []string
+	for i := 11; i <= 50; i++ {
+		want = append(want, strconv.Itoa(i))
+	}
+	want = append(want, "52")
+	if diff := cmp.Diff(want, read(c, 41)); diff != "" {
+		t.Errorf("the member catching up (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"51", "52"}, read(other, 2)); diff != "" {
+		t.Errorf("the other member (-want +got):\n%s", diff)
+	}
+}

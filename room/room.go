@@ -199,7 +199,7 @@ func (r *Room) fanOutLocked(msg message, except *Member) error {
 	}
 	r.seq++
 	if r.hist != nil {
-		r.hist.add(r.offsetLocked(), pm)
+		r.hist.add(r.offsetLocked(), pm, except)
 	}
 	it := item{pm: pm, seq: r.seq, except: except}
 	for _, s := range r.shards {
