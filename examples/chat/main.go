@@ -1,17 +1,35 @@
 // Command chat is a chat server: the page at / joins a room over a
 // WebSocket, gets a random nickname, and sees what everyone in the room
-// says, who joins and who leaves.
+// says, who joins and who leaves. When its connection drops, the page
+// reconnects by itself and shows the messages it missed meanwhile.
 //
 //	GET /                  the chat page (?room=NAME picks a room)
 //	/chat                  WebSocket: the room "lobby"
 //	/chat/NAME             WebSocket: the room NAME (a-z, 0-9 and -)
 //
-// Each text message a client sends reaches everyone in its room as
-// "user-N: message"; joins and departures are announced as
-// "user-N has joined." and "user-N has left.". A new member is first told
-// "you are user-N in ROOM.". The message "/who" is answered, to its
-// sender alone, with "in ROOM: user-N, user-M, ..." (every member,
-// sorted, wherever connected).
+// A client sends what its user says as text messages. The server sends
+// JSON objects, each with a "kind" and the "text" to show:
+//
+//	{"kind":"hello","text":"you are user-N in ROOM.","nick":"user-N","resumed":false}
+//	{"kind":"chat","text":"user-N: message","pos":"EPOCH:OFFSET"}
+//	{"kind":"notice","text":"user-N has joined.","pos":"EPOCH:OFFSET"}
+//	{"kind":"who","text":"in ROOM: user-N, user-M, ..."}
+//
+// "hello" comes first, to the member alone. What is said in the room,
+// and who joins, leaves or comes back, reaches everyone in it with its
+// position in the room's history ("pos"). "/who" is answered, to its
+// sender alone, with every member, sorted, wherever connected.
+//
+// A client that lost its connection dials again with the position of the
+// last message it received and its nickname in the query,
+// /chat/NAME?since=EPOCH:OFFSET&nick=user-N: it first receives the
+// messages it missed, then "hello" with "resumed":true, then the live
+// ones; the others hear that user-N is back. If they can no longer be
+// recovered (the room's history keeps the
+// last 1,000 messages of the last hour, and a server that restarted
+// without -nats has forgotten them), it joins afresh and "hello" says
+// why in "lost". Nicknames are not authenticated: a client that claims
+// one gets it.
 //
 // Usage:
 //
@@ -20,7 +38,11 @@
 // With -nats, rooms are shared with every chat server connected to the
 // same NATS servers (a comma-separated list): members of a room may be
 // connected to any of them, behind any load balancer, and everyone
-// hears everyone. Without it, rooms live in this process alone.
+// hears everyone. When the NATS servers run JetStream, the rooms'
+// histories are kept there, so that a page resumes on any of the chat
+// servers, even after the one it was on has died; without JetStream,
+// pages that reconnect cannot recover what they missed. Without -nats,
+// rooms and their histories live in this process alone.
 //
 // It prints "listening on HOST:PORT", then the URL to open, and serves
 // until interrupted (SIGINT or SIGTERM), then closes every connection with
@@ -30,6 +52,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +64,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -84,6 +108,36 @@ func newHandler(hub *room.Hub, logger *slog.Logger) http.Handler {
 	return sm
 }
 
+// event is a message from the server (see the package doc).
+type event struct {
+	Kind    string `json:"kind"`
+	Text    string `json:"text"`
+	Nick    string `json:"nick,omitempty"`
+	Resumed bool   `json:"resumed,omitempty"`
+	Lost    string `json:"lost,omitempty"`
+}
+
+// history is what each room keeps for pages that reconnect; Encode puts
+// each message's position in it.
+var history = room.History{Size: 1000, MaxAge: time.Hour, Encode: withPosition}
+
+// withPosition adds "pos" to a broadcast event: {"pos":"E:O",...}.
+func withPosition(pos room.Position, _ room.MemberInfo, typ protocol.MessageType, data []byte) (protocol.MessageType, []byte) {
+	out := make([]byte, 0, len(data)+len(pos.Epoch)+32)
+	out = append(out, `{"pos":"`...)
+	out = append(out, pos.String()...)
+	out = append(out, `",`...)
+	return typ, append(out, data[1:]...)
+}
+
+// marshal encodes an event.
+func marshal(e event) []byte {
+	data, _ := json.Marshal(e) // strings and bools only: never fails
+	return data
+}
+
+var validNick = regexp.MustCompile(`^user-[0-9]{4}$`)
+
 // chat serves one member of a room.
 func chat(hub *room.Hub) service.HandlerFunc {
 	return func(ctx context.Context, c *service.Conn) error {
@@ -91,30 +145,65 @@ func chat(hub *room.Hub) service.HandlerFunc {
 		if name == "" {
 			name = "lobby"
 		}
-		nick := fmt.Sprintf("user-%d", 1000+rand.IntN(9000))
-		m, err := hub.Join(name, c, map[string]string{"nick": nick})
-		if err != nil {
-			return err
+		q := c.Request().URL.Query()
+		nick := q.Get("nick")
+		if !validNick.MatchString(nick) {
+			nick = fmt.Sprintf("user-%d", 1000+rand.IntN(9000))
+		}
+		meta := map[string]string{"nick": nick}
+		hello := event{Kind: "hello", Nick: nick, Text: "you are " + nick + " in " + name + "."}
+		var m *room.Member
+		if since := q.Get("since"); since != "" {
+			pos, err := room.ParsePosition(since)
+			if err == nil {
+				m, err = hub.Resume(name, c, meta, pos)
+			}
+			// Not recoverable, a position that does not parse, or a
+			// history that cannot be read now: join afresh, saying why.
+			var re *room.RecoveryError
+			switch {
+			case errors.As(err, &re):
+				hello.Lost = re.Reason
+			case err != nil:
+				hello.Lost = err.Error()
+			}
+			hello.Resumed = m != nil
+		}
+		if m == nil {
+			var err error
+			if m, err = hub.Join(name, c, meta); err != nil {
+				return err
+			}
 		}
 		r := m.Room()
 		defer func() {
 			m.Leave()
-			_ = r.Broadcast(protocol.Text, []byte(nick+" has left."))
+			_ = r.Broadcast(protocol.Text, marshal(event{Kind: "notice", Text: nick + " has left."}))
 		}()
-		// A broadcast that could not reach the other servers (NATS is
-		// down and its buffer full) still reached this one's members:
-		// the sender is told, and goes on.
-		broadcast := func(msg []byte) error {
-			err := r.Broadcast(protocol.Text, msg)
+		// A broadcast that failed (NATS is down: with the history in
+		// JetStream it reached nobody, without it only this server's
+		// members) is reported to the sender, who goes on.
+		tell := func(err error) error {
 			if err == nil || errors.Is(err, room.ErrRoomClosed) {
 				return err
 			}
-			return m.Send(protocol.Text, []byte("(not delivered to other servers: "+err.Error()+")"))
+			return m.Send(protocol.Text, marshal(event{Kind: "notice", Text: "(not delivered: " + err.Error() + ")"}))
 		}
-		if err := m.Send(protocol.Text, []byte("you are "+nick+" in "+name+".")); err != nil {
+		broadcast := func(e event) error { return tell(r.Broadcast(protocol.Text, marshal(e))) }
+		// A resumed member gets hello once it has caught up.
+		if err := m.Send(protocol.Text, marshal(hello)); err != nil {
 			return err
 		}
-		if err := broadcast([]byte(nick + " has joined.")); err != nil {
+		// The others hear that a member is back; a resumed member's own
+		// page knows it from hello, which arrives once it has caught up,
+		// after every message it missed.
+		var err error
+		if hello.Resumed {
+			err = tell(r.BroadcastFrom(m, protocol.Text, marshal(event{Kind: "notice", Text: nick + " is back."})))
+		} else {
+			err = broadcast(event{Kind: "notice", Text: nick + " has joined."})
+		}
+		if err != nil {
 			return err
 		}
 		for {
@@ -129,12 +218,12 @@ func chat(hub *room.Hub) service.HandlerFunc {
 				continue
 			}
 			if string(data) == "/who" {
-				if err := m.Send(protocol.Text, []byte(who(r))); err != nil {
+				if err := m.Send(protocol.Text, marshal(event{Kind: "who", Text: who(r)})); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := broadcast(append([]byte(nick+": "), data...)); err != nil {
+			if err := broadcast(event{Kind: "chat", Text: nick + ": " + string(data)}); err != nil {
 				return err
 			}
 		}
@@ -155,7 +244,7 @@ func who(r *room.Room) string {
 // rooms are carried over NATS.
 func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logw, nil))
-	var opts room.Options
+	opts := room.Options{History: &history}
 	if natsURL != "" {
 		tr, err := natstransport.Connect(natsURL, &natstransport.Options{
 			OnError: func(err error) { logger.Warn("rooms", "err", err) },
@@ -164,6 +253,9 @@ func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) erro
 			return err
 		}
 		defer tr.Close()
+		if err := tr.KeepHistory(history); err != nil {
+			logger.Warn("rooms keep no history: pages that reconnect cannot recover what they missed", "err", err)
+		}
 		opts.Transport = tr
 	}
 	l, err := net.Listen("tcp", addr)

@@ -21,13 +21,10 @@ func askWho(t *testing.T, ctx context.Context, c *service.Conn) []string {
 	if err := c.SendText(ctx, "/who"); err != nil {
 		t.Fatal(err)
 	}
-	_, data, err := c.Recv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, ok := strings.CutPrefix(string(data), "in shared: ")
-	if !ok {
-		t.Fatalf("/who answered %q", data)
+	m := recv(t, ctx, c)
+	list, ok := strings.CutPrefix(m.Text, "in shared: ")
+	if m.Kind != "who" || !ok {
+		t.Fatalf("/who answered %+v", m)
 	}
 	nicks := strings.Split(list, ", ")
 	slices.Sort(nicks)
