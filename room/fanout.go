@@ -199,15 +199,28 @@ func (m *Member) queueAll(msgs []*service.PreparedMessage) bool {
 // drop removes members whose queue overflowed and closes their
 // connections.
 func (r *Room) drop(members []*Member) {
-	var dropped []*Member
 	r.mu.Lock()
+	dropped := r.dropLocked(members)
+	idle := len(dropped) > 0 && len(r.members) == 0
+	r.mu.Unlock()
+	r.closeDropped(dropped, idle)
+}
+
+// dropLocked removes members as too slow and returns those that were
+// in; the caller then calls closeDropped, unlocked.
+func (r *Room) dropLocked(members []*Member) []*Member {
+	var dropped []*Member
 	for _, m := range members {
 		if r.removeLocked(m, ErrTooSlow) {
 			dropped = append(dropped, m)
 		}
 	}
-	idle := len(dropped) > 0 && len(r.members) == 0
-	r.mu.Unlock()
+	return dropped
+}
+
+// closeDropped closes the connections of members dropped as too slow,
+// and tells the hub if the room is left idle.
+func (r *Room) closeDropped(dropped []*Member, idle bool) {
 	for _, m := range dropped {
 		go func() { _ = m.conn.Close(TooSlowCode, TooSlowReason) }()
 	}

@@ -57,6 +57,7 @@ func (r *Room) deliverShared(e Event, pm *service.PreparedMessage) {
 		r.mu.Unlock()
 		return
 	}
+	var lost []*Member
 	switch {
 	case pos.Epoch != r.hist.epoch:
 		// The first message here, or the Transport's history began
@@ -67,9 +68,21 @@ func (r *Room) deliverShared(e Event, pm *service.PreparedMessage) {
 	case pos.Offset <= r.offsetLocked():
 		r.mu.Unlock()
 		return // delivered already
+	case pos.Offset > r.offsetLocked()+1:
+		// Messages were lost on their way here: the Transport's history
+		// let them go before this process received them. The live
+		// members cannot have them: they are dropped as too slow, so
+		// that their clients come back and are told, and what is kept
+		// here begins again at this message.
+		r.hist.reset(pos.Epoch)
+		var live []*Member
+		for _, m := range r.members {
+			if m.shard != nil {
+				live = append(live, m)
+			}
+		}
+		lost = r.dropLocked(live)
 	}
-	// Normally the next one; after a gap (messages the Transport lost),
-	// the members go on from there.
 	r.seq = r.base + pos.Offset - 1
 	var except *Member
 	if e.Member.ID != "" {
@@ -79,7 +92,9 @@ func (r *Room) deliverShared(e Event, pm *service.PreparedMessage) {
 		close(r.moved)
 		r.moved = nil
 	}
+	idle := len(lost) > 0 && len(r.members) == 0
 	_ = r.fanOutLocked(message{pm: pm}, except)
+	r.closeDropped(lost, idle)
 }
 
 // offsetLocked returns the offset of the newest message delivered here,
