@@ -28,6 +28,11 @@ import (
 // A member that falls so far behind while catching up that the history
 // no longer holds its next message is dropped as too slow (see
 // ErrTooSlow).
+//
+// Over a HistoryTransport, from is checked against the Transport's
+// history, and the member catches up from the messages this process
+// keeps or from the Transport's, whichever holds them, on any process of
+// the room.
 func (r *Room) Resume(c *service.Conn, meta map[string]string, from Position) (*Member, error) {
 	return r.join(c, meta, &from)
 }

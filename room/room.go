@@ -134,6 +134,8 @@ func (r *Room) Broadcast(typ protocol.MessageType, data []byte) error {
 }
 
 // BroadcastFrom sends a message from member from to every other member.
+// A member catching up (see Resume) does not receive what it broadcasts
+// this way from the history either.
 func (r *Room) BroadcastFrom(from *Member, typ protocol.MessageType, data []byte) error {
 	return r.broadcast(from, typ, data)
 }

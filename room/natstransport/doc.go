@@ -85,7 +85,12 @@
 //     ones, on whichever server it comes back to;
 //   - an epoch begins when the room's subject holds no message (a new
 //     room, one whose messages all aged out, a stream made anew), so
-//     that a position from before is reported as of another epoch.
+//     that a position from before is reported as of another epoch;
+//     members that are live go on receiving the new epoch's messages;
+//   - a process that misses messages of the room (the stream let them
+//     go, beyond History.Size or MaxAge, before the process received
+//     them) drops its live members as too slow, so that their clients
+//     come back and are told, instead of letting them go on without.
 //
 // What is not: a broadcast whose append fails (NATS unreachable, or
 // other processes appending first 50 times in a row) returns an error
