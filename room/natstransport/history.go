@@ -183,7 +183,21 @@ func (a *attachment) receiveHistory(msg jetstream.Msg) {
 	a.mu.Unlock()
 }
 
-// historyEvent reads a message of a history.
+// historyHeader returns the headers of a history's message at pos, of
+// type typ, from member (which may be "").
+func historyHeader(pos room.Position, typ protocol.MessageType, member string) nats.Header {
+	h := nats.Header{}
+	h.Set(hdrEpoch, pos.Epoch)
+	h.Set(hdrOffset, strconv.FormatUint(pos.Offset, 10))
+	h.Set(hdrType, typ.String())
+	if member != "" {
+		h.Set(hdrMember, member)
+	}
+	return h
+}
+
+// historyEvent reads a message of a history, as historyHeader and Append
+// write it.
 func historyEvent(h nats.Header, data []byte) (room.Event, error) {
 	off, err := strconv.ParseUint(h.Get(hdrOffset), 10, 64)
 	if err != nil || off == 0 {
@@ -245,14 +259,7 @@ func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.P
 		if err != nil {
 			return room.Position{}, err
 		}
-		msg := nats.NewMsg(subject)
-		msg.Header.Set(hdrEpoch, next.Epoch)
-		msg.Header.Set(hdrOffset, strconv.FormatUint(next.Offset, 10))
-		msg.Header.Set(hdrType, typ.String())
-		if from.ID != "" {
-			msg.Header.Set(hdrMember, from.ID)
-		}
-		msg.Data = data
+		msg := &nats.Msg{Subject: subject, Header: historyHeader(next, typ, from.ID), Data: data}
 		ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
 		ack, err := t.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(hs.seq))
 		cancel()
