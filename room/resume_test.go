@@ -327,13 +327,7 @@ func TestHubKeepsRoomsWithHistory(t *testing.T) {
 // waitMembers waits until r has n local members.
 func waitMembers(t *testing.T, r *room.Room, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Len() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("room has %d members, want %d", r.Len(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wstest.WaitFor(t, 10*time.Second, fmt.Sprintf("%d members", n), func() bool { return r.Len() == n })
 }
 
 func TestParsePosition(t *testing.T) {
@@ -472,28 +466,7 @@ func TestResumeOvertaken(t *testing.T) {
 // has caught up.
 func TestSendWhileCatchingUp(t *testing.T) {
 	t.Parallel()
-	r, err := room.New("direct", &room.Options{History: &room.History{Size: 100, Encode: offsetEncode}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for range 50 {
-		_ = r.Broadcast(protocol.Text, nil)
-	}
-	joined := make(chan struct{})
-	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Resume(c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
-		if err != nil {
-			return err
-		}
-		defer m.Leave()
-		if err := m.Send(protocol.Text, []byte("direct")); err != nil {
-			return err
-		}
-		close(joined)
-		_, _, err = c.Recv(ctx)
-		return err
-	})})
+	r, url, joined := catchingUp(t, func(m *room.Member) error { return m.Send(protocol.Text, []byte("direct")) })
 	c := dial(t, url)
 	<-joined
 	_ = r.Broadcast(protocol.Text, nil) // live: offset 51
@@ -538,30 +511,10 @@ func TestSendWhileCatchingUp(t *testing.T) {
 // reading.
 func TestBroadcastFromWhileCatchingUp(t *testing.T) {
 	t.Parallel()
-	r, err := room.New("own", &room.Options{History: &room.History{Size: 100, Encode: offsetEncode}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for range 50 {
-		_ = r.Broadcast(protocol.Text, nil)
-	}
+	var r *room.Room
+	r, url, joined := catchingUp(t, func(m *room.Member) error { return r.BroadcastFrom(m, protocol.Text, nil) }) // offset 51
 	other := dial(t, serve(t, resumeHandler(r)))
-	wstest.WaitFor(t, 10*time.Second, "the other member to join", func() bool { return r.Len() == 1 })
-	joined := make(chan struct{})
-	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Resume(c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
-		if err != nil {
-			return err
-		}
-		defer m.Leave()
-		if err := r.BroadcastFrom(m, protocol.Text, nil); err != nil { // offset 51
-			return err
-		}
-		close(joined)
-		_, _, err = c.Recv(ctx)
-		return err
-	})})
+	waitMembers(t, r, 1)
 	c := dial(t, url)
 	<-joined
 	_ = r.Broadcast(protocol.Text, nil) // offset 52
@@ -589,4 +542,35 @@ func TestBroadcastFromWhileCatchingUp(t *testing.T) {
 	if diff := cmp.Diff([]string{"51", "52"}, read(other, 2)); diff != "" {
 		t.Errorf("the other member (-want +got):\n%s", diff)
 	}
+}
+
+// catchingUp returns a room with a history of 100 messages that has
+// broadcast 50 (offsetEncode gives each its offset), and the URL of a
+// server that resumes each client in it from offset 10 and then, while
+// the member catches up, calls then and closes joined.
+func catchingUp(t *testing.T, then func(*room.Member) error) (*room.Room, string, chan struct{}) {
+	t.Helper()
+	r, err := room.New("catching-up", &room.Options{History: &room.History{Size: 100, Encode: offsetEncode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	for range 50 {
+		_ = r.Broadcast(protocol.Text, nil)
+	}
+	joined := make(chan struct{})
+	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Resume(c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		if err := then(m); err != nil {
+			return err
+		}
+		close(joined)
+		_, _, err = c.Recv(ctx)
+		return err
+	})})
+	return r, url, joined
 }

@@ -39,6 +39,20 @@ func artifact(t *testing.T, name string) string {
 	return filepath.Join(dir, name)
 }
 
+// screenshot keeps a picture of the page as the artifact name.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // quality 100 gives a PNG
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := artifact(t, name)
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
+
 // waitLine waits until the page shows a line matching re and returns it.
 func waitLine(ctx context.Context, re *regexp.Regexp) (string, error) {
 	for {
@@ -177,16 +191,7 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	// The screenshot, while both are in the room.
-	png, err := chromedp.Run(one, chromedp.FullScreenshot(100)) // quality 100 gives a PNG
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := artifact(t, "chat-browser.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	screenshot(t, one, "chat-browser.png") // while both are in the room
 
 	// Closing the second tab closes its socket: the first sees it leave.
 	cancelTwo()
@@ -294,14 +299,5 @@ func TestBrowserReconnect(t *testing.T) {
 	if _, err := waitLine(one, regexp.MustCompile("^"+nickOne+`: and now live$`)); err != nil {
 		t.Fatalf("first page: %v", err)
 	}
-
-	png, err := chromedp.Run(one, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := artifact(t, "chat-reconnect.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", shot)
+	screenshot(t, one, "chat-reconnect.png")
 }

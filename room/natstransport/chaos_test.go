@@ -1,14 +1,12 @@
 package natstransport_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/wsmap/wsmap/internal/natstest"
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/room/natstransport"
@@ -35,35 +34,7 @@ const (
 // startHistoryChild starts runHistoryChild in a process of its own.
 func startHistoryChild(t *testing.T, url, addr, name string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childNATSEnv+"="+url, childHistoryAddrEnv+"="+addr, childNameEnv+"="+name)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	ready := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		ready <- sc.Scan() && strings.HasPrefix(sc.Text(), "listening on ")
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case ok := <-ready:
-		if !ok {
-			t.Fatal("child server did not start")
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("child server did not start")
-	}
+	cmd, _ := startChildProcess(t, childNATSEnv+"="+url, childHistoryAddrEnv+"="+addr, childNameEnv+"="+name)
 	return cmd
 }
 
@@ -219,7 +190,7 @@ func TestHistoryChaos(t *testing.T) {
 			clients = append(clients, cc)
 		}
 	}
-	waitFor(t, "every client to join", func() bool {
+	wstest.WaitFor(t, 30*time.Second, "every client to join", func() bool {
 		ra, rb := a.hub.Room("h"), b.hub.Room("h")
 		return ra != nil && rb != nil && ra.Len() == 2 && rb.Len() == 2 && clients[4].r.State() == service.RedialConnected && clients[5].r.State() == service.RedialConnected
 	})
@@ -275,7 +246,7 @@ func TestHistoryChaos(t *testing.T) {
 			}
 		}
 	}()
-	waitFor(t, "every client to reach the room's last message", func() bool {
+	wstest.WaitFor(t, 30*time.Second, "every client to reach the room's last message", func() bool {
 		head, _, err := a.tr.Read("h", room.Position{}, 0)
 		if err == nil || head.Offset == 0 {
 			return false // a RecoveryError tells the head; the zero position is of no epoch
@@ -347,17 +318,5 @@ func TestHistoryChaos(t *testing.T) {
 		if next[s] == 0 {
 			t.Errorf("no message from %c", s)
 		}
-	}
-}
-
-// waitFor waits up to 30s for cond.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsmap/wsmap/internal/natstest"
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/room/natstransport"
@@ -78,7 +79,11 @@ func newHistoryHub(tr *natstransport.Transport) *room.Hub {
 // message ("since " and the value): "join", or a position to resume
 // from. A position
 // that cannot be recovered closes the connection with 4000.
-func historyHandler(hub *room.Hub) http.Handler {
+func historyHandler(hub *room.Hub) http.Handler { return greetingHandler(hub, "") }
+
+// greetingHandler is historyHandler that also sends each member greeting
+// alone (Member.Send) once it has joined or resumed, unless it is "".
+func greetingHandler(hub *room.Hub, greeting string) http.Handler {
 	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		since := c.Request().URL.Query().Get("since")
 		if since == "" {
@@ -106,6 +111,11 @@ func historyHandler(hub *room.Hub) http.Handler {
 			return &service.CloseError{Code: 4000, Reason: err.Error()}
 		}
 		defer m.Leave()
+		if greeting != "" {
+			if err := m.Send(protocol.Text, []byte(greeting)); err != nil {
+				return err
+			}
+		}
 		_, _, err = c.Recv(ctx)
 		return err
 	})}
@@ -192,7 +202,7 @@ func TestHistoryAcrossServers(t *testing.T) {
 	// A client reads on a, leaves; b goes on broadcasting; the client
 	// comes back on b.
 	c := dial(t, a.base+"/?since=join")
-	waitLen(t, ra, 2)
+	wstest.WaitFor(t, 10*time.Second, "the client to join on a", func() bool { return ra.Len() == 2 })
 	for i := range 10 {
 		_ = ra.Broadcast(protocol.Text, fmt.Appendf(nil, "c%d", i))
 	}
@@ -233,18 +243,6 @@ func TestHistoryAcrossServers(t *testing.T) {
 		if code != 4000 || !strings.Contains(reason, tt.reason) {
 			t.Errorf("resume from %v: closed with %d %q, want 4000 and %q", tt.from, code, reason, tt.reason)
 		}
-	}
-}
-
-// waitLen waits until r has n local members.
-func waitLen(t *testing.T, r *room.Room, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for r.Len() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("room has %d members, want %d", r.Len(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -297,32 +295,8 @@ func TestHistoryBoundsAndEpochs(t *testing.T) {
 	small := func(tr *natstransport.Transport) *room.Hub {
 		return room.NewHub(&room.Options{Transport: tr, History: &room.History{Size: 5, Encode: offsetText}})
 	}
-	// The handler of historyHandler, which also greets each member with
-	// a message of its own, "0 - hello".
-	greeting := func(hub *room.Hub) http.Handler {
-		return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			var m *room.Member
-			var err error
-			if since := c.Request().URL.Query().Get("since"); since != "join" {
-				pos, perr := room.ParsePosition(since)
-				if perr != nil {
-					return &service.CloseError{Code: 4400, Reason: perr.Error()}
-				}
-				m, err = hub.Resume("h", c, nil, pos)
-			} else {
-				m, err = hub.Join("h", c, nil)
-			}
-			if err != nil {
-				return &service.CloseError{Code: 4000, Reason: err.Error()}
-			}
-			defer m.Leave()
-			if err := m.Send(protocol.Text, []byte("0 - hello")); err != nil {
-				return err
-			}
-			_, _, err = c.Recv(ctx)
-			return err
-		})}
-	}
+	// Each member is greeted with a message of its own, "0 - hello".
+	greeting := func(hub *room.Hub) http.Handler { return greetingHandler(hub, "0 - hello") }
 	a, b := startHistoryNodeWith(t, url, small, greeting), startHistoryNodeWith(t, url, small, greeting)
 	live := dial(t, a.base+"/?since=join")
 	if off, text := recvOffset(t, live, "the live member"); off != 0 || text != "hello" {

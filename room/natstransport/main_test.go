@@ -151,8 +151,19 @@ type child struct {
 // the test if it still runs.
 func startChild(t *testing.T, url string) *child {
 	t.Helper()
+	cmd, addr := startChildProcess(t, childNATSEnv+"="+url)
+	return &child{cmd: cmd, base: "ws://" + addr}
+}
+
+// startChildProcess runs this test binary again with env added to its
+// environment, which makes it a server of the test's (see TestMain), and
+// waits for its "listening on HOST:PORT" line: it returns the process
+// and the address. The process is killed at the end of the test if it
+// still runs.
+func startChildProcess(t *testing.T, env ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childNATSEnv+"="+url)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -165,25 +176,27 @@ func startChild(t *testing.T, url string) *child {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	})
-	lines := make(chan string, 1)
+	first := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		if sc.Scan() {
-			lines <- sc.Text()
+			first <- sc.Text()
 		}
-		close(lines)
+		close(first)
+		for sc.Scan() { // whatever else it prints
+		}
 	}()
 	select {
-	case line := <-lines:
+	case line := <-first:
 		addr, ok := strings.CutPrefix(line, "listening on ")
 		if !ok {
 			t.Fatalf("child said %q", line)
 		}
-		return &child{cmd: cmd, base: "ws://" + addr}
+		return cmd, addr
 	case <-time.After(20 * time.Second):
 		t.Fatal("child server did not start")
 	}
-	return nil
+	return nil, ""
 }
 
 // runChild is the child process: a wsmap server serving member over a
