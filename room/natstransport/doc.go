@@ -102,6 +102,15 @@
 // servers, KeepHistory fails with ErrNoJetStream, the room carries
 // messages as without a history, and Resume reports "no history".
 //
+// What it costs: a process appends to one room one broadcast at a time,
+// each a round trip to JetStream, so that a room's broadcasts from one
+// process are bounded by that round trip (processes appending to the
+// same room at once take turns, the later ones trying again); each room
+// a process has attached has an ordered consumer of its own in
+// JetStream. The stream's bounds are one for all the rooms of the
+// Transports that share a prefix: every History over them must be the
+// same (a KeepHistory with other bounds updates the stream for all).
+//
 // # Concurrency
 //
 // A Transport's methods are safe for concurrent use. Each attached room
