@@ -86,6 +86,11 @@ func notEpochRune(r rune) bool {
 // its position.
 var ErrUnrecoverable = errors.New("room: position cannot be recovered")
 
+// ErrHistoryUnavailable is matched by the error of a HistoryTransport's
+// KeepHistory that cannot keep histories as it is set up: a room made
+// with History over it carries its messages without one.
+var ErrHistoryUnavailable = errors.New("room: the Transport keeps no history")
+
 // RecoveryError says why a position cannot be recovered: the application
 // then resynchronizes the client, for example by joining it afresh and
 // sending it the state it needs.

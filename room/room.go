@@ -100,9 +100,12 @@ func New(name string, opts *Options) (*Room, error) {
 			if !ok {
 				return nil, fmt.Errorf("room %q: History over a Transport needs a HistoryTransport, which %T is not", name, r.tr)
 			}
-			if err := ht.KeepHistory(*opts.History); err != nil {
+			switch err := ht.KeepHistory(*opts.History); {
+			case errors.Is(err, ErrHistoryUnavailable):
 				r.hist, r.noHist = nil, err
-			} else {
+			case err != nil:
+				return nil, fmt.Errorf("room %q: history: %w", name, err)
+			default:
 				r.shared = ht
 				r.hist.epoch = "" // learnt from the Transport
 				r.byID = make(map[string]*Member)

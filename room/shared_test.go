@@ -3,6 +3,7 @@ package room_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 // hand, as if from other processes' appends.
 type handTransport struct {
 	deliver func(room.Event)
+	keepErr error // what KeepHistory returns
 }
 
 func (h *handTransport) Attach(_ string, deliver func(room.Event)) (func(), error) {
@@ -23,7 +25,7 @@ func (h *handTransport) Attach(_ string, deliver func(room.Event)) (func(), erro
 }
 
 func (h *handTransport) Publish(string, room.Event) error { return nil }
-func (h *handTransport) KeepHistory(room.History) error   { return nil }
+func (h *handTransport) KeepHistory(room.History) error   { return h.keepErr }
 func (h *handTransport) Read(name string, from room.Position, _ int) (room.Position, []room.Event, error) {
 	return room.Position{}, nil, &room.RecoveryError{Room: name, Position: from, Reason: "no history"}
 }
@@ -90,4 +92,33 @@ func TestSharedHistoryGap(t *testing.T) {
 	<-members
 	tr.deliver(message(6))
 	expect(later, "6")
+}
+
+// TestSharedHistoryUnavailable: a Transport that cannot keep histories as
+// it is set up (ErrHistoryUnavailable) gives a room without one, whose
+// Resume says why; any other failure of KeepHistory fails New, rather
+// than give a room whose members would get messages without positions.
+func TestSharedHistoryUnavailable(t *testing.T) {
+	t.Parallel()
+	why := fmt.Errorf("no store here: %w", room.ErrHistoryUnavailable)
+	r, err := room.New("plain", &room.Options{Transport: &handTransport{keepErr: why}, History: &room.History{Size: 10}})
+	if err != nil {
+		t.Fatalf("New over a Transport that keeps no history: %v", err)
+	}
+	defer r.Close()
+	errc := make(chan error, 1)
+	dial(t, serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		_, err := r.Resume(c, nil, room.Position{Epoch: "e", Offset: 1})
+		errc <- err
+		return nil
+	})}))
+	var re *room.RecoveryError
+	if err := <-errc; !errors.As(err, &re) || re.Reason != "no history" || !errors.Is(err, why) {
+		t.Errorf("Resume: %v, want a RecoveryError for no history, wrapping why", err)
+	}
+
+	broken := errors.New("stream: timeout")
+	if _, err := room.New("broken", &room.Options{Transport: &handTransport{keepErr: broken}, History: &room.History{Size: 10}}); !errors.Is(err, broken) {
+		t.Errorf("New over a Transport whose KeepHistory failed: %v, want that error", err)
+	}
 }

@@ -34,9 +34,11 @@ type HistoryTransport interface {
 	Transport
 
 	// KeepHistory asks the Transport to keep the histories of the rooms
-	// it carries within h's bounds. An error says it cannot (such as a
-	// NATS server without JetStream): the room then keeps no history,
-	// and Resume says so. New calls it before Attach.
+	// it carries within h's bounds. An error matching
+	// ErrHistoryUnavailable says it cannot, by the way it is set up
+	// (such as a NATS server without JetStream): the room then keeps no
+	// history, and Resume says so. Any other error fails New. New calls
+	// it before Attach.
 	KeepHistory(h History) error
 
 	// Append keeps a broadcast from member from in the room's history

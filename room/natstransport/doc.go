@@ -100,7 +100,9 @@
 // delivery costs a round trip to JetStream; presence events and
 // Member.Send messages are not kept. Without JetStream on the NATS
 // servers, KeepHistory fails with ErrNoJetStream, the room carries
-// messages as without a history, and Resume reports "no history".
+// messages as without a history, and Resume reports "no history";
+// JetStream failing otherwise (for more than 5 seconds of tries) fails
+// KeepHistory with that error, and the room is not made.
 //
 // What it costs: a process appends to one room one broadcast at a time,
 // each a round trip to JetStream, so that a room's broadcasts from one

@@ -60,8 +60,15 @@ const maxAppendTries = 50
 const histTimeout = 5 * time.Second
 
 // ErrNoJetStream is returned, wrapped, by KeepHistory when the NATS
-// servers have no JetStream: rooms then keep no history.
-var ErrNoJetStream = errors.New("natstransport: JetStream is not available")
+// servers have no JetStream: rooms then keep no history. It matches
+// room.ErrHistoryUnavailable.
+var ErrNoJetStream error = noJetStream{}
+
+type noJetStream struct{}
+
+func (noJetStream) Error() string { return "natstransport: JetStream is not available" }
+
+func (noJetStream) Is(target error) bool { return target == room.ErrHistoryUnavailable }
 
 var _ room.HistoryTransport = (*Transport)(nil)
 
@@ -96,9 +103,7 @@ func (t *Transport) KeepHistory(h room.History) error {
 	if err != nil {
 		return fmt.Errorf("natstransport: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
-	defer cancel()
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:              histStreamName(t.prefix),
 		Subjects:          []string{t.prefix + ".hist.*"},
 		Retention:         jetstream.LimitsPolicy,
@@ -107,15 +112,26 @@ func (t *Transport) KeepHistory(h room.History) error {
 		Discard:           jetstream.DiscardOld,
 		Storage:           jetstream.FileStorage,
 		AllowDirect:       true,
-	})
-	if err != nil {
-		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders) {
+	}
+	// JetStream may refuse for a moment what it grants a moment later:
+	// while it starts, or while another process makes the same stream.
+	ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
+	defer cancel()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		st, err := js.CreateOrUpdateStream(ctx, cfg)
+		switch {
+		case err == nil:
+			t.js, t.stream, t.histSize, t.histAge = js, st, h.Size, age
+			return nil
+		case errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders):
 			return fmt.Errorf("%w: %w", ErrNoJetStream, err)
 		}
-		return fmt.Errorf("natstransport: history stream: %w", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natstransport: history stream: %w", err)
+		case <-time.After(wait):
+		}
 	}
-	t.js, t.stream, t.histSize, t.histAge = js, st, h.Size, age
-	return nil
 }
 
 // histSubject returns the subject of the named room's history.

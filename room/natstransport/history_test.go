@@ -257,8 +257,8 @@ func TestHistoryWithoutJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if err := tr.KeepHistory(room.History{Size: 10}); !errors.Is(err, natstransport.ErrNoJetStream) {
-		t.Fatalf("KeepHistory without JetStream: %v, want ErrNoJetStream", err)
+	if err := tr.KeepHistory(room.History{Size: 10}); !errors.Is(err, natstransport.ErrNoJetStream) || !errors.Is(err, room.ErrHistoryUnavailable) {
+		t.Fatalf("KeepHistory without JetStream: %v, want ErrNoJetStream, matching room.ErrHistoryUnavailable", err)
 	}
 	r, err := room.New("plain", &room.Options{Transport: tr, History: &room.History{Size: 10}})
 	if err != nil {
