@@ -117,10 +117,6 @@ type event struct {
 	Lost    string `json:"lost,omitempty"`
 }
 
-// history is what each room keeps for pages that reconnect; Encode puts
-// each message's position in it.
-var history = room.History{Size: 1000, MaxAge: time.Hour, Encode: withPosition}
-
 // withPosition adds "pos" to a broadcast event: {"pos":"E:O",...}.
 func withPosition(pos room.Position, _ room.MemberInfo, typ protocol.MessageType, data []byte) (protocol.MessageType, []byte) {
 	out := make([]byte, 0, len(data)+len(pos.Epoch)+32)
@@ -244,7 +240,10 @@ func who(r *room.Room) string {
 // rooms are carried over NATS.
 func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(logw, nil))
-	opts := room.Options{History: &history}
+	// What each room keeps for pages that reconnect; Encode puts each
+	// message's position in it.
+	history := &room.History{Size: 1000, MaxAge: time.Hour, Encode: withPosition}
+	opts := room.Options{History: history}
 	if natsURL != "" {
 		tr, err := natstransport.Connect(natsURL, &natstransport.Options{
 			OnError: func(err error) { logger.Warn("rooms", "err", err) },
@@ -253,8 +252,11 @@ func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) erro
 			return err
 		}
 		defer tr.Close()
-		if err := tr.KeepHistory(history); err != nil {
+		switch err := tr.KeepHistory(*history); {
+		case errors.Is(err, room.ErrHistoryUnavailable):
 			logger.Warn("rooms keep no history: pages that reconnect cannot recover what they missed", "err", err)
+		case err != nil:
+			logger.Warn("rooms' history: each room tries again as it is made", "err", err)
 		}
 		opts.Transport = tr
 	}
