@@ -27,8 +27,8 @@ func (r *Room) broadcastShared(from MemberInfo, typ protocol.MessageType, data [
 		if encode != nil {
 			t, d = encode(pos, from, typ, data)
 		}
-		if _, err := service.NewPreparedMessage(t, d); err != nil {
-			return 0, nil, err
+		if !t.Valid() {
+			return 0, nil, fmt.Errorf("invalid message type %v", t)
 		}
 		return t, d, nil
 	})
