@@ -351,23 +351,23 @@ func (t *Transport) Read(name string, from room.Position, max int) (room.Positio
 	case from.Offset == head.Offset:
 		return head, nil, nil
 	}
-	// The room's oldest message kept says whether the one after from
-	// still is.
-	firstSeq, first, err := firstOnSubject(st, subject)
-	switch {
-	case errors.Is(err, errNotKept):
-		return refuse("aged out") // all gone since the last was read
-	case err != nil:
-		return head, nil, fmt.Errorf("natstransport: room %q: history: %w", name, err)
-	case first.Epoch != from.Epoch || from.Offset+1 < first.Offset:
-		return refuse("aged out")
-	case max <= 0:
-		return head, nil, nil
-	}
-	// A read that goes on from the last one starts after it; any other
-	// looks for the stream sequence of the message after from.
-	seq, ok := t.readOn(name, from)
-	if !ok {
+	// A read that goes on from the last one starts after it (a message
+	// trimmed since is seen below); any other first asks the room's
+	// oldest message kept whether the one after from still is, then
+	// looks for its stream sequence.
+	seq, onward := t.readOn(name, from)
+	if !onward || max <= 0 {
+		firstSeq, first, err := firstOnSubject(st, subject)
+		switch {
+		case errors.Is(err, errNotKept):
+			return refuse("aged out") // all gone since the last was read
+		case err != nil:
+			return head, nil, fmt.Errorf("natstransport: room %q: history: %w", name, err)
+		case first.Epoch != from.Epoch || from.Offset+1 < first.Offset:
+			return refuse("aged out")
+		case max <= 0:
+			return head, nil, nil
+		}
 		if seq, err = seqOfOffset(st, subject, firstSeq, lastSeq, from.Offset+1); err != nil {
 			if errors.Is(err, errNotKept) {
 				return refuse("aged out")
