@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/time/rate"
 
 	"github.com/wsmap/wsmap/internal/wstest"
@@ -21,6 +22,7 @@ import (
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
+	"github.com/wsmap/wsmap/wsmaptest"
 )
 
 // logBuffer collects JSON log records from several goroutines.
@@ -321,5 +323,46 @@ func TestLogHandshake(t *testing.T) {
 		if rec["identity"] != "alice" || rec["route"] != route {
 			t.Errorf("%s: identity %v, route %v; want alice on %s", rec["msg"], rec["identity"], rec["route"], route)
 		}
+	}
+}
+
+// TestProbeBehindLogHandshake checks that wsmaptest.Probe names the route
+// of a mux whose handshakes LogHandshake logs, set up as
+// docs/middleware.md shows, for accepted and refused handshakes alike,
+// and that LogHandshake's record names it too.
+func TestProbeBehindLogHandshake(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	m := &mux.Mux{}
+	m.Use(middleware.RequestID(&middleware.RequestIDOptions{}), middleware.LogHandshake(logger))
+	m.UseConn(middleware.Log(logger))
+	const route = `/calc/(?P<session>[^/]+)`
+	m.Handle(route, commands, "calc.v2", "calc.v1")
+	tests := []struct {
+		name  string
+		offer []string
+		want  wsmaptest.ProbeResult
+	}{
+		{"accepted", []string{"calc.v1"}, wsmaptest.ProbeResult{Status: http.StatusSwitchingProtocols, Protocol: "calc.v1", Route: route}},
+		{"refused", []string{"calc.v3"}, wsmaptest.ProbeResult{Status: http.StatusBadRequest, Route: route,
+			Reason: "no offered subprotocol is supported; supported: calc.v2, calc.v1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := wsmaptest.Probe(m, wsmaptest.UpgradeRequest("/calc/abc", tt.offer...))
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(wsmaptest.ProbeResult{}, "Header")); diff != "" {
+				t.Errorf("Probe (-want +got):\n%s", diff)
+			}
+		})
+	}
+	var refused []map[string]any
+	for _, rec := range logs.records(t) {
+		if rec["msg"] == "websocket refused" {
+			refused = append(refused, rec)
+		}
+	}
+	if len(refused) != 1 || refused[0]["route"] != route {
+		t.Errorf("LogHandshake's records of refusals: %v, want one with route %s", refused, route)
 	}
 }

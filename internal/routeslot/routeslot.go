@@ -13,8 +13,14 @@ type Slot struct{ Pattern string }
 
 type key struct{}
 
-// With returns a copy of r carrying a new, empty slot, and the slot.
+// With returns a request carrying a slot, and the slot. When r carries
+// one already, put there by a layer further out, r and that slot are
+// returned, so that every layer reads what the router fills in; else a
+// copy of r with a new, empty slot.
 func With(r *http.Request) (*http.Request, *Slot) {
+	if s, ok := r.Context().Value(key{}).(*Slot); ok {
+		return r, s
+	}
 	s := &Slot{}
 	return r.WithContext(context.WithValue(r.Context(), key{}, s)), s
 }
