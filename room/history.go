@@ -97,16 +97,23 @@ var ErrHistoryUnavailable = errors.New("room: the Transport keeps no history")
 type RecoveryError struct {
 	Room     string
 	Position Position // the position asked for
-	Current  Position // the room's newest position
-	Reason   string   // "no history", "another epoch", "aged out" or "ahead of the room"
+	// Current is the room's newest position: a member that joins the
+	// room afresh receives the messages after it. It is the zero
+	// Position when there is no room to name (see Hub.Resume).
+	Current Position
+	Reason  string // "no history", "another epoch", "aged out" or "ahead of the room"
 	// Err is, for "no history" over a HistoryTransport, why it keeps
 	// none (such as natstransport.ErrNoJetStream).
 	Err error
 }
 
-// Error describes the position and the reason.
+// Error describes the position and the reason, and where the room is
+// unless Current is the zero Position.
 func (e *RecoveryError) Error() string {
-	s := fmt.Sprintf("room %q: position %s cannot be recovered: %s (the room is at %s)", e.Room, e.Position, e.Reason, e.Current)
+	s := fmt.Sprintf("room %q: position %s cannot be recovered: %s", e.Room, e.Position, e.Reason)
+	if e.Current != (Position{}) {
+		s += fmt.Sprintf(" (the room is at %s)", e.Current)
+	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

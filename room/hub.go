@@ -36,18 +36,25 @@ func (h *Hub) Join(name string, c *service.Conn, meta map[string]string) (*Membe
 	return h.join(name, c, meta, nil)
 }
 
-// Resume adds c to the named room from a position, creating the room if
-// need be (a room made anew is of a new epoch, so that the position is
-// then reported as not recoverable). See Room.Resume.
+// Resume adds c to the named room from a position. See Room.Resume.
+//
+// A room the hub does not hold has, in this process, none of the
+// messages after from: Resume then makes no room and returns a
+// *RecoveryError whose Current is the zero Position, since the room
+// that a Join then makes is of a new epoch. Only over a HistoryTransport,
+// whose history may hold them, does it make the room to resume in.
 func (h *Hub) Resume(name string, c *service.Conn, meta map[string]string, from Position) (*Member, error) {
 	return h.join(name, c, meta, &from)
 }
 
 func (h *Hub) join(name string, c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
 	for {
-		r, err := h.room(name)
+		r, err := h.room(name, from == nil || h.opts.Transport != nil && h.opts.History != nil)
 		if err != nil {
 			return nil, err
+		}
+		if r == nil {
+			return nil, h.unheld(name, c, *from)
 		}
 		m, err := r.join(c, meta, from)
 		switch {
@@ -80,10 +87,12 @@ func (h *Hub) Rooms() []string {
 	return names
 }
 
-func (h *Hub) room(name string) (*Room, error) {
+// room returns the named room, making it if the hub holds none and create
+// is set, else nil.
+func (h *Hub) room(name string, create bool) (*Room, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if r := h.rooms[name]; r != nil {
+	if r := h.rooms[name]; r != nil || !create {
 		return r, nil
 	}
 	r, err := New(name, &h.opts)
@@ -93,6 +102,20 @@ func (h *Hub) room(name string) (*Room, error) {
 	r.onIdle = h.idle
 	h.rooms[name] = r
 	return r, nil
+}
+
+// unheld returns the error of a resume from p into the named room, which
+// the hub does not hold and whose history, if it has one, is kept in
+// this process.
+func (h *Hub) unheld(name string, c *service.Conn, p Position) error {
+	if c.State() != service.StateOpen {
+		return ErrNotOpen // as Room.Resume says first
+	}
+	reason := "another epoch"
+	if h.opts.History == nil {
+		reason = "no history"
+	}
+	return &RecoveryError{Room: name, Position: p, Reason: reason}
 }
 
 // idle closes r and forgets it if it is still empty, or, if it keeps a

@@ -380,8 +380,8 @@ func FuzzParsePosition(f *testing.F) {
 }
 
 // TestHubForgetsRoomMadeForRefusedResume: a resume into a room the hub
-// does not hold makes the room, of a new epoch, refuses the position,
-// and leaves no empty room behind.
+// does not hold is refused as of another epoch, and leaves no empty room
+// behind.
 func TestHubForgetsRoomMadeForRefusedResume(t *testing.T) {
 	t.Parallel()
 	hub := room.NewHub(&room.Options{History: &room.History{Size: 10}})

@@ -1,0 +1,153 @@
+package room_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/service"
+)
+
+// positionEncode makes each broadcast the wire form of its position.
+func positionEncode(pos room.Position, _ room.MemberInfo, _ protocol.MessageType, _ []byte) (protocol.MessageType, []byte) {
+	return protocol.Text, []byte(pos.String())
+}
+
+// hubRoom is what a hub holds of the room "r" when a client asks to
+// resume in it.
+type hubRoom int
+
+const (
+	noRoom        hubRoom = iota // the room was never made
+	heldRoom                     // a member is in it, and it has had 3 messages
+	forgottenRoom                // it had 3 messages, then its member left and it aged out
+)
+
+// TestHubResumeRefusedCurrent: the Current of a refused Hub.Resume is
+// where a client that then joins afresh starts: its first message is the
+// one after Current, in Current's epoch; or, when the hub holds no room
+// to name, Current is the zero Position and the client starts a new
+// epoch at offset 1.
+func TestHubResumeRefusedCurrent(t *testing.T) {
+	t.Parallel()
+	history := func(maxAge time.Duration) *room.Options {
+		return &room.Options{History: &room.History{Size: 2, MaxAge: maxAge, Encode: positionEncode}}
+	}
+	other := func(room.Position) room.Position { return room.Position{Epoch: "old", Offset: 7} }
+	tests := []struct {
+		name   string
+		opts   *room.Options
+		before hubRoom
+		from   func(last room.Position) room.Position // last: the room's newest position, if it was made
+		reason string
+	}{
+		{"a room never made", history(0), noRoom, other, "another epoch"},
+		{"the zero position in a room never made", history(0), noRoom, func(room.Position) room.Position { return room.Position{} }, "another epoch"},
+		{"a forgotten room", history(50 * time.Millisecond), forgottenRoom, func(last room.Position) room.Position { return last }, "another epoch"},
+		{"a room never made, without history", nil, noRoom, other, "no history"},
+		{"a held room without history", nil, heldRoom, other, "no history"},
+		{"another epoch of a held room", history(0), heldRoom, other, "another epoch"},
+		{"ahead of a held room", history(0), heldRoom, func(last room.Position) room.Position {
+			return room.Position{Epoch: last.Epoch, Offset: last.Offset + 5}
+		}, "ahead of the room"},
+		{"aged out of a held room", history(0), heldRoom, func(last room.Position) room.Position { return room.Position{Epoch: last.Epoch} }, "aged out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			hub := room.NewHub(tt.opts)
+			type result struct {
+				err error // Resume's
+				m   *room.Member
+			}
+			resumes := make(chan room.Position, 1)
+			results := make(chan result, 1)
+			// A client with ?resume resumes from the position sent on
+			// resumes and, refused, joins afresh; others join.
+			url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+				var err error
+				if c.Request().URL.Query().Has("resume") {
+					var m *room.Member
+					if m, err = hub.Resume("r", c, nil, <-resumes); m != nil {
+						m.Leave()
+					}
+				}
+				m, jerr := hub.Join("r", c, nil)
+				if jerr != nil {
+					return jerr
+				}
+				defer m.Leave()
+				results <- result{err, m}
+				_, _, err = c.Recv(ctx)
+				return err
+			})})
+
+			var last, current room.Position // current: the Current wanted
+			if tt.before != noRoom {
+				first := dial(t, url)
+				r := (<-results).m.Room()
+				for range 3 {
+					if err := r.Broadcast(protocol.Text, []byte("m")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				last = r.Position()
+				if tt.before == heldRoom {
+					current = last
+				} else {
+					_ = first.Close(protocol.CloseNormal, "")
+					wstest.WaitFor(t, 10*time.Second, "the hub to forget the room", func() bool { return hub.Room("r") == nil })
+				}
+			}
+
+			from := tt.from(last)
+			resumes <- from
+			c := dial(t, url+"/?resume")
+			res := <-results
+			var re *room.RecoveryError
+			if !errors.Is(res.err, room.ErrUnrecoverable) || !errors.As(res.err, &re) {
+				t.Fatalf("Resume from %v: %v, want a *RecoveryError", from, res.err)
+			}
+			want := room.RecoveryError{Room: "r", Position: from, Current: current, Reason: tt.reason}
+			if diff := cmp.Diff(want, *re); diff != "" {
+				t.Errorf("Resume from %v (-want +got):\n%s", from, diff)
+			}
+			if named := strings.Contains(re.Error(), "the room is at"); named != (current != room.Position{}) {
+				t.Errorf("the error %q names where the room is: %v, want %v", re, named, !named)
+			}
+			if tt.opts == nil {
+				return // the messages carry no position
+			}
+
+			// The client that joined afresh gets the room's next message
+			// at the position after Current.
+			if err := res.m.Room().Broadcast(protocol.Text, []byte("m")); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, data, err := c.Recv(ctx)
+			if err != nil {
+				t.Fatalf("Recv: %v", err)
+			}
+			got, err := room.ParsePosition(string(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if re.Current == (room.Position{}) {
+				if got.Offset != 1 || got.Epoch == last.Epoch {
+					t.Errorf("after a refusal naming no position, the fresh member's first message is at %v, want offset 1 of a new epoch", got)
+				}
+			} else if next := (room.Position{Epoch: re.Current.Epoch, Offset: re.Current.Offset + 1}); got != next {
+				t.Errorf("after a refusal naming %v, the fresh member's first message is at %v, want %v", re.Current, got, next)
+			}
+		})
+	}
+}
