@@ -30,9 +30,14 @@ type ConnLimitOptions struct {
 // ConnLimit returns handshake middleware that admits at most o.Max
 // WebSocket connections at once and refuses the handshakes beyond with
 // 503 Service Unavailable and a Retry-After. A connection holds its slot
-// until it has closed and its handler has returned (see service.Track);
-// a refused handshake gives its slot back when ServeHTTP returns. Plain
-// HTTP requests do not count.
+// until it has closed and its handler has returned (see service.Track),
+// so that no more than o.Max handlers run at once; a refused handshake
+// gives its slot back when ServeHTTP returns. Plain HTTP requests do not
+// count.
+//
+// The server answers a client's close before its handler has returned,
+// so the slot may still be held when the client's Close returns: a
+// client that closes and dials again at once can be refused.
 //
 // The bound belongs to the middleware returned: use that one value on
 // several routes (or muxes) for a common bound, and call ConnLimit again
