@@ -12,6 +12,13 @@
 //	wsmap_closes_total{route,protocol,code}                  counter
 //	wsmap_connection_duration_seconds{route,protocol}        histogram
 //	wsmap_handshake_rejections_total{status}                 counter
+//
+// A connection's close is counted last of what its end records: once a
+// read of closes_total counts it, a later read of
+// connection_duration_seconds has its duration, and one of
+// connections_open no longer counts it. (One Gather reads the
+// collectors in no set order, so a single scrape can see the close
+// without the duration.)
 package prommetrics
 
 import (
@@ -124,8 +131,9 @@ func (c *connMetrics) Sent(_ protocol.MessageType, size int) {
 	c.bytesOut.Add(float64(size))
 }
 
+// Closed counts the close last (see the package doc).
 func (c *connMetrics) Closed(code protocol.CloseCode, open time.Duration) {
+	c.m.duration.WithLabelValues(c.route, c.proto).Observe(open.Seconds())
 	c.open.Dec()
 	c.m.closes.WithLabelValues(c.route, c.proto, strconv.Itoa(int(code))).Inc()
-	c.m.duration.WithLabelValues(c.route, c.proto).Observe(open.Seconds())
 }
