@@ -194,13 +194,18 @@ func (h *history) has(epoch string, offset uint64) bool {
 	return ok && epoch == h.epoch && first <= offset && offset < first+uint64(h.n)
 }
 
-// expire forgets the records older than maxAge.
+// expire forgets the records older than maxAge. A ring left empty
+// starts again from index 0, where add expects a ring that is still
+// growing to begin.
 func (h *history) expire() {
 	cutoff := h.now().Add(-h.maxAge)
 	for h.n > 0 && h.ring[h.start].at.Before(cutoff) {
 		h.ring[h.start] = record{}
 		h.start = (h.start + 1) % len(h.ring)
 		h.n--
+	}
+	if h.n == 0 {
+		h.ring, h.start = h.ring[:0], 0
 	}
 }
 
