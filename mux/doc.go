@@ -17,13 +17,16 @@
 // NotFound (404 by default).
 //
 // Mistakes are found when a route is added: an invalid pattern (with the
-// offset of the problem), a chi-style parameter such as {session}, which
-// a regular expression would read as literal text (the error shows the
-// (?P<session>[^/]+) to write instead), a pattern registered twice
-// (/a and ^/a$ are the same pattern), a subprotocol name that is not an
-// RFC 7230 token or is listed twice in a route, a missing handler. New
-// and Add return them as *RouteError; MustNew and Handle panic with the
-// same message.
+// offset of the problem); a chi-style parameter such as {session} or a
+// ServeMux-style wildcard such as {path...}, which a regular expression
+// would read as literal text (the error shows the (?P<session>[^/]+) or
+// (?P<path>.*) to write instead); a pattern that cannot match a path,
+// such as one without its leading "/"; a pattern registered twice (/a
+// and ^/a$ are the same pattern); a subprotocol name that is not an
+// RFC 7230 token or is listed twice in a route; a missing handler, nil
+// or holding a nil function or pointer, and a nil middleware. New and
+// Add return them as *RouteError; MustNew and Handle panic with the same
+// message, and Use, UseConn and Group panic on a nil middleware.
 //
 // Lookup does not try every pattern: routes are indexed by the literal
 // prefix of their pattern, so its cost grows slowly with the table.

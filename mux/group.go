@@ -17,11 +17,13 @@ type Group struct {
 
 // Group returns a group of routes whose handshakes pass through mw.
 func (m *Mux) Group(mw ...func(http.Handler) http.Handler) *Group {
+	needMiddleware("Group", mw)
 	return &Group{m: m, mws: mw}
 }
 
 // Use appends handshake middleware for the routes added to g afterwards.
 func (g *Group) Use(mw ...func(http.Handler) http.Handler) *Group {
+	needMiddleware("Use", mw)
 	g.mws = append(g.mws, mw...)
 	return g
 }
@@ -29,6 +31,7 @@ func (g *Group) Use(mw ...func(http.Handler) http.Handler) *Group {
 // UseConn appends connection middleware for the routes added to g
 // afterwards.
 func (g *Group) UseConn(mw ...func(service.Handler) service.Handler) *Group {
+	needMiddleware("UseConn", mw)
 	g.connMws = append(g.connMws, mw...)
 	return g
 }
@@ -41,7 +44,7 @@ func (g *Group) Add(r Route) error {
 
 // Handle is Mux.Handle for a route of the group.
 func (g *Group) Handle(pattern string, h service.Handler, protocols ...string) {
-	if err := g.m.add(g.route(handleRoute(pattern, h, protocols)), caller()); err != nil {
+	if err := g.m.handle(g.route(Route{}), pattern, h, protocols, caller()); err != nil {
 		panic(err)
 	}
 }

@@ -77,18 +77,23 @@ func (m *Mux) Add(r Route) error {
 // the chosen one from Conn.Subprotocol. It panics on a mistake, with the
 // message Add would return.
 func (m *Mux) Handle(pattern string, h service.Handler, protocols ...string) {
-	if err := m.add(handleRoute(pattern, h, protocols), caller()); err != nil {
+	if err := m.handle(Route{}, pattern, h, protocols, caller()); err != nil {
 		panic(err)
 	}
 }
 
-// handleRoute is the route Handle registers.
-func handleRoute(pattern string, h service.Handler, protocols []string) Route {
-	r := Route{Pattern: pattern, NoProtocol: h}
+// handle registers the route Handle makes for h, with the middleware of
+// base: h for clients that offer none of protocols and for each of them.
+func (m *Mux) handle(base Route, pattern string, h service.Handler, protocols []string, where string) error {
+	if isNil(h) {
+		return &RouteError{Pattern: pattern, Where: where, Offset: -1, Err: fmt.Errorf("%w: Handle was given a nil handler", ErrNoHandler)}
+	}
+	r := base
+	r.Pattern, r.NoProtocol = pattern, h
 	for _, p := range protocols {
 		r.Protocols = append(r.Protocols, Protocol{Name: p, Handler: h})
 	}
-	return r
+	return m.add(r, where)
 }
 
 func (m *Mux) add(r Route, where string) error {
@@ -123,22 +128,34 @@ func caller() string {
 
 // Use appends handshake middleware, which wraps every request the Mux
 // serves, including those that match no route. It must be called before
-// the Mux serves its first request.
+// the Mux serves its first request. It panics if an entry of mw is nil.
 func (m *Mux) Use(mw ...func(http.Handler) http.Handler) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.chain != nil {
 		panic("mux: Use called after the Mux started serving")
 	}
+	needMiddleware("Use", mw)
 	m.mws = append(m.mws, mw...)
 }
 
 // UseConn appends connection middleware, which wraps the handler of every
-// connection the Mux accepts.
+// connection the Mux accepts. It panics if an entry of mw is nil.
 func (m *Mux) UseConn(mw ...func(service.Handler) service.Handler) {
+	needMiddleware("UseConn", mw)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.connMws = append(m.connMws, mw...)
+}
+
+// needMiddleware panics if one of mw, given to the method name, is nil:
+// it would fail every request or connection it wrapped.
+func needMiddleware[F any](name string, mw []F) {
+	for i, f := range mw {
+		if isNil(f) {
+			panic(fmt.Sprintf("mux: %s given a nil middleware (argument %d)", name, i))
+		}
+	}
 }
 
 // ServeHTTP dispatches r to the first route whose pattern matches its

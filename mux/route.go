@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"regexp/syntax"
 	"strings"
@@ -119,9 +120,8 @@ func compile(r Route, index int, where string) (*compiled, error) {
 		return nil, &RouteError{Pattern: r.Pattern, Where: where, Offset: offset, Err: err}
 	}
 	c := &compiled{Route: r, index: index, where: where}
-	if at, end, name, expr, ok := chiParam(r.Pattern); ok {
-		return fail(at, fmt.Errorf("%w: %q is a chi-style parameter, which a regular expression reads as literal text; write %s",
-			ErrInvalidPattern, r.Pattern[at:end], namedGroup(name, expr)))
+	if w, ok := findWildcard(r.Pattern); ok {
+		return fail(w.at, fmt.Errorf("%w: %s", ErrInvalidPattern, w.hint(r.Pattern)))
 	}
 	ast, err := syntax.Parse(r.Pattern, syntax.Perl)
 	if err != nil {
@@ -134,6 +134,9 @@ func compile(r Route, index int, where string) (*compiled, error) {
 			return fail(offset, fmt.Errorf("%w: %s: %q", ErrInvalidPattern, se.Code, se.Expr))
 		}
 		return fail(-1, fmt.Errorf("%w: %v", ErrInvalidPattern, err))
+	}
+	if slash, _ := startsWithSlash(ast.Simplify()); !slash {
+		return fail(0, fmt.Errorf("%w: it cannot match a path, which always starts with \"/\"; write %q", ErrInvalidPattern, withSlash(r.Pattern)))
 	}
 	c.key = unanchored(ast.Simplify()).String()
 	prefix, complete := literalPrefix(ast.Simplify())
@@ -166,7 +169,7 @@ func compile(r Route, index int, where string) (*compiled, error) {
 		if !protocol.ValidToken(p.Name) {
 			return fail(-1, fmt.Errorf("%w: %q (entry %d) is not an RFC 7230 token", ErrInvalidProtocol, p.Name, i))
 		}
-		if p.Handler == nil {
+		if isNil(p.Handler) {
 			return fail(-1, fmt.Errorf("%w: subprotocol %q has a nil handler", ErrNoHandler, p.Name))
 		}
 		for _, q := range r.Protocols[:i] {
@@ -175,6 +178,22 @@ func compile(r Route, index int, where string) (*compiled, error) {
 			}
 		}
 		c.supported = append(c.supported, p.Name)
+	}
+	if r.NoProtocol != nil && isNil(r.NoProtocol) {
+		return fail(-1, fmt.Errorf("%w: NoProtocol is a nil %T", ErrNoHandler, r.NoProtocol))
+	}
+	if r.HTTP != nil && isNil(r.HTTP) {
+		return fail(-1, fmt.Errorf("%w: HTTP is a nil %T", ErrNoHandler, r.HTTP))
+	}
+	for i, mw := range r.Middleware {
+		if mw == nil {
+			return fail(-1, fmt.Errorf("%w: Middleware entry %d is nil", ErrNoHandler, i))
+		}
+	}
+	for i, mw := range r.ConnMiddleware {
+		if mw == nil {
+			return fail(-1, fmt.Errorf("%w: ConnMiddleware entry %d is nil", ErrNoHandler, i))
+		}
 	}
 	if len(r.Protocols) == 0 && r.NoProtocol == nil && r.HTTP == nil {
 		return fail(-1, fmt.Errorf("%w: the route serves no subprotocol, no client without one, and no plain request", ErrNoHandler))
@@ -239,11 +258,35 @@ func literalPrefix(re *syntax.Regexp) (string, bool) {
 	return "", false
 }
 
-// chiParam finds a chi-style parameter, {name} or {name:expr}, in pattern,
-// outside character classes and not escaped: RE2 reads it as literal
-// braces (a repetition starts with a digit), which is never what was
-// meant. It returns where it starts and ends, its name and expression.
-func chiParam(pattern string) (at, end int, name, expr string, ok bool) {
+// wildcard is a chi- or ServeMux-style wildcard found in a pattern: RE2
+// reads {name}, {name:expr}, {name...} and {$} as literal braces (a
+// repetition starts with a digit), which is never what was meant.
+type wildcard struct {
+	at, end int    // where it starts and ends in the pattern
+	name    string // "" for {$}
+	expr    string // the expression of {name:expr}
+	rest    bool   // {name...}: the rest of the path
+}
+
+// hint says what the wildcard is and what to write instead.
+func (w wildcard) hint(pattern string) string {
+	text := pattern[w.at:w.end]
+	switch {
+	case w.name == "":
+		return fmt.Sprintf("%q is a ServeMux-style end anchor, which a regular expression reads as literal text; a pattern matches the whole path already, so drop it", text)
+	case w.rest:
+		return fmt.Sprintf("%q is a ServeMux-style wildcard, which a regular expression reads as literal text; write (?P<%s>.*)", text, w.name)
+	}
+	expr := w.expr
+	if expr == "" {
+		expr = "[^/]+"
+	}
+	return fmt.Sprintf("%q is a chi-style parameter, which a regular expression reads as literal text; write (?P<%s>%s)", text, w.name, expr)
+}
+
+// findWildcard finds the first chi- or ServeMux-style wildcard in
+// pattern, outside character classes and not escaped.
+func findWildcard(pattern string) (wildcard, bool) {
 	inClass := false
 	for i := 0; i < len(pattern); i++ {
 		switch c := pattern[i]; {
@@ -257,6 +300,9 @@ func chiParam(pattern string) (at, end int, name, expr string, ok bool) {
 		case c == ']' && inClass:
 			inClass = false
 		case c == '{' && !inClass:
+			if strings.HasPrefix(pattern[i:], "{$}") {
+				return wildcard{at: i, end: i + 3}, true
+			}
 			j := i + 1
 			for j < len(pattern) && (pattern[j] == '_' || isLetter(pattern[j]) || (j > i+1 && isDigit(pattern[j]))) {
 				j++
@@ -264,11 +310,15 @@ func chiParam(pattern string) (at, end int, name, expr string, ok bool) {
 			if j == i+1 || j == len(pattern) {
 				continue
 			}
-			name = pattern[i+1 : j]
-			if pattern[j] == '}' {
-				return i, j + 1, name, "", true
-			}
-			if pattern[j] != ':' {
+			w := wildcard{at: i, name: pattern[i+1 : j]}
+			switch {
+			case pattern[j] == '}':
+				w.end = j + 1
+				return w, true
+			case strings.HasPrefix(pattern[j:], "...}"):
+				w.end, w.rest = j+4, true
+				return w, true
+			case pattern[j] != ':':
 				continue
 			}
 			// {name:expr}: the expression runs to the brace that closes
@@ -282,22 +332,15 @@ func chiParam(pattern string) (at, end int, name, expr string, ok bool) {
 					depth++
 				case '}':
 					if depth == 0 {
-						return i, k + 1, name, pattern[j+1 : k], true
+						w.end, w.expr = k+1, pattern[j+1:k]
+						return w, true
 					}
 					depth--
 				}
 			}
 		}
 	}
-	return 0, 0, "", "", false
-}
-
-// namedGroup is the RE2 form of a chi parameter.
-func namedGroup(name, expr string) string {
-	if expr == "" {
-		expr = "[^/]+"
-	}
-	return "(?P<" + name + ">" + expr + ")"
+	return wildcard{}, false
 }
 
 func isLetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
@@ -330,4 +373,71 @@ func unanchored(re *syntax.Regexp) *syntax.Regexp {
 		return &cp
 	}
 	return re
+}
+
+// startsWithSlash reports whether re can match a string that starts with
+// "/", and whether it can match the empty string. It errs towards yes:
+// an assertion (^, $, \b) counts as matching the empty string.
+func startsWithSlash(re *syntax.Regexp) (slash, empty bool) {
+	switch re.Op {
+	case syntax.OpNoMatch:
+		return false, false
+	case syntax.OpLiteral:
+		return len(re.Rune) > 0 && re.Rune[0] == '/', len(re.Rune) == 0
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			if re.Rune[i] <= '/' && '/' <= re.Rune[i+1] {
+				return true, false
+			}
+		}
+		return false, false
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return true, false
+	case syntax.OpCapture, syntax.OpPlus:
+		return startsWithSlash(re.Sub[0])
+	case syntax.OpStar, syntax.OpQuest:
+		slash, _ = startsWithSlash(re.Sub[0])
+		return slash, true
+	case syntax.OpRepeat:
+		slash, empty = startsWithSlash(re.Sub[0])
+		return slash && re.Max != 0, empty || re.Min == 0
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			s, e := startsWithSlash(sub)
+			slash = slash || s
+			if !e {
+				return slash, false
+			}
+		}
+		return slash, true
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			s, e := startsWithSlash(sub)
+			slash, empty = slash || s, empty || e
+		}
+		return slash, empty
+	}
+	return false, true // empty match and the assertions
+}
+
+// withSlash returns pattern with a leading "/", after its ^ if it has
+// one: the suggestion for a pattern that cannot match a path.
+func withSlash(pattern string) string {
+	if rest, ok := strings.CutPrefix(pattern, "^"); ok {
+		return "^/" + rest
+	}
+	return "/" + pattern
+}
+
+// isNil reports whether h is nil or holds a nil function or pointer,
+// which would fail every connection it served.
+func isNil(h any) bool {
+	if h == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(h); v.Kind() {
+	case reflect.Func, reflect.Pointer:
+		return v.IsNil()
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"errors"
+	"net/http"
 	"regexp/syntax"
 	"strings"
 	"testing"
@@ -34,6 +35,30 @@ func TestCompileErrors(t *testing.T) {
 			`mux: route "/calc/{session}" (table entry 0), offset 6: invalid pattern: "{session}" is a chi-style parameter, which a regular expression reads as literal text; write (?P<session>[^/]+)`},
 		{"chi-style parameter with an expression", []Route{{Pattern: `/u/{id:[0-9]{1,3}}/x`, NoProtocol: h}}, ErrInvalidPattern,
 			`mux: route "/u/{id:[0-9]{1,3}}/x" (table entry 0), offset 3: invalid pattern: "{id:[0-9]{1,3}}" is a chi-style parameter, which a regular expression reads as literal text; write (?P<id>[0-9]{1,3})`},
+		{"ServeMux-style wildcard", []Route{{Pattern: `/files/{path...}`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/files/{path...}" (table entry 0), offset 7: invalid pattern: "{path...}" is a ServeMux-style wildcard, which a regular expression reads as literal text; write (?P<path>.*)`},
+		{"ServeMux-style end anchor", []Route{{Pattern: `/files/{$}`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "/files/{$}" (table entry 0), offset 7: invalid pattern: "{$}" is a ServeMux-style end anchor, which a regular expression reads as literal text; a pattern matches the whole path already, so drop it`},
+		{"no leading slash", []Route{{Pattern: `echo`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "echo" (table entry 0), offset 0: invalid pattern: it cannot match a path, which always starts with "/"; write "/echo"`},
+		{"no leading slash, anchored", []Route{{Pattern: `^chat/(?P<room>[a-z]+)$`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "^chat/(?P<room>[a-z]+)$" (table entry 0), offset 0: invalid pattern: it cannot match a path, which always starts with "/"; write "^/chat/(?P<room>[a-z]+)$"`},
+		{"empty pattern", []Route{{Pattern: ``, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "" (table entry 0), offset 0: invalid pattern: it cannot match a path, which always starts with "/"; write "/"`},
+		{"no alternative with a leading slash", []Route{{Pattern: `(a|b)/c`, NoProtocol: h}}, ErrInvalidPattern,
+			`mux: route "(a|b)/c" (table entry 0), offset 0: invalid pattern: it cannot match a path, which always starts with "/"; write "/(a|b)/c"`},
+		{"nil HandlerFunc for a protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", service.HandlerFunc(nil)}}}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: subprotocol "chat" has a nil handler`},
+		{"nil HandlerFunc for no protocol", []Route{{Pattern: `/a`, NoProtocol: service.HandlerFunc(nil)}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: NoProtocol is a nil service.HandlerFunc`},
+		{"nil pointer for no protocol", []Route{{Pattern: `/a`, NoProtocol: (*tagged)(nil)}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: NoProtocol is a nil *mux.tagged`},
+		{"nil HTTP handler", []Route{{Pattern: `/a`, HTTP: http.HandlerFunc(nil)}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: HTTP is a nil http.HandlerFunc`},
+		{"nil middleware", []Route{{Pattern: `/a`, NoProtocol: h, Middleware: []func(http.Handler) http.Handler{nil}}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: Middleware entry 0 is nil`},
+		{"nil connection middleware", []Route{{Pattern: `/a`, NoProtocol: h, ConnMiddleware: []func(service.Handler) service.Handler{recoverNothing, nil}}}, ErrNoHandler,
+			`mux: route "/a" (table entry 0): missing handler: ConnMiddleware entry 1 is nil`},
 		{"anchored duplicate", []Route{{Pattern: `/a`, NoProtocol: h}, {Pattern: `^/a$`, NoProtocol: h}}, ErrDuplicatePattern,
 			`mux: route "^/a$" (table entry 1): duplicate pattern: already registered as "/a", the same once anchored (table entry 0)`},
 		{"anchored duplicate, the other way", []Route{{Pattern: `^/chat/(?P<room>[a-z]+)$`, NoProtocol: h}, {Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: h}}, ErrDuplicatePattern,
@@ -79,6 +104,56 @@ func TestCompileErrors(t *testing.T) {
 				MustNew(tt.table...)
 			}()
 		})
+	}
+}
+
+// recoverNothing is connection middleware that adds nothing.
+func recoverNothing(next service.Handler) service.Handler { return next }
+
+// TestHandleRefusesNil checks that Handle, on a Mux or a Group, and the
+// middleware methods refuse a nil when it is given, not at the first
+// connection.
+func TestHandleRefusesNil(t *testing.T) {
+	t.Parallel()
+	m := &Mux{}
+	tests := []struct {
+		name string
+		call func()
+		want string
+	}{
+		{"Handle", func() { m.Handle(`/a`, nil) }, `missing handler: Handle was given a nil handler`},
+		{"Handle, nil HandlerFunc", func() { m.Handle(`/a`, service.HandlerFunc(nil), "chat") }, `missing handler: Handle was given a nil handler`},
+		{"Group.Handle", func() { m.Group().Handle(`/b`, nil) }, `missing handler: Handle was given a nil handler`},
+		{"Use", func() { m.Use(nil) }, `mux: Use given a nil middleware (argument 0)`},
+		{"UseConn", func() { m.UseConn(recoverNothing, nil) }, `mux: UseConn given a nil middleware (argument 1)`},
+		{"Group", func() { m.Group(nil) }, `mux: Group given a nil middleware (argument 0)`},
+		{"Group.UseConn", func() { m.Group().UseConn(nil) }, `mux: UseConn given a nil middleware (argument 0)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				var msg string
+				switch r := r.(type) {
+				case error:
+					msg = r.Error()
+					if strings.HasPrefix(tt.name, "Handle") || strings.HasPrefix(tt.name, "Group.Handle") {
+						if !errors.Is(r, ErrNoHandler) {
+							t.Errorf("%v does not wrap ErrNoHandler", r)
+						}
+					}
+				case string:
+					msg = r
+				}
+				if !strings.Contains(msg, tt.want) {
+					t.Errorf("panicked with %v, want %q", r, tt.want)
+				}
+			}()
+			tt.call()
+		})
+	}
+	if n := len(m.Routes()); n != 0 {
+		t.Errorf("%d routes registered, want none", n)
 	}
 }
 
@@ -216,6 +291,23 @@ func TestBracesThatAreNotChiParameters(t *testing.T) {
 	for _, p := range []string{`/x{2}`, `/x{2,}`, `/x{1,3}`, `/a\{b\}`, `/[{]b}`, `/[]{]b}`, `/{}`, `/{9a}`} {
 		if _, err := New(Route{Pattern: p, NoProtocol: h}); err != nil {
 			t.Errorf("%s: %v", p, err)
+		}
+	}
+}
+
+// TestPatternsThatCanMatchAPath checks that the leading-slash check
+// refuses no pattern that can match some path.
+func TestPatternsThatCanMatchAPath(t *testing.T) {
+	t.Parallel()
+	h := fixed("")
+	for _, p := range []string{`.*`, `(?P<all>.*)`, `[/a]b`, `(?:/a|b)`, `\/a`, `^/a`, `(?i)/Q`, `/?`, `(?:a?)*/`, `\b/a`, `(/x){1,2}`, `[^a]`, `(?s).`} {
+		if _, err := New(Route{Pattern: p, NoProtocol: h}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	for _, p := range []string{`a/`, `x{0}`, `[^/]a`, `(?:)`, `(x){0}`} {
+		if _, err := New(Route{Pattern: p, NoProtocol: h}); !errors.Is(err, ErrInvalidPattern) {
+			t.Errorf("%s: %v, want ErrInvalidPattern", p, err)
 		}
 	}
 }
