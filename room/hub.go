@@ -12,8 +12,9 @@ import (
 // Hub holds rooms by name: a room comes into being with its first member
 // and is closed after its last one leaves, or, with History, once its
 // newest message is History.MaxAge old, so that members can come back
-// to it meanwhile. It is safe for concurrent use; the zero value is not,
-// use NewHub.
+// to it meanwhile. A room closed with Room.Close is replaced by a new one
+// at the next Join. It is safe for concurrent use; the zero value is
+// not, use NewHub.
 type Hub struct {
 	opts  Options
 	mu    sync.Mutex
@@ -88,11 +89,16 @@ func (h *Hub) Rooms() []string {
 }
 
 // room returns the named room, making it if the hub holds none and create
-// is set, else nil.
+// is set, else nil. A room closed with Room.Close is forgotten here.
 func (h *Hub) room(name string, create bool) (*Room, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if r := h.rooms[name]; r != nil || !create {
+	r := h.rooms[name]
+	if r != nil && r.isClosed() {
+		delete(h.rooms, name)
+		r = nil
+	}
+	if r != nil || !create {
 		return r, nil
 	}
 	r, err := New(name, &h.opts)

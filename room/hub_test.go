@@ -151,3 +151,33 @@ func TestHubResumeRefusedCurrent(t *testing.T) {
 		})
 	}
 }
+
+// TestHubJoinAfterRoomClose: a room of the hub's closed with Room.Close
+// is replaced by a new one at the next Join.
+func TestHubJoinAfterRoomClose(t *testing.T) {
+	t.Parallel()
+	hub := room.NewHub(nil)
+	joined := make(chan *room.Member, 1)
+	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := hub.Join("r", c, nil)
+		if err != nil {
+			return err
+		}
+		defer m.Leave()
+		joined <- m
+		_, _, err = c.Recv(ctx)
+		return err
+	})})
+	dial(t, url)
+	closed := (<-joined).Room()
+	closed.Close()
+	dial(t, url)
+	select {
+	case m := <-joined:
+		if m.Room() == closed || hub.Room("r") != m.Room() {
+			t.Errorf("joined %p, the hub holds %p, the closed room is %p; want a new room, held", m.Room(), hub.Room("r"), closed)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Join into a closed room has not returned after 10s")
+	}
+}

@@ -300,6 +300,13 @@ func (r *Room) Close() {
 	r.detachTransport()
 }
 
+// isClosed reports whether the room is closed.
+func (r *Room) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
 // closeIfEmpty closes the room if it has no members, reporting whether it
 // did.
 func (r *Room) closeIfEmpty() bool {
