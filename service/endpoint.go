@@ -12,7 +12,7 @@ import (
 // subprotocol, upgrades, and runs the handler (see Handler). It is the
 // single-route form of the service mapper in package mux.
 type Endpoint struct {
-	// Handler serves each connection.
+	// Handler serves each connection. Required.
 	Handler Handler
 
 	// Protocols are the subprotocols the handler speaks, in the server's
@@ -38,7 +38,11 @@ type Endpoint struct {
 
 // ServeHTTP upgrades r and starts the handler on a goroutine of its own
 // (see Upgrade); it returns once the connection is upgraded.
+// It panics if e.Handler is nil, which net/http recovers and logs.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.Handler == nil {
+		panic("service: Endpoint.Handler is nil")
+	}
 	offer, err := CheckHandshake(r)
 	if err != nil {
 		_ = refuse(w, err)

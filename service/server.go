@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -25,7 +26,8 @@ type Server struct {
 	Addr string
 
 	// Handler serves HTTP requests, typically a mux or an Endpoint.
-	// Required.
+	// Required: Serve and ListenAndServe fail without it (net/http would
+	// serve its DefaultServeMux instead).
 	Handler http.Handler
 
 	// ReadHeaderTimeout bounds reading a request's headers, which cuts off
@@ -72,18 +74,30 @@ func (s *Server) init() {
 }
 
 // ListenAndServe listens on s.Addr and serves until Shutdown, after which
-// it returns http.ErrServerClosed.
+// it returns http.ErrServerClosed. Without a Handler it returns an error
+// at once, without listening.
 func (s *Server) ListenAndServe() error {
+	if s.Handler == nil {
+		return errNoHandler
+	}
 	s.init()
 	return s.hs.ListenAndServe()
 }
 
 // Serve serves connections from l until Shutdown, after which it returns
-// http.ErrServerClosed.
+// http.ErrServerClosed. Without a Handler it returns an error at once,
+// leaving l open.
 func (s *Server) Serve(l net.Listener) error {
+	if s.Handler == nil {
+		return errNoHandler
+	}
 	s.init()
 	return s.hs.Serve(l)
 }
+
+// errNoHandler is the error of a Server asked to serve without a Handler,
+// which net/http would replace with its DefaultServeMux.
+var errNoHandler = errors.New("service: Server.Handler is nil: set it to the mux, Endpoint or other http.Handler to serve")
 
 // ServeUntil serves connections from l until ctx ends, then shuts the
 // server down, giving WebSocket handlers and HTTP requests up to grace to

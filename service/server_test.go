@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,4 +228,58 @@ func TestShutdownDuringUpgrade(t *testing.T) {
 		}
 		cancel()
 	}
+}
+
+// TestServerWithoutHandler checks that a Server without a Handler fails
+// at once instead of serving net/http's DefaultServeMux.
+func TestServerWithoutHandler(t *testing.T) {
+	t.Parallel()
+	const want = "service: Server.Handler is nil: set it to the mux, Endpoint or other http.Handler to serve"
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	tests := []struct {
+		name  string
+		serve func(s *Server) error
+	}{
+		{"Serve", func(s *Server) error { return s.Serve(l) }},
+		{"ListenAndServe", func(s *Server) error { return s.ListenAndServe() }},
+		{"ServeUntil", func(s *Server) error { return s.ServeUntil(context.Background(), l, time.Second) }},
+		{"ListenAndServe", func(*Server) error { return ListenAndServe("127.0.0.1:0", nil) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Server{Addr: "127.0.0.1:0"}
+			if err := tt.serve(s); err == nil || err.Error() != want {
+				t.Errorf("error %v, want %q", err, want)
+			}
+		})
+	}
+	// The listener is left open for the caller.
+	go func() {
+		if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
+			c.Close()
+		}
+	}()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatalf("listener closed: %v", err)
+	}
+	c.Close()
+}
+
+// TestEndpointWithoutHandler checks that an Endpoint without a Handler
+// panics with a message saying so (net/http recovers and logs it),
+// instead of upgrading connections that all fail with 1011.
+func TestEndpointWithoutHandler(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if r := recover(); r != "service: Endpoint.Handler is nil" {
+			t.Errorf("panicked with %v, want service: Endpoint.Handler is nil", r)
+		}
+	}()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	(&Endpoint{}).ServeHTTP(httptest.NewRecorder(), r)
 }
