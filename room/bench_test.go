@@ -56,7 +56,7 @@ func BenchmarkBroadcast(b *testing.B) {
 
 // benchRoom is BenchmarkBroadcast's wsmap server: a Hub made with opts.
 func benchRoom(b *testing.B, n, window int, msg []byte, opts *room.Options) {
-	hub := room.NewHub(opts)
+	hub := newHub(b, opts)
 	ready := make(chan struct{}, n)
 	h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		m, err := hub.Join("bench", c, nil)

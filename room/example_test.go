@@ -14,7 +14,11 @@ import (
 
 // A hub's rooms broadcast what their members say to everyone in them.
 func ExampleHub() {
-	hub := room.NewHub(nil)
+	hub, err := room.NewHub(nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	joined := make(chan struct{}, 2)
 	ep := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		nick := c.Request().URL.Query().Get("nick")

@@ -25,7 +25,7 @@ import (
 func TestConcurrentBroadcastsOverShards(t *testing.T) {
 	t.Parallel()
 	const early, late, senders, each = 300, 20, 3, 200
-	hub := room.NewHub(&room.Options{QueueSize: senders*each + 2})
+	hub := newHub(t, &room.Options{QueueSize: senders*each + 2})
 	base := serve(t, roomtest.Member(hub, false))
 	conns := dialAll(t, early, func(int) string { return base + "/" })
 	wstest.WaitFor(t, 10*time.Second, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == early })

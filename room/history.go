@@ -19,7 +19,8 @@ const DefaultHistoryAge = 5 * time.Minute
 // its connection can resume from the last position it saw (see
 // Room.Resume).
 type History struct {
-	// Size bounds the messages kept; it must be positive.
+	// Size bounds the messages kept; it must be positive (see
+	// ErrInvalidOptions).
 	Size int
 
 	// MaxAge bounds how long a message is kept. Defaults to
@@ -148,15 +149,14 @@ type history struct {
 	n     int // records held
 }
 
-func newHistory(h *History) (*history, error) {
-	if h.Size <= 0 {
-		return nil, errors.New("room: History.Size must be positive")
-	}
+// newHistory returns an empty history of a new epoch; h.Size must be
+// positive (see Options.check).
+func newHistory(h *History) *history {
 	age := h.MaxAge
 	if age <= 0 {
 		age = DefaultHistoryAge
 	}
-	return &history{epoch: newID(), size: h.Size, maxAge: age, encode: h.Encode, now: time.Now}, nil
+	return &history{epoch: newID(), size: h.Size, maxAge: age, encode: h.Encode, now: time.Now}
 }
 
 // add appends the message at offset, sent by from (nil for Broadcast or

@@ -45,10 +45,7 @@ func TestHistoryKeeps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h, err := newHistory(&History{Size: tt.size, MaxAge: age})
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := newHistory(&History{Size: tt.size, MaxAge: age})
 			now := time.Unix(1e9, 0)
 			h.now = func() time.Time { return now }
 			offsets := make(map[*service.PreparedMessage]uint64)

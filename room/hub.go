@@ -21,14 +21,23 @@ type Hub struct {
 	rooms map[string]*Room
 }
 
-// NewHub returns a hub whose rooms are made with opts; nil means the
-// defaults.
-func NewHub(opts *Options) *Hub {
+// NewHub returns a hub whose rooms are made with opts (copied, History
+// included); nil means the defaults. Options that no room can be made
+// with are refused here, with an error matching ErrInvalidOptions,
+// rather than at the first Join.
+func NewHub(opts *Options) (*Hub, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	h := &Hub{rooms: make(map[string]*Room)}
 	if opts != nil {
 		h.opts = *opts
+		if opts.History != nil {
+			hist := *opts.History
+			h.opts.History = &hist
+		}
 	}
-	return h
+	return h, nil
 }
 
 // Join adds c to the named room, creating the room if need be. See

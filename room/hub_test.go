@@ -62,7 +62,7 @@ func TestHubResumeRefusedCurrent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			hub := room.NewHub(tt.opts)
+			hub := newHub(t, tt.opts)
 			type result struct {
 				err error // Resume's
 				m   *room.Member
@@ -156,7 +156,7 @@ func TestHubResumeRefusedCurrent(t *testing.T) {
 // is replaced by a new one at the next Join.
 func TestHubJoinAfterRoomClose(t *testing.T) {
 	t.Parallel()
-	hub := room.NewHub(nil)
+	hub := newHub(t, nil)
 	joined := make(chan *room.Member, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		m, err := hub.Join("r", c, nil)
@@ -179,5 +179,71 @@ func TestHubJoinAfterRoomClose(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Join into a closed room has not returned after 10s")
+	}
+}
+
+// TestNewHubRefusesInvalidOptions: options that no room can be made with
+// are refused by NewHub, as by New, before any room is made.
+func TestNewHubRefusesInvalidOptions(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts *room.Options
+		want string // the error's text; "" for none
+	}{
+		{"nil", nil, ""},
+		{"the zero options", &room.Options{}, ""},
+		{"a History", &room.Options{History: &room.History{Size: 1}}, ""},
+		{"a History over a HistoryTransport", &room.Options{Transport: &handTransport{}, History: &room.History{Size: 1}}, ""},
+		{"a History of no size", &room.Options{History: &room.History{}},
+			"room: invalid options: History.Size is 0, it must be positive"},
+		{"a History of a negative size", &room.Options{QueueSize: 8, History: &room.History{Size: -1, MaxAge: time.Minute}},
+			"room: invalid options: History.Size is -1, it must be positive"},
+		{"a History over a Transport that keeps none", &room.Options{Transport: (&bus{}).transport(), History: &room.History{Size: 1}},
+			"room: invalid options: History over a Transport needs a HistoryTransport, which *room_test.procTransport is not"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			check := func(what string, made bool, err error) {
+				t.Helper()
+				switch {
+				case tt.want == "" && (err != nil || !made):
+					t.Errorf("%s: %v", what, err)
+				case tt.want != "" && (err == nil || made):
+					t.Errorf("%s: made, want the error %q", what, tt.want)
+				case tt.want != "" && (err.Error() != tt.want || !errors.Is(err, room.ErrInvalidOptions)):
+					t.Errorf("%s: %q, want %q, matching ErrInvalidOptions", what, err, tt.want)
+				}
+			}
+			hub, err := room.NewHub(tt.opts)
+			check("NewHub", hub != nil, err)
+			r, err := room.New("r", tt.opts)
+			check("New", r != nil, err)
+			if r != nil {
+				r.Close()
+			}
+		})
+	}
+}
+
+// TestHubCopiesItsOptions: what is done to the options after NewHub,
+// History included, does not change the hub's rooms.
+func TestHubCopiesItsOptions(t *testing.T) {
+	t.Parallel()
+	opts := &room.Options{History: &room.History{Size: 1}}
+	hub := newHub(t, opts)
+	opts.History.Size = 0
+	errc := make(chan error, 1)
+	dial(t, serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := hub.Join("r", c, nil)
+		if m != nil {
+			m.Leave()
+		}
+		errc <- err
+		return nil
+	})}))
+	if err := <-errc; err != nil {
+		t.Fatalf("Join after the options' History.Size was set to 0: %v", err)
 	}
 }

@@ -270,7 +270,7 @@ func TestResumeRefusalOnTheWire(t *testing.T) {
 // once its newest message is History.MaxAge old.
 func TestHubKeepsRoomsWithHistory(t *testing.T) {
 	t.Parallel()
-	hub := room.NewHub(&room.Options{History: &room.History{Size: 100, MaxAge: 2 * time.Second, Encode: offsetEncode}})
+	hub := newHub(t, &room.Options{History: &room.History{Size: 100, MaxAge: 2 * time.Second, Encode: offsetEncode}})
 	joined := make(chan *room.Member, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		var m *room.Member
@@ -384,7 +384,7 @@ func FuzzParsePosition(f *testing.F) {
 // behind.
 func TestHubForgetsRoomMadeForRefusedResume(t *testing.T) {
 	t.Parallel()
-	hub := room.NewHub(&room.Options{History: &room.History{Size: 10}})
+	hub := newHub(t, &room.Options{History: &room.History{Size: 10}})
 	errc := make(chan error, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		_, err := hub.Resume("gone", c, nil, room.Position{Epoch: "old", Offset: 7})

@@ -56,6 +56,27 @@ type Options struct {
 	History *History
 }
 
+// ErrInvalidOptions is matched (errors.Is) by the error of New and
+// NewHub for Options that no room can be made with: a History whose Size
+// is not positive, or a History over a Transport that is not a
+// HistoryTransport.
+var ErrInvalidOptions = errors.New("room: invalid options")
+
+// check returns an error matching ErrInvalidOptions if no room can be
+// made with o.
+func (o *Options) check() error {
+	if o == nil || o.History == nil {
+		return nil
+	}
+	if o.History.Size <= 0 {
+		return fmt.Errorf("%w: History.Size is %d, it must be positive", ErrInvalidOptions, o.History.Size)
+	}
+	if _, ok := o.Transport.(HistoryTransport); o.Transport != nil && !ok {
+		return fmt.Errorf("%w: History over a Transport needs a HistoryTransport, which %T is not", ErrInvalidOptions, o.Transport)
+	}
+	return nil
+}
+
 // Room is a group of members that messages are broadcast to. It is safe
 // for concurrent use.
 type Room struct {
@@ -80,8 +101,12 @@ type Room struct {
 }
 
 // New returns a room configured by opts; nil means the defaults. With a
-// Transport, it is attached to it at once.
+// Transport, it is attached to it at once. Options that no room can be
+// made with return an error matching ErrInvalidOptions.
 func New(name string, opts *Options) (*Room, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	r := &Room{name: name}
 	if opts != nil {
 		r.queue, r.tr = opts.QueueSize, opts.Transport
@@ -90,16 +115,8 @@ func New(name string, opts *Options) (*Room, error) {
 		r.queue = DefaultQueueSize
 	}
 	if opts != nil && opts.History != nil {
-		h, err := newHistory(opts.History)
-		if err != nil {
-			return nil, fmt.Errorf("room %q: %w", name, err)
-		}
-		r.hist = h
-		if r.tr != nil {
-			ht, ok := r.tr.(HistoryTransport)
-			if !ok {
-				return nil, fmt.Errorf("room %q: History over a Transport needs a HistoryTransport, which %T is not", name, r.tr)
-			}
+		r.hist = newHistory(opts.History)
+		if ht, ok := r.tr.(HistoryTransport); ok {
 			switch err := ht.KeepHistory(*opts.History); {
 			case errors.Is(err, ErrHistoryUnavailable):
 				r.hist, r.noHist = nil, err

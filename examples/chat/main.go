@@ -260,11 +260,15 @@ func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) erro
 		}
 		opts.Transport = tr
 	}
+	hub, err := room.NewHub(&opts)
+	if err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &service.Server{Handler: newHandler(room.NewHub(&opts), logger)}
+	srv := &service.Server{Handler: newHandler(hub, logger)}
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
 	fmt.Fprintf(stdout, "open http://%s/ in a browser\n", l.Addr())
 	return srv.ServeUntil(ctx, l, 10*time.Second)

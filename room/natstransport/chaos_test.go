@@ -59,7 +59,11 @@ func runHistoryChild(url, addr, name string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
-	hub := newHistoryHub(tr)
+	hub, err := newHistoryHub(tr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
 	srv := &service.Server{Handler: historyHandler(hub)}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()

@@ -5,7 +5,8 @@
 //	tr, err := natstransport.Connect("nats://127.0.0.1:4222", nil)
 //	if err != nil { ... }
 //	defer tr.Close()
-//	hub := room.NewHub(&room.Options{Transport: tr})
+//	hub, err := room.NewHub(&room.Options{Transport: tr})
+//	if err != nil { ... }
 //
 // Every process whose hub uses a Transport on the same NATS system (and
 // the same Options.Prefix) shares its rooms: a broadcast on any of them

@@ -58,7 +58,10 @@ func ExampleConnect() {
 			log.Fatal(err)
 		}
 		defer tr.Close()
-		hub := room.NewHub(&room.Options{Transport: tr})
+		hub, err := room.NewHub(&room.Options{Transport: tr})
+		if err != nil {
+			log.Fatal(err)
+		}
 		srv := httptest.NewServer(&service.Endpoint{Handler: chat(hub)})
 		defer srv.Close()
 		hubs = append(hubs, hub)

@@ -55,7 +55,7 @@ func startHistoryNode(t *testing.T, url string) *historyNode {
 
 // startHistoryNodeWith is startHistoryNode with the given hub and
 // handler.
-func startHistoryNodeWith(t *testing.T, url string, newHub func(*natstransport.Transport) *room.Hub, handler func(*room.Hub) http.Handler) *historyNode {
+func startHistoryNodeWith(t *testing.T, url string, newHub func(*natstransport.Transport) (*room.Hub, error), handler func(*room.Hub) http.Handler) *historyNode {
 	t.Helper()
 	opts := testOpts
 	opts.OnError = func(err error) { t.Logf("transport: %v", err) }
@@ -63,14 +63,19 @@ func startHistoryNodeWith(t *testing.T, url string, newHub func(*natstransport.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &historyNode{tr: tr, hub: newHub(tr)}
+	hub, err := newHub(tr)
+	if err != nil {
+		_ = tr.Close()
+		t.Fatal(err)
+	}
+	n := &historyNode{tr: tr, hub: hub}
 	n.base = serve(t, handler(n.hub))
 	t.Cleanup(func() { _ = tr.Close() })
 	return n
 }
 
 // newHistoryHub returns a hub whose rooms keep their history in tr.
-func newHistoryHub(tr *natstransport.Transport) *room.Hub {
+func newHistoryHub(tr *natstransport.Transport) (*room.Hub, error) {
 	return room.NewHub(&room.Options{Transport: tr, QueueSize: 1 << 14, History: &room.History{Size: 10_000, Encode: offsetText}})
 }
 
@@ -292,7 +297,7 @@ func TestHistoryWithoutJetStream(t *testing.T) {
 func TestHistoryBoundsAndEpochs(t *testing.T) {
 	t.Parallel()
 	url := natstest.StartJetStream(t, -1).URL()
-	small := func(tr *natstransport.Transport) *room.Hub {
+	small := func(tr *natstransport.Transport) (*room.Hub, error) {
 		return room.NewHub(&room.Options{Transport: tr, History: &room.History{Size: 5, Encode: offsetText}})
 	}
 	// Each member is greeted with a message of its own, "0 - hello".
