@@ -156,7 +156,12 @@ func TestLog(t *testing.T) {
 		}
 		want := []map[string]any{open(id, ""), closed(id, "", "ERROR", 1011, "internal error", 2, 10, 1, 32)}
 		want[1]["error"] = "service: handler panic: handler panics on purpose"
-		if diff := cmp.Diff(want, stable(t, logs.connRecords(t, id))); diff != "" {
+		got := stable(t, logs.connRecords(t, id))
+		if stack, _ := got[len(got)-1]["stack"].(string); !strings.Contains(stack, "middleware/main_test.go") {
+			t.Errorf("closing record's stack %q does not name the handler's file", stack)
+		}
+		delete(got[len(got)-1], "stack")
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("records (-want +got):\n%s", diff)
 		}
 	})

@@ -2,11 +2,13 @@ package middleware
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/reported"
 	"github.com/wsmap/wsmap/internal/routeslot"
 	"github.com/wsmap/wsmap/service"
 )
@@ -21,10 +23,11 @@ import (
 //
 // request_id appears when RequestID runs in front, identity when Auth
 // attached one. Refused handshakes never reach a connection: LogHandshake
-// logs those. When the handler
-// failed (returned an error that is not the connection's close, or
-// panicked) the closing record is at level ERROR and has an error
-// attribute.
+// logs those. When the handler failed (returned an error that is not the
+// connection's close, or panicked) the closing record is at level ERROR
+// and has an error attribute, and a stack attribute for a panic; the
+// connection then does not log the failure again through slog.Default()
+// (see service.Options.OnError).
 func Log(logger *slog.Logger) func(service.Handler) service.Handler {
 	needLogger("Log", logger)
 	l := logger
@@ -61,6 +64,12 @@ func Log(logger *slog.Logger) func(service.Handler) service.Handler {
 			if failure(err) {
 				level = slog.LevelError
 				attrs = append(attrs, slog.String("error", err.Error()))
+				var pe *service.PanicError
+				if errors.As(err, &pe) {
+					attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+				}
+				// Logged here, so the connection does not log it again.
+				err = reported.Mark(err)
 			}
 			l.LogAttrs(logCtx, level, "websocket closed", attrs...)
 			return err

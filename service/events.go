@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 
+	"github.com/wsmap/wsmap/internal/reported"
 	"github.com/wsmap/wsmap/protocol"
 )
 
@@ -19,7 +20,8 @@ type Events struct {
 	OnMessage func(ctx context.Context, c *Conn, typ protocol.MessageType, data []byte) error
 
 	// OnError runs with an error that ends the connection other than a
-	// close: one returned by OnOpen or OnMessage.
+	// close: one returned by OnOpen or OnMessage. An error it is given is
+	// not logged again by the connection (see Options.OnError).
 	OnError func(c *Conn, err error)
 
 	// OnClose runs last, once the connection is closed, with the final
@@ -30,8 +32,9 @@ type Events struct {
 // ServeWS implements Handler.
 func (e *Events) ServeWS(ctx context.Context, c *Conn) error {
 	err := e.run(ctx, c)
-	if err != nil && e.OnError != nil && reportable(err) {
+	if e.OnError != nil && reportable(err) {
 		e.OnError(c, err)
+		err = reported.Mark(err)
 	}
 	if e.OnClose != nil {
 		c.CloseWithError(err)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 
+	"github.com/wsmap/wsmap/internal/reported"
 	"github.com/wsmap/wsmap/protocol"
 )
 
@@ -122,8 +124,8 @@ var errUpgradePanicked = errors.New("service: upgrade panicked")
 func runHandler(c *Conn, h Handler, held bool) error {
 	err := Invoke(c.ctx, c, h)
 	c.CloseWithError(err)
-	if c.opts.OnError != nil && reportable(err) {
-		c.opts.OnError(c, err)
+	if reportable(err) {
+		c.report(err)
 	}
 	if held {
 		c.release()
@@ -143,6 +145,34 @@ func Invoke(ctx context.Context, c *Conn, h Handler) (err error) {
 		}
 	}()
 	return h.ServeWS(ctx, c)
+}
+
+// report gives a handler's failure to Options.OnError or, when that is
+// nil and no layer reported the failure already, logs it through
+// slog.Default(), as net/http logs a handler's panic: a failure is never
+// silent.
+func (c *Conn) report(err error) {
+	if c.opts.OnError != nil {
+		c.opts.OnError(c, err)
+		return
+	}
+	if reported.Is(err) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("route", c.req.Pattern),
+		slog.String("protocol", c.Subprotocol()),
+		slog.String("remote", c.RemoteAddr().String()),
+	}
+	msg := "websocket handler failed"
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		msg = "websocket handler panic"
+		attrs = append(attrs, slog.Any("panic", pe.Value), slog.String("stack", string(pe.Stack)))
+	} else {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	slog.Default().LogAttrs(context.Background(), slog.LevelError, msg, attrs...)
 }
 
 // reportable reports whether err is news to the application: not a close,

@@ -62,10 +62,22 @@ type Options struct {
 	// takeover) when the peer supports it. Defaults to off.
 	Compression bool
 
-	// OnError, when set, is called with errors that end a connection and
-	// that nobody else sees: a handler's error other than a close (the
-	// peer only sees 1011) and a handler's panic, as a *PanicError with
-	// its stack. It may be called from any goroutine.
+	// OnError is called with the errors that end a connection and that
+	// nobody else sees: a handler's error other than a close or a
+	// *MessageError (the peer only sees 1011), and a handler's panic, as
+	// a *PanicError with its stack. It may be called from any goroutine.
+	//
+	// When OnError is nil, such an error is logged once through
+	// slog.Default(), at level ERROR, with the route, the subprotocol
+	// and the peer's address (a panic with its value and stack), as
+	// net/http logs a handler's panic, so that no failure goes unseen:
+	//
+	//	ERROR websocket handler failed route=/echo protocol=echo.v2 remote=127.0.0.1:50412 error="parse: unexpected end of input"
+	//	ERROR websocket handler panic route=/echo protocol=echo.v2 remote=127.0.0.1:50412 panic="runtime error: index out of range [3] with length 3" stack="goroutine 41 [running]:\n…"
+	//
+	// An error that middleware.Log or Events.OnError has reported, or
+	// that middleware.Recover turned into a close, is not logged again.
+	// To hear nothing, set OnError to a function that does nothing.
 	OnError func(c *Conn, err error)
 }
 
