@@ -13,8 +13,9 @@
 //
 // It prints "listening on HOST:PORT" once it accepts connections and
 // serves until interrupted (SIGINT or SIGTERM), then closes every
-// connection with 1001 (going away) and exits. Requests and connections
-// are logged to standard error.
+// connection with 1001 (going away) and exits. Requests, connections and
+// refused handshakes, with the reason for each refusal, are logged to
+// standard error.
 package main
 
 import (
@@ -87,7 +88,11 @@ func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
 	rooms := ws(&mux.Mux{})
 	rooms.Handle(`/`, service.HandlerFunc(room))
 
+	// A refused handshake is logged with its reason, wherever under /ws
+	// it is refused: by validRoom, by a mux, or by the upgrade itself (a
+	// cross-origin request); chi's request log has only its status.
 	r.Route("/ws", func(r chi.Router) {
+		r.Use(wsmw.LogHandshake(logger))
 		r.Mount("/", sockets)
 		r.With(validRoom).Mount("/rooms/{room}", rooms)
 	})

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -122,5 +127,104 @@ func TestChiProgram(t *testing.T) {
 		if code, _ := service.CloseStatus(err); code != protocol.CloseGoingAway {
 			t.Errorf("after SIGTERM: %v, want 1001", err)
 		}
+	}
+}
+
+// output collects what the program writes to one of its streams.
+type output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// startLogged starts the program on a free loopback port, as wstest.Start
+// does, and returns its address and what it logs (its standard error).
+// The program is killed at the end of the test.
+func startLogged(t *testing.T) (addr string, logs *output) {
+	t.Helper()
+	stdout, logs := &output{}, &output{}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = stdout, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	var first string
+	wstest.WaitFor(t, 60*time.Second, "the program's first line", func() bool {
+		var ok bool
+		first, _, ok = strings.Cut(stdout.String(), "\n")
+		return ok
+	})
+	addr, ok := strings.CutPrefix(first, "listening on ")
+	if !ok {
+		t.Fatalf("first line %q, want \"listening on HOST:PORT\"", first)
+	}
+	return addr, logs
+}
+
+// TestChiLogsRefusals: a handshake refused under /ws, across origins or
+// otherwise, is logged with its status and the reason the client was
+// given, beside chi's request log, which has only the status.
+func TestChiLogsRefusals(t *testing.T) {
+	t.Parallel()
+	addr, logs := startLogged(t)
+	tests := []struct {
+		name   string
+		path   string
+		origin string // "" for none
+		status int
+		reason string
+		route  string // the mux's route that refused it, if one did
+	}{
+		{"across origins", "/ws/echo", "https://evil.example", http.StatusForbidden,
+			`origin "https://evil.example" is not allowed`, "/ws/echo"},
+		{"across origins into a room", "/ws/rooms/lobby-1", "https://evil.example", http.StatusForbidden,
+			`origin "https://evil.example" is not allowed`, "/ws/rooms/{room}/"},
+		{"a bad room name", "/ws/rooms/No", "", http.StatusBadRequest,
+			"room names are 1 to 32 of a-z, 0-9 and -", ""},
+		{"no service", "/ws/nothing", "", http.StatusNotFound,
+			`no WebSocket service at "/nothing"`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			opts := &service.DialOptions{}
+			if tt.origin != "" {
+				opts.Header = http.Header{"Origin": {tt.origin}}
+			}
+			c, _, err := service.Dial(ctx, "ws://"+addr+tt.path, opts)
+			if err == nil {
+				_ = c.Close(protocol.CloseNormal, "")
+				t.Fatalf("Dial %s: connected, want a %d refusal", tt.path, tt.status)
+			}
+			var he *service.HandshakeError
+			if !errors.As(err, &he) || he.Status != tt.status || he.Reason != tt.reason {
+				t.Fatalf("Dial %s: %v, want %d %q", tt.path, err, tt.status, tt.reason)
+			}
+			want := fmt.Sprintf(`level=WARN msg="websocket refused" status=%d reason=%q path=%s`, tt.status, tt.reason, tt.path)
+			if tt.route != "" {
+				want += " route=" + tt.route
+			}
+			want += " remote="
+			// The record is written once the response has gone.
+			if !wstest.Settle(5*time.Second, func() bool { return strings.Contains(logs.String(), want) }) {
+				t.Fatalf("the log lacks %s:\n%s", want, logs)
+			}
+		})
 	}
 }
