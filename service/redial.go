@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -50,6 +51,25 @@ type RedialOptions struct {
 	// which always do: typically application codes (4000-4999) such as
 	// "kicked" or "account closed".
 	StopCodes []protocol.CloseCode
+
+	// BeforeDial, if set, runs before each attempt to connect, the first
+	// included, with a copy of Redial's URL and one of Dial.Header (never
+	// nil), which it may change for that attempt: to put in the URL's
+	// query the position of the last message the client received, so that
+	// the server resumes it from there, or to send a fresh token. It runs
+	// on the Redialer's goroutine; its ctx ends on Close, or with
+	// Redial's. An error counts as a failed attempt; a URL Dial cannot
+	// use (another scheme) stops the Redialer, as Redial's own would.
+	//
+	// Once Recv has been called, an attempt that follows a connection
+	// waits (in RedialWaiting), before BeforeDial runs, until Recv has
+	// returned every message that connection received and has been
+	// called again: what the goroutine reading made of those messages
+	// (the last position, say) is then complete, and happens before
+	// BeforeDial runs, which can read it without a lock. A client that
+	// reads with Recv must so go on calling it for the Redialer to come
+	// back; one that never calls Recv is not waited for.
+	BeforeDial func(ctx context.Context, u *url.URL, h http.Header) error
 
 	// OnConnect runs on each new connection before anything else is sent
 	// on it or received from it: to join rooms again, to tell the server
@@ -128,10 +148,15 @@ type Redialer struct {
 
 	mu      sync.Mutex
 	cur     *Conn         // the connection up, or nil
-	changed chan struct{} // closed and replaced when cur or the state changes
+	changed chan struct{} // closed and replaced when cur, reading or the state changes
 	state   RedialState
 	err     error // why it stopped
 	buf     []pending
+
+	// Recv's side: it reads one connection to its end, then the next.
+	reader  bool  // Recv has been called
+	reading *Conn // the connection Recv reads until it has returned its end, or nil
+	ended   *Conn // the last connection whose end Recv returned
 
 	closeCalled bool
 }
@@ -172,12 +197,14 @@ func (r *Redialer) run(ctx context.Context) {
 	}
 	attempt := 0
 	var last error
+	var prev *Conn // the last connection that was up
 	for {
 		attempt++
 		r.setState(RedialEvent{State: RedialConnecting, Attempt: attempt, Err: last})
 		c, err := r.connect(ctx)
 		if err == nil {
 			attempt = 0
+			prev = c
 			err = r.serve(ctx, c)
 		}
 		last = err
@@ -203,7 +230,70 @@ func (r *Redialer) run(ctx context.Context) {
 			r.stop(ErrClosed)
 			return
 		}
+		if r.opts.BeforeDial != nil {
+			if why := r.waitRead(ctx, prev); why != nil {
+				r.stop(why)
+				return
+			}
+		}
 	}
+}
+
+// waitRead waits until Recv is done with c, the last connection that was
+// up: it has returned the end of c, or is not reading it. It returns why
+// the Redialer must stop instead, if it must.
+func (r *Redialer) waitRead(ctx context.Context, c *Conn) error {
+	for {
+		r.mu.Lock()
+		reading, changed := r.reading, r.changed
+		r.mu.Unlock()
+		if c == nil || reading != c {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.closing:
+			return ErrClosed
+		}
+	}
+}
+
+// unusableURL is a URL from BeforeDial that Dial cannot use: it stops
+// the Redialer, as Redial's own URL would.
+type unusableURL struct{ err error }
+
+func (e *unusableURL) Error() string { return e.err.Error() }
+func (e *unusableURL) Unwrap() error { return e.err }
+
+// target returns the URL and the options of the next attempt to dial:
+// Redial's, or what BeforeDial makes of them.
+func (r *Redialer) target(ctx context.Context) (string, *DialOptions, error) {
+	if r.opts.BeforeDial == nil {
+		return r.url, r.opts.Dial, nil
+	}
+	var d DialOptions
+	if r.opts.Dial != nil {
+		d = *r.opts.Dial
+	}
+	u, err := url.Parse(r.url) // checked by run: it parses
+	if err != nil {
+		return "", nil, &unusableURL{err}
+	}
+	h := d.Header.Clone()
+	if h == nil {
+		h = make(http.Header)
+	}
+	if err := r.opts.BeforeDial(ctx, u, h); err != nil {
+		return "", nil, fmt.Errorf("service: redial: BeforeDial: %w", err)
+	}
+	d.Header = h
+	rawURL := u.String()
+	if _, _, err := checkDial(rawURL, &d); err != nil {
+		return "", nil, &unusableURL{fmt.Errorf("service: redial: BeforeDial: %w", err)}
+	}
+	return rawURL, &d, nil
 }
 
 // connect dials, runs OnConnect and sends what was buffered.
@@ -218,7 +308,11 @@ func (r *Redialer) connect(ctx context.Context) (*Conn, error) {
 		case <-dctx.Done():
 		}
 	}()
-	c, _, err := Dial(dctx, r.url, r.opts.Dial)
+	rawURL, dial, err := r.target(dctx)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := Dial(dctx, rawURL, dial)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +331,9 @@ func (r *Redialer) connect(ctx context.Context) (*Conn, error) {
 		r.buf = nil
 		if len(buf) == 0 {
 			r.cur = c
+			if r.reader && r.reading == nil {
+				r.reading = c // read it to its end, even if it ends before Recv is called again
+			}
 			r.mu.Unlock()
 			return c, nil
 		}
@@ -282,6 +379,9 @@ func (r *Redialer) stopReason(ctx context.Context, err error) error {
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if bad := (*unusableURL)(nil); errors.As(err, &bad) {
+		return bad.err
 	}
 	var ce *CloseError
 	if errors.As(err, &ce) {
@@ -329,11 +429,17 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
+// changedLocked wakes whoever waits for a change of cur, reading or the
+// state.
+func (r *Redialer) changedLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
 func (r *Redialer) setState(e RedialEvent) {
 	r.mu.Lock()
 	r.state = e.State
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.changedLocked()
 	r.mu.Unlock()
 	if r.opts.OnState != nil {
 		r.opts.OnState(e)
@@ -417,16 +523,22 @@ func (r *Redialer) Send(ctx context.Context, typ protocol.MessageType, data []by
 
 // Recv waits for the next message, from whichever connection is up,
 // waiting through reconnections: the end of one connection is not an
-// error, and the messages it received before it ended come first. It
-// returns ctx's error if ctx ends first, and Err once the Redialer has
-// stopped.
+// error. Recv reads each connection to its end: the messages a
+// connection received before it ended come before any of the next
+// one's. (Without BeforeDial, a connection that came and went while
+// Recv was still returning an earlier one's messages may go unread.)
+// It returns ctx's error if ctx ends first, and Err once the Redialer
+// has stopped and the messages received before are returned.
 func (r *Redialer) Recv(ctx context.Context) (protocol.MessageType, []byte, error) {
-	var dead *Conn
 	for {
 		r.mu.Lock()
-		c, changed, stopped := r.cur, r.changed, r.err
+		r.reader = true
+		if r.reading == nil && r.cur != r.ended {
+			r.reading = r.cur
+		}
+		c, changed, stopped := r.reading, r.changed, r.err
 		r.mu.Unlock()
-		if c != nil && c != dead {
+		if c != nil {
 			typ, data, err := c.Recv(ctx)
 			if err == nil {
 				return typ, data, nil
@@ -434,7 +546,13 @@ func (r *Redialer) Recv(ctx context.Context) (protocol.MessageType, []byte, erro
 			if ctx.Err() != nil {
 				return 0, nil, ctx.Err()
 			}
-			dead = c // its end: wait for the next one
+			// c's end: every message it received has been returned.
+			r.mu.Lock()
+			if r.reading == c {
+				r.reading, r.ended = nil, c
+				r.changedLocked()
+			}
+			r.mu.Unlock()
 			continue
 		}
 		if stopped != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -395,4 +397,191 @@ func TestRedialStopsAtOnce(t *testing.T) {
 	if !errors.Is(r.Close(), ErrClosed) {
 		t.Error("Close after stopping did not say so")
 	}
+}
+
+// request is what a server saw of a handshake.
+type request struct {
+	Query  string
+	Header string
+}
+
+// TestRedialBeforeDial: each attempt dials the URL and headers BeforeDial
+// makes of a fresh copy of Redial's, the first attempt included.
+func TestRedialBeforeDial(t *testing.T) {
+	t.Parallel()
+	seen := make(chan request, 10)
+	srv := startKillable(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		seen <- request{c.Request().URL.RawQuery, c.Request().Header.Get("X-Attempt") + " " + c.Request().Header.Get("Authorization")}
+		if err := c.SendText(ctx, "hi"); err != nil {
+			return err
+		}
+		return &CloseError{Code: protocol.CloseServiceRestart}
+	})})
+	var copies []request // what BeforeDial was given
+	opts := fastRedial(newStateLog())
+	opts.Dial = &DialOptions{Header: http.Header{"Authorization": {"Bearer x"}}}
+	attempt := 0
+	opts.BeforeDial = func(ctx context.Context, u *url.URL, h http.Header) error {
+		copies = append(copies, request{u.RawQuery, h.Get("X-Attempt") + " " + h.Get("Authorization")})
+		attempt++
+		q := u.Query()
+		q.Set("since", strconv.Itoa(attempt))
+		u.RawQuery = q.Encode()
+		h.Set("X-Attempt", strconv.Itoa(attempt))
+		return nil
+	}
+	ctx := testCtx(t, 20*time.Second)
+	r := Redial(ctx, srv.url()+"?nick=ann", opts)
+	defer r.Close()
+	for range 3 {
+		if _, _, err := r.Recv(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []request
+	for range 3 {
+		got = append(got, <-seen)
+	}
+	want := []request{
+		{"nick=ann&since=1", "1 Bearer x"},
+		{"nick=ann&since=2", "2 Bearer x"},
+		{"nick=ann&since=3", "3 Bearer x"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("handshakes (-want +got):\n%s", diff)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Each call got Redial's URL and headers, not the last call's.
+	for i, c := range copies {
+		if c != (request{"nick=ann", " Bearer x"}) {
+			t.Errorf("BeforeDial's call %d was given %+v", i+1, c)
+		}
+	}
+}
+
+// TestRedialBeforeDialFails: an error from BeforeDial is a failed
+// attempt; a URL that cannot be dialed stops the Redialer at once.
+func TestRedialBeforeDialFails(t *testing.T) {
+	t.Parallel()
+	errNoToken := errors.New("no token")
+	tests := []struct {
+		name       string
+		beforeDial func(ctx context.Context, u *url.URL, h http.Header) error
+		attempts   int
+		want       string
+		is         error
+	}{
+		{"an error", func(context.Context, *url.URL, http.Header) error { return errNoToken },
+			2, "giving up after 2 attempts: service: redial: BeforeDial: no token", errNoToken},
+		{"another scheme", func(_ context.Context, u *url.URL, _ http.Header) error { u.Scheme = "http"; return nil },
+			1, "service: redial: BeforeDial: service: Dial http://127.0.0.1:1/: scheme must be ws or wss", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			log := newStateLog()
+			opts := fastRedial(log)
+			opts.MaxAttempts = 2
+			opts.BeforeDial = tt.beforeDial
+			r := Redial(testCtx(t, 20*time.Second), "ws://127.0.0.1:1/", opts)
+			defer r.Close()
+			<-r.Done()
+			if err := r.Err(); err == nil || !strings.HasSuffix(err.Error(), tt.want) || tt.is != nil && !errors.Is(err, tt.is) {
+				t.Errorf("stopped with %v, want …%s", err, tt.want)
+			}
+			if n := strings.Count(fmt.Sprint(log.got()), "connecting"); n != tt.attempts {
+				t.Errorf("states %v: want %d attempts", log.got(), tt.attempts)
+			}
+		})
+	}
+}
+
+// TestRedialBeforeDialWaitsForTheReader: the attempt after a connection
+// waits until Recv has returned every message the connection received,
+// those that came before it ended included, and has been called again;
+// BeforeDial then sees the last one the client handled (in a variable
+// that the reader sets without a lock). A client that never calls Recv
+// is not waited for.
+func TestRedialBeforeDialWaitsForTheReader(t *testing.T) {
+	t.Parallel()
+	// Each connection gets the three numbers after ?since=, then 1012.
+	srv := startKillable(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		since, _ := strconv.Atoi(c.Request().URL.Query().Get("since"))
+		for n := since + 1; n <= since+3; n++ {
+			if err := c.SendText(ctx, strconv.Itoa(n)); err != nil {
+				return err
+			}
+		}
+		return &CloseError{Code: protocol.CloseServiceRestart}
+	})})
+
+	t.Run("reader", func(t *testing.T) {
+		t.Parallel()
+		log := newStateLog()
+		opts := fastRedial(log)
+		last := ""
+		var dialed []string // the query of each attempt
+		opts.BeforeDial = func(_ context.Context, u *url.URL, _ http.Header) error {
+			if last != "" {
+				u.RawQuery = "since=" + last
+			}
+			dialed = append(dialed, u.RawQuery)
+			return nil
+		}
+		ctx := testCtx(t, 20*time.Second)
+		r := Redial(ctx, srv.url(), opts)
+		defer r.Close()
+		var got []string
+		recv := func() {
+			t.Helper()
+			_, data, err := r.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = string(data)
+			got = append(got, last)
+		}
+		recv()
+		// The connection ends, and the wait before the next attempt
+		// passes, while the client holds its first message.
+		e := log.waitFor(t, RedialWaiting)
+		time.Sleep(e.Delay + 50*time.Millisecond)
+		if s := r.State(); s != RedialWaiting {
+			t.Fatalf("state %v while the reader holds a message of the last connection; want waiting", s)
+		}
+		for range 8 {
+			recv()
+		}
+		if diff := cmp.Diff([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9"}, got); diff != "" {
+			t.Errorf("received (-want +got):\n%s", diff)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"", "since=3", "since=6"}, dialed); diff != "" {
+			t.Errorf("attempts' queries (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("no reader", func(t *testing.T) {
+		t.Parallel()
+		log := newStateLog()
+		opts := fastRedial(log)
+		calls := make(chan struct{}, 10)
+		opts.BeforeDial = func(context.Context, *url.URL, http.Header) error {
+			calls <- struct{}{}
+			return nil
+		}
+		r := Redial(testCtx(t, 20*time.Second), srv.url(), opts)
+		defer r.Close()
+		// Its connections end with messages unread.
+		for range 2 {
+			log.waitFor(t, RedialConnected)
+		}
+		if n := len(calls); n < 2 {
+			t.Errorf("BeforeDial called %d times for 2 connections", n)
+		}
+	})
 }
