@@ -3,8 +3,10 @@ package wsmaptest_test
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 	"github.com/wsmap/wsmap/wsmaptest"
 )
@@ -55,6 +57,22 @@ func ExampleServer_Dial() {
 		fmt.Println(he.Status, he.Reason)
 	}
 	// Output: 400 no offered subprotocol is supported; supported: calc.v2
+}
+
+// Any client reaches a Server through its DialOptions: here one that
+// comes back by itself, sending what was held while it connected.
+func ExampleServer_DialOptions() {
+	t := new(demo)
+	defer t.done()
+	s := wsmaptest.NewServer(t, &service.Endpoint{Handler: echo})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := service.Redial(ctx, s.URL+"/", &service.RedialOptions{Dial: s.DialOptions(), SendBuffer: 1})
+	defer r.Close()
+	_ = r.Send(ctx, protocol.Text, []byte("hello"))
+	_, reply, err := r.Recv(ctx)
+	fmt.Println(string(reply), err)
+	// Output: ||hello <nil>
 }
 
 // Probe tells which route and subprotocol a handshake gets, without a

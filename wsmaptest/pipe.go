@@ -1,6 +1,7 @@
 package wsmaptest
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -287,11 +288,13 @@ func (l *pipeListener) Close() error {
 func (l *pipeListener) Addr() net.Addr { return pipeAddr("wsmaptest") }
 
 // hand gives the server's end of a new connection to the server.
-func (l *pipeListener) hand(s *pipeConn) error {
+func (l *pipeListener) hand(ctx context.Context, s *pipeConn) error {
 	select {
 	case l.conns <- s:
 		return nil
 	case <-l.done:
 		return net.ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -13,38 +13,101 @@ import (
 	"github.com/wsmap/wsmap/service"
 )
 
+// baseURL is every Server's URL.
+const baseURL = "ws://wsmaptest"
+
 // Server is an in-memory WebSocket server for tests: a service.Server
 // serving an http.Handler (a mux, an Endpoint, a chi router, any handler)
 // over connections that never touch a socket. Its Dial opens real
-// WebSocket connections, with real frames and handshakes, to it.
+// WebSocket connections, with real frames and handshakes, to it; any
+// other client (service.Redial, a client package of your own) reaches it
+// with DialOptions.
 //
 // It works inside a testing/synctest bubble: everything it runs blocks
 // only on channels, so keepalive pings and timeouts can be tested on the
-// bubble's fake clock.
+// bubble's fake clock. It must then be made inside the bubble (see
+// NewServer).
 type Server struct {
-	t    TB
-	srv  *service.Server
-	l    *pipeListener
-	done chan struct{} // closed when Serve has returned
+	// URL is the server's base URL, ws://wsmaptest, with no trailing
+	// slash: a client dials URL+"/path" with DialOptions.
+	URL string
 
-	mu     sync.Mutex
-	n      int
-	conns  map[*pipeConn]struct{}
-	closed bool
+	t       TB
+	srv     *service.Server
+	l       *pipeListener
+	done    chan struct{} // closed when Serve has returned
+	bubbled bool          // made inside a synctest bubble
+
+	mu      sync.Mutex
+	n       int
+	conns   map[*pipeConn]struct{}
+	closed  bool
+	crossed bool // a dial from another bubble was refused and reported
 }
 
 // NewServer starts a Server serving h. It is shut down when the test ends
 // (see Close).
+//
+// A test that runs in a testing/synctest bubble must make its Server
+// inside the bubble, in the function given to synctest.Test. A Server
+// made outside refuses the dials made inside (and one made inside, the
+// dials made outside): its goroutines, started outside, would run the
+// connections' server ends on the channels and timers made inside by the
+// dial, which the runtime does not allow (a fatal error, ending the whole
+// test binary). The refusal is a *service.HandshakeError with status 403
+// that wraps ErrOtherBubble and says what to do, so that service.Redial
+// stops at once too; the test that made the Server is marked failed.
 func NewServer(t TB, h http.Handler) *Server {
 	t.Helper()
-	s := &Server{t: t, srv: &service.Server{Handler: h}, l: newListener(), done: make(chan struct{}),
-		conns: map[*pipeConn]struct{}{}}
+	s := &Server{URL: baseURL, t: t, srv: &service.Server{Handler: h}, l: newListener(), done: make(chan struct{}),
+		bubbled: inBubble(), conns: map[*pipeConn]struct{}{}}
 	go func() {
 		defer close(s.done)
 		_ = s.srv.Serve(s.l)
 	}()
 	t.Cleanup(s.Close)
 	return s
+}
+
+// DialOptions returns options for service.Dial, and for service.Redial
+// as RedialOptions.Dial, that connect to s in memory whatever the URL's
+// host: dial s.URL+"/path". Set the other fields (Subprotocols, Header,
+// Options) on the copy it returns. The connections made with them are
+// not closed one by one when the test ends, as Dial's are: Close, at the
+// test's end, closes them with 1001 as it does every connection, so a
+// Redialer must be closed before, or it tries to come back.
+func (s *Server) DialOptions() *service.DialOptions {
+	return &service.DialOptions{NetDialContext: s.dialPipe}
+}
+
+// dialPipe makes an in-memory connection to s and returns its client end.
+func (s *Server) dialPipe(ctx context.Context, _, _ string) (net.Conn, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	if inBubble() != s.bubbled {
+		report := !s.crossed
+		s.crossed = true
+		s.mu.Unlock()
+		if report {
+			s.t.Errorf("%s", otherBubbleReason)
+		}
+		return nil, otherBubble()
+	}
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	c, srv := newPipe("client-"+strconv.Itoa(n), "wsmaptest")
+	s.track(c)
+	s.track(srv)
+	if err := s.l.hand(ctx, srv); err != nil {
+		_ = c.Close()
+		_ = srv.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Dial opens a connection to path (with its query, if any) on s, with
@@ -56,29 +119,11 @@ func (s *Server) Dial(ctx context.Context, path string, opts *service.DialOption
 	if opts != nil {
 		o = *opts
 	}
-	o.NetDialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return nil, net.ErrClosed
-		}
-		s.n++
-		n := s.n
-		s.mu.Unlock()
-		c, srv := newPipe("client-"+strconv.Itoa(n), "wsmaptest")
-		s.track(c)
-		s.track(srv)
-		if err := s.l.hand(srv); err != nil {
-			_ = c.Close()
-			_ = srv.Close()
-			return nil, err
-		}
-		return c, nil
-	}
+	o.NetDialContext = s.dialPipe
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	c, _, err := service.Dial(ctx, "ws://wsmaptest"+path, &o)
+	c, _, err := service.Dial(ctx, s.URL+path, &o)
 	if err != nil {
 		return nil, err
 	}
