@@ -107,6 +107,14 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 			return nil, resp, refusal(resp, shown)
 		}
+		if resp != nil && resp.StatusCode == http.StatusSwitchingProtocols {
+			// gorilla refuses some extensions itself (permessage-deflate
+			// without its no_context_takeover parameters), offered or
+			// not: an extension that was not offered is told as such.
+			if _, xerr := acceptedExtensions(resp.Header, copts.Compression); xerr != nil {
+				return nil, resp, xerr
+			}
+		}
 		return nil, resp, fmt.Errorf("service: Dial %s: %w", shown, err)
 	}
 	if p := ws.Subprotocol(); p != "" && !protocol.Offer(o.Subprotocols).Contains(p) {

@@ -44,6 +44,14 @@ type HandshakeError struct {
 // Error returns the status and the reason, and on a client the URL
 // without its secrets.
 func (e *HandshakeError) Error() string {
+	if e.Status == http.StatusSwitchingProtocols {
+		// Not a refusal: an answer that only looks like an upgrade.
+		from := ""
+		if e.URL != "" {
+			from = " from " + e.URL
+		}
+		return fmt.Sprintf("service: bad handshake%s: %s", from, e.Reason)
+	}
 	by := ""
 	if e.URL != "" {
 		by = " by " + e.URL

@@ -49,8 +49,7 @@ func startHostile(t *testing.T, respond func(accept string, req *http.Request) [
 		if err != nil {
 			return
 		}
-		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		out := respond(base64.StdEncoding.EncodeToString(h[:]), req)
+		out := respond(acceptKey(req.Header.Get("Sec-WebSocket-Key")), req)
 		if out == nil {
 			<-time.After(5 * time.Second) // never answer
 			return
@@ -73,6 +72,12 @@ func startHostile(t *testing.T, respond func(accept string, req *http.Request) [
 		s.closed <- code
 	}()
 	return s
+}
+
+// acceptKey is the Sec-WebSocket-Accept answering key.
+func acceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 // readClientFrame reads one masked frame from a client.

@@ -74,8 +74,8 @@ func (c *Conn) Ping(ctx context.Context) error {
 		if errors.Is(err, websocket.ErrCloseSent) {
 			return c.closedErr()
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if cerr := ctxEnded(ctx, err); cerr != nil {
+			return cerr
 		}
 		c.abort(err)
 		return c.closedErr()

@@ -269,6 +269,9 @@ func (c *Conn) closedErr() error {
 // read: it fails the connection when the error is a violation, ends
 // reading and finishes the connection. It returns the outcome.
 func (c *Conn) endRead(err error) *CloseError {
+	if cause := c.rd.deadlineCause(err); cause != nil {
+		err = cause
+	}
 	ce, fail := classifyReadError(err)
 	if fail {
 		c.fail(ce)
@@ -289,12 +292,13 @@ func classifyReadError(err error) (ce *CloseError, fail bool) {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		switch t := e.(type) {
 		case *wire.FrameError:
-			return &CloseError{Code: t.Code, Reason: t.Reason, Err: err}, true
+			// The reason says it all: a cause would repeat it.
+			return &CloseError{Code: t.Code, Reason: t.Reason}, true
 		case *websocket.CloseError:
 			if wce == nil {
 				wce = t
 			}
-		case net.Error:
+		case net.Error, *silenceError:
 			abnormal = true
 		}
 		if e == io.EOF || e == io.ErrUnexpectedEOF || e == net.ErrClosed {
@@ -305,14 +309,18 @@ func classifyReadError(err error) (ce *CloseError, fail bool) {
 		// The peer's close frame; gorilla has called onPeerClose.
 		return &CloseError{Code: protocol.CloseCode(wce.Code), Reason: wce.Text}, false
 	}
-	abnormal = abnormal || wce != nil
 	switch {
+	case wce != nil:
+		// gorilla's 1006 stands for a stream cut short; its text would
+		// repeat the code.
+		return &CloseError{Code: protocol.CloseAbnormal, Err: io.ErrUnexpectedEOF}, false
 	case abnormal:
 		return &CloseError{Code: protocol.CloseAbnormal, Err: err}, false
 	case errors.Is(err, websocket.ErrReadLimit):
-		return &CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big", Err: err}, true
+		return &CloseError{Code: protocol.CloseMessageTooBig, Reason: "message too big"}, true
 	}
-	// A protocol violation; gorilla has usually sent 1002 already.
+	// A protocol violation; gorilla has usually sent 1002 already. The
+	// reason is the error's text.
 	reason := strings.TrimPrefix(err.Error(), "websocket: ")
-	return &CloseError{Code: protocol.CloseProtocolError, Reason: truncateReason(reason), Err: err}, true
+	return &CloseError{Code: protocol.CloseProtocolError, Reason: truncateReason(reason)}, true
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -243,6 +244,40 @@ func (r *reader) pingSent() {
 	r.pongDue = true
 	r.setReadingLocked(r.reading)
 }
+
+// deadlineCause returns what an expired read deadline stands for, when
+// err is one: the peer's silence past PongTimeout after a keepalive ping,
+// or past CloseTimeout after a close frame was sent. It returns nil for
+// any other error.
+func (r *reader) deadlineCause(err error) error {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.closing:
+		return &silenceError{what: "no close frame", within: r.c.opts.CloseTimeout}
+	case r.pongDue:
+		return &silenceError{what: "no pong", within: r.c.opts.PongTimeout}
+	}
+	return nil
+}
+
+// silenceError is a peer's silence past a deadline: a read that timed
+// out, told by what was awaited.
+type silenceError struct {
+	what   string
+	within time.Duration
+}
+
+func (e *silenceError) Error() string { return e.what + " within " + e.within.String() }
+
+// Timeout reports true: the error is a timeout, as the read's was.
+func (e *silenceError) Timeout() bool { return true }
+
+// Is matches os.ErrDeadlineExceeded, as the read's error did.
+func (e *silenceError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
 
 // pongReceived lifts the pong deadline.
 func (r *reader) pongReceived() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -304,16 +305,41 @@ func (c *Conn) writeWatched(ctx context.Context, f func() error) error {
 func (c *Conn) writeResult(ctx context.Context, err error, interrupted bool) error {
 	switch {
 	case interrupted:
-		return fmt.Errorf("service: write interrupted: %w (%w)", ctx.Err(), ErrClosed)
+		return closingError{fmt.Errorf("service: write interrupted: %w", ctx.Err())}
 	case err == nil:
 		return nil
 	case errors.Is(err, websocket.ErrCloseSent), err == wire.ErrCloseSent:
 		return c.closedErr()
-	case ctx.Err() != nil && c.State() == StateOpen:
+	}
+	if cerr := ctxEnded(ctx, err); cerr != nil && c.State() == StateOpen {
 		// The deadline taken from ctx expired.
-		c.abort(context.Cause(ctx))
-		return fmt.Errorf("service: write interrupted: %w (%w)", ctx.Err(), ErrClosed)
+		cause := context.Cause(ctx)
+		if cause == nil {
+			cause = cerr // ctx's timer has yet to fire
+		}
+		c.abort(cause)
+		return closingError{fmt.Errorf("service: write interrupted: %w", cerr)}
 	}
 	c.abort(err)
-	return fmt.Errorf("service: write: %w (%w)", err, ErrClosed)
+	return closingError{fmt.Errorf("service: write: %w", err)}
 }
+
+// ctxEnded returns ctx's error if it has ended, or if err is the expiry of
+// a deadline taken from ctx: the socket's deadline can fire a moment
+// before ctx's own timer does. It returns nil otherwise.
+func ctxEnded(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if d, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// closingError is an error that ended the connection: its text is the
+// error's own, and it matches ErrClosed too.
+type closingError struct{ error }
+
+// Unwrap returns the error and ErrClosed.
+func (e closingError) Unwrap() []error { return []error{e.error, ErrClosed} }

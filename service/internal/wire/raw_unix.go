@@ -45,7 +45,15 @@ func (g *Guard) waitChunk() error {
 	}
 	r.n, r.err = 0, nil
 	if err := r.rc.Read(r.fn); err != nil {
-		return err // the deadline passed or the connection was closed
+		// The deadline passed or the connection was closed. The error
+		// names the raw connection's operation, "raw-read"; to the
+		// connection's user it is a read.
+		if oe, ok := err.(*net.OpError); ok && oe.Op == "raw-read" {
+			e := *oe
+			e.Op = "read"
+			return &e
+		}
+		return err
 	}
 	if r.err != nil {
 		return r.err
