@@ -23,6 +23,7 @@ import (
 // broadcaster's messages in order, none twice, none missing), and a
 // member that joined meanwhile receives an unbroken tail of it.
 func TestConcurrentBroadcastsOverShards(t *testing.T) {
+	wstest.Long(t)
 	t.Parallel()
 	const early, late, senders, each = 300, 20, 3, 200
 	hub := newHub(t, &room.Options{QueueSize: senders*each + 2})

@@ -84,6 +84,7 @@ func dialAll(t *testing.T, n int, url func(i int) string) []*service.Conn {
 }
 
 func TestEveryMemberGetsEveryBroadcastOnceInOrder(t *testing.T) {
+	wstest.Long(t)
 	t.Parallel()
 	const members, broadcasts = 1000, 100
 	hub := newHub(t, &room.Options{QueueSize: broadcasts + 1})

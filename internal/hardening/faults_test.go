@@ -109,6 +109,7 @@ func isReset(err error) bool { return strings.Contains(err.Error(), "connection 
 // in turn, many at once, and checks that every handler returned and that
 // goroutines and the live heap come back to where they were.
 func TestFaultsLeaveNothingBehind(t *testing.T) {
+	wstest.Long(t)
 	tg := startTarget(t, service.Options{WriteTimeout: faultWriteTimeout, ReadLimit: 1 << 20}, 2*time.Second)
 	tg.healthy(t)
 	const total, parallel = 10000, 200

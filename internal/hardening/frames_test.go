@@ -148,6 +148,7 @@ func TestHostileFrames(t *testing.T) {
 // at once, and checks that goroutines and the live heap come back to
 // where they were: nothing a hostile client sent stays behind.
 func TestHostileFramesFreeMemory(t *testing.T) {
+	wstest.Long(t)
 	tg := startTarget(t, service.Options{ReadLimit: frameLimit, Compression: true}, 2*time.Second)
 	tg.healthy(t) // let the server's own goroutines start
 	cases := hostileFrames()

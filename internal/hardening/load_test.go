@@ -42,6 +42,7 @@ type loadReport struct {
 // for CPU and the server rightly drops the connection. Then Shutdown closes them all with 1001 and every
 // handler returns within its context.
 func TestLoad10000(t *testing.T) {
+	wstest.Long(t)
 	const conns, messages = 10000, 10
 	// Shutdown runs 10,000 closing handshakes at once, on two cores
 	// shared with the client and the race detector: they take 3 to 5

@@ -37,3 +37,17 @@ func Tool(t testing.TB, pkg string, usable func(path string) bool, candidates ..
 	t.Skipf("skipped: needs Debian's %s package (apt-get install %s); set WSMAP_REQUIRE_TOOLS=1 to make its absence a failure", pkg, pkg)
 	return ""
 }
+
+// LongEnv names the environment variable that runs the long tests: load,
+// soak and chaos tests, and the tests of the measuring tools, which take
+// minutes on two cores. .ci/run sets it; the README's test command
+// without it runs everything else.
+const LongEnv = "WSMAP_LONG"
+
+// Long skips a long test, saying how to run it, unless LongEnv is 1.
+func Long(t testing.TB) {
+	t.Helper()
+	if os.Getenv(LongEnv) != "1" {
+		t.Skipf("skipped: a long test; set %s=1 to run it (.ci/run does)", LongEnv)
+	}
+}

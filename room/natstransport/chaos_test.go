@@ -170,9 +170,7 @@ func (cc *chaosClient) text(offset uint64) (string, bool) {
 // server's messages in the order it sent them. (Each client from the
 // message it joined at: the child broadcasts from its first member on.)
 func TestHistoryChaos(t *testing.T) {
-	if testing.Short() {
-		t.Skip("chaos test: seconds of load")
-	}
+	wstest.Long(t)
 	ns := natstest.StartJetStream(t, -1)
 	url := ns.URL()
 	a, b := startHistoryNode(t, url), startHistoryNode(t, url)

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/wsmap/wsmap/internal/wstest"
 )
 
 // TestServersEcho puts a small load on each server, with messages small
@@ -13,6 +15,7 @@ import (
 // wsload checks every echo byte for byte, so a server that mangles a
 // frame fails here before it is ever measured.
 func TestServersEcho(t *testing.T) {
+	wstest.Long(t)
 	bins, err := build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +44,7 @@ func TestServersEcho(t *testing.T) {
 
 // TestServersIdleAndHandshake runs the idle and handshake loads small.
 func TestServersIdleAndHandshake(t *testing.T) {
+	wstest.Long(t)
 	bins, err := build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +72,7 @@ func TestServersIdleAndHandshake(t *testing.T) {
 // TestServersBroadcast runs the broadcast load small on wsmap's room and
 // on the melody reference: every member receives every message.
 func TestServersBroadcast(t *testing.T) {
+	wstest.Long(t)
 	bins, err := build(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
