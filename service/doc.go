@@ -120,8 +120,14 @@
 //   - a Close per connection run by Server.Shutdown, which ends with the
 //     closing handshake.
 //
-// Package room adds a writer goroutine per member with messages queued,
-// which ends when its queue is empty or the member leaves.
+// A Redialer runs one goroutine of its own, which dials, runs the hooks
+// (BeforeDial, OnConnect, OnState) and waits between attempts: it ends
+// when the Redialer stops (Close, its ctx, a stopping close or refusal).
+// While it dials, a second goroutine waits for Close to interrupt the
+// dial; it ends with the dial.
+//
+// Package room adds a writer goroutine per member, from Join until the
+// member leaves.
 //
 // Locks are taken in this order, never the reverse: the receive lock
 // (held by the goroutine in Recv or Reader) or the send lock (held by a

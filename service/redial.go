@@ -482,7 +482,9 @@ func (r *Redialer) Err() error {
 
 // Close stops the Redialer: the connection, if one is up, is closed with
 // 1000, and Close waits until it is. It returns nil, or ErrClosed if the
-// Redialer had stopped already.
+// Redialer had stopped already. The hooks (BeforeDial, OnConnect,
+// OnState) run on the goroutine Close waits for: one that stops the
+// Redialer calls go r.Close(), then returns.
 func (r *Redialer) Close() error {
 	r.mu.Lock()
 	first, stopped := !r.closeCalled, r.err != nil
