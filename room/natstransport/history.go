@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +53,16 @@ const (
 	hdrMember = "Wsmap-Member"
 )
 
-// maxAppendTries bounds the tries of one Append when other processes keep
-// appending first.
-const maxAppendTries = 50
+// appendPatience bounds how long one Append goes on trying while other
+// processes keep appending to the room first. Between two tries it waits
+// a random while, up to appendBackoff, growing with each try lost: an
+// appender that lost must read the room's newest position again before
+// it tries, a round trip the winner does not make, so without the wait a
+// process appending without pause would win every time.
+const (
+	appendPatience = 10 * time.Second
+	appendBackoff  = 20 * time.Millisecond
+)
 
 // histTimeout bounds each JetStream request.
 const histTimeout = 5 * time.Second
@@ -240,7 +248,7 @@ func historyEvent(h nats.Header, data []byte) (room.Event, error) {
 // (see the comment on the subjects above) and returns the position; the
 // Transport's history consumers then deliver it to every process of the
 // room, this one included. It fails if KeepHistory has not been called,
-// or if other processes appended first maxAppendTries times in a row.
+// or if other processes kept appending first for appendPatience (10s).
 func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
 	if t.closed.Load() {
 		return room.Position{}, ErrClosed
@@ -259,7 +267,8 @@ func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.P
 	subject := t.histSubject(name)
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	for range maxAppendTries {
+	deadline := time.Now().Add(appendPatience)
+	for try := 0; ; try++ {
 		if !hs.known {
 			seq, pos, err := lastOnSubject(st, subject)
 			if err != nil {
@@ -282,6 +291,10 @@ func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.P
 		if err != nil {
 			if isWrongLastSequence(err) {
 				hs.known = false // another process appended: read its position
+				if time.Now().After(deadline) {
+					return room.Position{}, fmt.Errorf("natstransport: room %q: append: other processes appended first for %v (%d tries)", name, appendPatience, try+1)
+				}
+				time.Sleep(mrand.N(min(time.Millisecond<<min(try, 5), appendBackoff)))
 				continue
 			}
 			return room.Position{}, fmt.Errorf("natstransport: room %q: append: %w", name, err)
@@ -289,7 +302,6 @@ func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.P
 		hs.seq, hs.pos = ack.Sequence, next
 		return next, nil
 	}
-	return room.Position{}, fmt.Errorf("natstransport: room %q: append: other processes appended first %d times in a row", name, maxAppendTries)
 }
 
 func isWrongLastSequence(err error) bool {
