@@ -72,7 +72,9 @@
 // delivered at once: the append takes the room's next offset, with the
 // stream sequence of the room's last message as the expected last
 // sequence for its subject, so that JetStream refuses it if another
-// process appended first (it is then tried again after that one), and
+// process appended first (it is then tried again after that one, after a
+// random wait that grows with each try lost, so that processes appending
+// at once take turns), and
 // every process reads the room's subject with an ordered consumer and
 // delivers to its members what it reads, in stream order. What is
 // guaranteed:
@@ -94,7 +96,7 @@
 //     come back and are told, instead of letting them go on without.
 //
 // What is not: a broadcast whose append fails (NATS unreachable, or
-// other processes appending first 50 times in a row) returns an error
+// other processes appending first for 10 seconds) returns an error
 // and reaches nobody, and one whose acknowledgement was lost may have
 // been kept though Broadcast returned an error; a server does not
 // deliver its own broadcasts before JetStream has them, so local
