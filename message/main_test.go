@@ -8,28 +8,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wsmap/wsmap/message"
-	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/message/internal/msgtest"
 	"github.com/wsmap/wsmap/service"
 	"github.com/wsmap/wsmap/wsmaptest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// serve runs p.Serve until the test ends, when its connection is closed;
-// the cleanup waits for Serve to return.
-func serve(t *testing.T, p *message.Peer) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		_ = p.Conn().Close(protocol.CloseNormal, "")
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Serve did not return after the connection closed")
-		}
-	})
-}
 
 // peers returns a Peer on each end of an in-memory connection, the server
 // one serving server and the client one client, both serving until the
@@ -38,8 +22,8 @@ func peers(t *testing.T, codec message.Codec, server, client message.Handler, so
 	t.Helper()
 	sc, cc := wsmaptest.Pair(t, nil)
 	sp, cp := message.New(sc, codec, server, so), message.New(cc, codec, client, co)
-	serve(t, sp)
-	serve(t, cp)
+	msgtest.Serve(t, sp)
+	msgtest.Serve(t, cp)
 	return sp, cp
 }
 
@@ -49,7 +33,7 @@ func rawPeer(t *testing.T, codec message.Codec, h message.Handler, opts *message
 	t.Helper()
 	sc, cc := wsmaptest.Pair(t, nil)
 	p := message.New(sc, codec, h, opts)
-	serve(t, p)
+	msgtest.Serve(t, p)
 	return cc, p
 }
 
@@ -59,18 +43,6 @@ func send(t *testing.T, c *service.Conn, frame string) {
 	if err := c.SendText(context.Background(), frame); err != nil {
 		t.Fatalf("send %s: %v", frame, err)
 	}
-}
-
-// recv reads a frame, failing the test after 5 seconds.
-func recv(t *testing.T, c *service.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, data, err := c.Recv(ctx)
-	if err != nil {
-		t.Fatalf("recv: %v", err)
-	}
-	return string(data)
 }
 
 // nothing checks that no frame arrives within d.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wsmap/wsmap/message"
+	"github.com/wsmap/wsmap/message/internal/msgtest"
 	"github.com/wsmap/wsmap/message/jsonrpc"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -114,7 +115,7 @@ func TestCallTimeout(t *testing.T) {
 	if want := "message: call never (ID 1): message: no answer within the call timeout"; err.Error() != want {
 		t.Errorf("error %q, want %q", err, want)
 	}
-	if got := recv(t, sc); got != `{"jsonrpc":"2.0","id":1,"method":"never"}` {
+	if got := msgtest.Recv(t, sc); got != `{"jsonrpc":"2.0","id":1,"method":"never"}` {
 		t.Errorf("the call sent: %s", got)
 	}
 	send(t, sc, `{"jsonrpc":"2.0","id":1,"result":"late"}`)
@@ -129,7 +130,7 @@ func TestCallTimeout(t *testing.T) {
 	// The turn was given back: the next call goes out.
 	done := make(chan error, 1)
 	go func() { done <- client.Call(context.Background(), "next", nil, nil) }()
-	if got := recv(t, sc); got != `{"jsonrpc":"2.0","id":2,"method":"next"}` {
+	if got := msgtest.Recv(t, sc); got != `{"jsonrpc":"2.0","id":2,"method":"next"}` {
 		t.Errorf("the next call: %s", got)
 	}
 	send(t, sc, `{"jsonrpc":"2.0","id":2,"result":null}`)
@@ -165,13 +166,13 @@ func TestMaxOutgoing(t *testing.T) {
 		results <- s
 	}
 	go call("first")
-	if got := recv(t, sc); got != `{"jsonrpc":"2.0","id":1,"method":"first"}` {
+	if got := msgtest.Recv(t, sc); got != `{"jsonrpc":"2.0","id":1,"method":"first"}` {
 		t.Fatalf("first call: %s", got)
 	}
 	go call("second")
 	nothing(t, sc, 200*time.Millisecond) // the second waits its turn
 	send(t, sc, `{"jsonrpc":"2.0","id":1,"result":"one"}`)
-	if got := recv(t, sc); got != `{"jsonrpc":"2.0","id":2,"method":"second"}` {
+	if got := msgtest.Recv(t, sc); got != `{"jsonrpc":"2.0","id":2,"method":"second"}` {
 		t.Fatalf("second call: %s", got)
 	}
 	send(t, sc, `{"jsonrpc":"2.0","id":2,"result":"two"}`)
@@ -207,13 +208,13 @@ func TestMaxIncoming(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		send(t, sc, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"work","params":[%d]}`, i, i))
 	}
-	if got := recv(t, sc); got != `{"jsonrpc":"2.0","id":1,"method":"ask"}` {
+	if got := msgtest.Recv(t, sc); got != `{"jsonrpc":"2.0","id":1,"method":"ask"}` {
 		t.Fatalf("the handler's call: %s", got)
 	}
 	send(t, sc, `{"jsonrpc":"2.0","id":1,"result":7}`)
 	var got []string
 	for range 3 {
-		got = append(got, recv(t, sc))
+		got = append(got, msgtest.Recv(t, sc))
 	}
 	want := []string{
 		`{"jsonrpc":"2.0","id":1,"result":7}`,
@@ -245,12 +246,12 @@ func TestMaxQueued(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		send(t, sc, fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"block"}`, i))
 	}
-	if got, want := recv(t, sc), `{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"Server busy: too many calls in progress"}}`; got != want {
+	if got, want := msgtest.Recv(t, sc), `{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"Server busy: too many calls in progress"}}`; got != want {
 		t.Errorf("the third call: %s, want %s", got, want)
 	}
 	close(release)
 	for i := 1; i <= 2; i++ {
-		if got, want := recv(t, sc), fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"result":"done"}`, i); got != want {
+		if got, want := msgtest.Recv(t, sc), fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"result":"done"}`, i); got != want {
 			t.Errorf("call %d: %s, want %s", i, got, want)
 		}
 	}
@@ -278,7 +279,7 @@ func TestHandlerFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		send(t, sc, `{"jsonrpc":"2.0","id":1,"method":"`+tt.method+`"}`)
-		if got := recv(t, sc); got != tt.want {
+		if got := msgtest.Recv(t, sc); got != tt.want {
 			t.Errorf("%s: answered %s, want %s", tt.method, got, tt.want)
 		}
 		if tt.reported == "" {
@@ -313,7 +314,7 @@ func TestNotify(t *testing.T) {
 		t.Errorf("the handler got %q", line)
 	}
 	send(t, sc, `{"jsonrpc":"2.0","id":"x","method":"add","params":{"A":1,"B":2}}`)
-	if got := recv(t, sc); got != `{"jsonrpc":"2.0","id":"x","result":3}` {
+	if got := msgtest.Recv(t, sc); got != `{"jsonrpc":"2.0","id":"x","result":3}` {
 		t.Errorf("answer %s: the notification was answered, or the call was not", got)
 	}
 	// And Notify writes one.
@@ -333,7 +334,7 @@ func TestPeerClosesMidCall(t *testing.T) {
 	sc, client := rawPeer(t, jsonrpc.Codec{}, nil, nil)
 	done := make(chan error, 1)
 	go func() { done <- client.Call(context.Background(), "wait", nil, nil) }()
-	recv(t, sc)
+	msgtest.Recv(t, sc)
 	if err := sc.Close(protocol.CloseGoingAway, "bye"); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -56,7 +57,7 @@ func BenchmarkBroadcast(b *testing.B) {
 
 // benchRoom is BenchmarkBroadcast's wsmap server: a Hub made with opts.
 func benchRoom(b *testing.B, n, window int, msg []byte, opts *room.Options) {
-	hub := newHub(b, opts)
+	hub := roomtest.NewHub(b, opts)
 	ready := make(chan struct{}, n)
 	h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		m, err := hub.Join("bench", c, nil)

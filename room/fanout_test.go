@@ -26,7 +26,7 @@ func TestConcurrentBroadcastsOverShards(t *testing.T) {
 	wstest.Long(t)
 	t.Parallel()
 	const early, late, senders, each = 300, 20, 3, 200
-	hub := newHub(t, &room.Options{QueueSize: senders*each + 2})
+	hub := roomtest.NewHub(t, &room.Options{QueueSize: senders*each + 2})
 	base := serve(t, roomtest.Member(hub, false))
 	conns := dialAll(t, early, func(int) string { return base + "/" })
 	wstest.WaitFor(t, 10*time.Second, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == early })

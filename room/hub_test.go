@@ -12,6 +12,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -62,7 +63,7 @@ func TestHubResumeRefusedCurrent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			hub := newHub(t, tt.opts)
+			hub := roomtest.NewHub(t, tt.opts)
 			type result struct {
 				err error // Resume's
 				m   *room.Member
@@ -156,7 +157,7 @@ func TestHubResumeRefusedCurrent(t *testing.T) {
 // is replaced by a new one at the next Join.
 func TestHubJoinAfterRoomClose(t *testing.T) {
 	t.Parallel()
-	hub := newHub(t, nil)
+	hub := roomtest.NewHub(t, nil)
 	joined := make(chan *room.Member, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		m, err := hub.Join("r", c, nil)
@@ -232,7 +233,7 @@ func TestNewHubRefusesInvalidOptions(t *testing.T) {
 func TestHubCopiesItsOptions(t *testing.T) {
 	t.Parallel()
 	opts := &room.Options{History: &room.History{Size: 1}}
-	hub := newHub(t, opts)
+	hub := roomtest.NewHub(t, opts)
 	opts.History.Size = 0
 	errc := make(chan error, 1)
 	dial(t, serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {

@@ -105,7 +105,7 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 	t.Parallel()
 	const n = 60
 	var b bus
-	hubs := []*room.Hub{newHub(t, &room.Options{Transport: b.transport()}), newHub(t, &room.Options{Transport: b.transport()})}
+	hubs := []*room.Hub{roomtest.NewHub(t, &room.Options{Transport: b.transport()}), roomtest.NewHub(t, &room.Options{Transport: b.transport()})}
 	bases := []string{serve(t, roomtest.Member(hubs[0], false)), serve(t, roomtest.Member(hubs[1], false))}
 	// A member that never leaves keeps the room, so that presence from
 	// the other side accumulates in it.
@@ -196,7 +196,7 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 func TestBroadcastAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	var b bus
-	hubs := []*room.Hub{newHub(t, &room.Options{Transport: b.transport()}), newHub(t, &room.Options{Transport: b.transport()})}
+	hubs := []*room.Hub{roomtest.NewHub(t, &room.Options{Transport: b.transport()}), roomtest.NewHub(t, &room.Options{Transport: b.transport()})}
 	a1 := dial(t, serve(t, roomtest.Member(hubs[0], false))+"/?nick=a1")
 	base1 := serve(t, roomtest.Member(hubs[1], false))
 	b1, b2 := dial(t, base1+"/?nick=b1"), dial(t, base1+"/?nick=b2")

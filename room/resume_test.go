@@ -17,6 +17,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -270,7 +271,7 @@ func TestResumeRefusalOnTheWire(t *testing.T) {
 // once its newest message is History.MaxAge old.
 func TestHubKeepsRoomsWithHistory(t *testing.T) {
 	t.Parallel()
-	hub := newHub(t, &room.Options{History: &room.History{Size: 100, MaxAge: 2 * time.Second, Encode: offsetEncode}})
+	hub := roomtest.NewHub(t, &room.Options{History: &room.History{Size: 100, MaxAge: 2 * time.Second, Encode: offsetEncode}})
 	joined := make(chan *room.Member, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		var m *room.Member
@@ -384,7 +385,7 @@ func FuzzParsePosition(f *testing.F) {
 // behind.
 func TestHubForgetsRoomMadeForRefusedResume(t *testing.T) {
 	t.Parallel()
-	hub := newHub(t, &room.Options{History: &room.History{Size: 10}})
+	hub := roomtest.NewHub(t, &room.Options{History: &room.History{Size: 10}})
 	errc := make(chan error, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		_, err := hub.Resume("gone", c, nil, room.Position{Epoch: "old", Offset: 7})

@@ -38,16 +38,6 @@ func serve(t testing.TB, h http.Handler) string { return servetest.Serve(t, h) }
 // dial connects to url for the test; see servetest.Dial.
 func dial(t testing.TB, url string) *service.Conn { return servetest.Dial(t, url, nil) }
 
-// newHub returns room.NewHub(opts), failing the test on an error.
-func newHub(t testing.TB, opts *room.Options) *room.Hub {
-	t.Helper()
-	hub, err := room.NewHub(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hub
-}
-
 // dialAll opens n connections, 50 at a time.
 func dialAll(t *testing.T, n int, url func(i int) string) []*service.Conn {
 	t.Helper()
@@ -87,7 +77,7 @@ func TestEveryMemberGetsEveryBroadcastOnceInOrder(t *testing.T) {
 	wstest.Long(t)
 	t.Parallel()
 	const members, broadcasts = 1000, 100
-	hub := newHub(t, &room.Options{QueueSize: broadcasts + 1})
+	hub := roomtest.NewHub(t, &room.Options{QueueSize: broadcasts + 1})
 	base := serve(t, roomtest.Member(hub, false))
 	conns := dialAll(t, members, func(int) string { return base + "/" })
 	wstest.WaitFor(t, 10*time.Second, "every member to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == members })
@@ -127,7 +117,7 @@ func TestEveryMemberGetsEveryBroadcastOnceInOrder(t *testing.T) {
 
 func TestBroadcastFromSkipsTheSender(t *testing.T) {
 	t.Parallel()
-	hub := newHub(t, nil)
+	hub := roomtest.NewHub(t, nil)
 	base := serve(t, roomtest.Member(hub, false))
 	a, b := dial(t, base+"/?nick=a"), dial(t, base+"/?nick=b")
 	wstest.WaitFor(t, 10*time.Second, "both to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == 2 })

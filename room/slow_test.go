@@ -24,7 +24,7 @@ import (
 // tests could be dropped as slow themselves.
 func TestSlowMemberIsDropped(t *testing.T) {
 	const fast, size, queue = 4, 64 << 10, 32
-	hub := newHub(t, &room.Options{QueueSize: queue})
+	hub := roomtest.NewHub(t, &room.Options{QueueSize: queue})
 	base := serve(t, roomtest.Member(hub, false))
 	addr := strings.TrimPrefix(base, "ws://")
 

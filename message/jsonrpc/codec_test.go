@@ -7,15 +7,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/wsmap/wsmap/message"
+	"github.com/wsmap/wsmap/message/internal/msgtest"
 	"github.com/wsmap/wsmap/message/jsonrpc"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 	"github.com/wsmap/wsmap/wsmaptest"
 )
 
@@ -152,13 +151,7 @@ func TestSpecificationExamples(t *testing.T) {
 	}
 	sc, cc := wsmaptest.Pair(t, nil)
 	// One call at a time, so that answers come in order of the calls.
-	p := message.New(sc, jsonrpc.Codec{}, specServer(), &message.Options{MaxIncoming: 1, OnError: func(*message.Peer, error) {}})
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(context.Background()) }()
-	defer func() {
-		_ = cc.Close(protocol.CloseNormal, "")
-		<-done
-	}()
+	msgtest.Serve(t, message.New(sc, jsonrpc.Codec{}, specServer(), &message.Options{MaxIncoming: 1, OnError: func(*message.Peer, error) {}}))
 	const sentinel, sentinelAnswer = `{"jsonrpc":"2.0","method":"sum","params":[0],"id":"sentinel"}`, `{"jsonrpc":"2.0","id":"sentinel","result":0}`
 	for _, tt := range tests {
 		if err := cc.SendText(context.Background(), tt.send); err != nil {
@@ -167,32 +160,21 @@ func TestSpecificationExamples(t *testing.T) {
 		if err := cc.SendText(context.Background(), sentinel); err != nil {
 			t.Fatal(err)
 		}
-		got := recvText(t, cc)
+		got := msgtest.Recv(t, cc)
 		if tt.want == "" {
 			if got != sentinelAnswer {
 				t.Errorf("%s: answered %s, want no answer", tt.name, got)
-				recvText(t, cc)
+				msgtest.Recv(t, cc)
 			}
 			continue
 		}
 		if diff := cmp.Diff(canonical(t, tt.want), canonical(t, got)); diff != "" {
 			t.Errorf("%s: answer (-want +got):\n%s\n%s", tt.name, diff, got)
 		}
-		if s := recvText(t, cc); s != sentinelAnswer {
+		if s := msgtest.Recv(t, cc); s != sentinelAnswer {
 			t.Errorf("%s: then %s, want the sentinel's answer", tt.name, s)
 		}
 	}
-}
-
-func recvText(t *testing.T, c *service.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, data, err := c.Recv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }
 
 // TestEncode checks the text of each kind of message.

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/wsmap/wsmap/message"
+	"github.com/wsmap/wsmap/message/internal/msgtest"
 	"github.com/wsmap/wsmap/message/ocppj"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -45,25 +45,8 @@ func station() *message.Router {
 func serve(t *testing.T, v ocppj.Version, opts *message.Options) *service.Conn {
 	t.Helper()
 	sc, cc := wsmaptest.Pair(t, nil)
-	p := message.New(sc, v, station(), opts)
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		_ = cc.Close(protocol.CloseNormal, "")
-		<-done
-	})
+	msgtest.Serve(t, message.New(sc, v, station(), opts))
 	return cc
-}
-
-func recvText(t *testing.T, c *service.Conn) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, data, err := c.Recv(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
 }
 
 // TestFrames sends each kind of message, good and bad, to each version
@@ -125,7 +108,7 @@ func TestFrames(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got := recvText(t, c)
+			got := msgtest.Recv(t, c)
 			if want == "" {
 				want = sentinelAnswer
 			}
@@ -133,7 +116,7 @@ func TestFrames(t *testing.T) {
 				t.Errorf("%s, %s:\n got %s\nwant %s", v, tt.name, got, want)
 			}
 			if want != sentinelAnswer {
-				if s := recvText(t, c); s != sentinelAnswer {
+				if s := msgtest.Recv(t, c); s != sentinelAnswer {
 					t.Errorf("%s, %s: then %s, want the sentinel's answer", v, tt.name, s)
 				}
 			}
@@ -159,12 +142,7 @@ func TestCallsAndErrors(t *testing.T) {
 	t.Parallel()
 	sc, cc := wsmaptest.Pair(t, nil)
 	csms := message.New(sc, ocppj.V16, nil, &message.Options{MaxOutgoing: 1})
-	done := make(chan error, 1)
-	go func() { done <- csms.Serve(context.Background()) }()
-	defer func() {
-		_ = cc.Close(protocol.CloseNormal, "")
-		<-done
-	}()
+	msgtest.Serve(t, csms)
 	result := make(chan error, 1)
 	go func() {
 		var conf struct {
@@ -176,7 +154,7 @@ func TestCallsAndErrors(t *testing.T) {
 		}
 		result <- err
 	}()
-	if got := recvText(t, cc); got != `[2,"1","GetConfiguration",{"key":["HeartbeatInterval"]}]` {
+	if got := msgtest.Recv(t, cc); got != `[2,"1","GetConfiguration",{"key":["HeartbeatInterval"]}]` {
 		t.Fatalf("the call: %s", got)
 	}
 	if err := cc.SendText(context.Background(), `[3,"1",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]`); err != nil {
@@ -186,7 +164,7 @@ func TestCallsAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { result <- csms.Call(context.Background(), "Reset", map[string]string{"type": "Hard"}, nil) }()
-	if got := recvText(t, cc); !strings.HasPrefix(got, `[2,"2","Reset"`) {
+	if got := msgtest.Recv(t, cc); !strings.HasPrefix(got, `[2,"2","Reset"`) {
 		t.Fatalf("the second call: %s", got)
 	}
 	if err := cc.SendText(context.Background(), `[4,"2","NotSupported","no resets here",{"detail":1}]`); err != nil {

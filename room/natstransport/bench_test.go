@@ -12,6 +12,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/roomtest"
 	"github.com/wsmap/wsmap/room/natstransport"
 	"github.com/wsmap/wsmap/service"
 )
@@ -30,7 +31,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	msg := []byte(strings.Repeat("x", 64))
 	for _, n := range []int{10, 1000} {
 		b.Run(fmt.Sprintf("members=%d/local", n), func(b *testing.B) {
-			hub := newHub(b, &room.Options{QueueSize: 256})
+			hub := roomtest.NewHub(b, &room.Options{QueueSize: 256})
 			base := serve(b, benchMember(hub))
 			benchBroadcast(b, n, func(int) string { return base }, func() bool {
 				r := hub.Room("bench")
@@ -38,7 +39,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			}, func() error { return hub.Room("bench").Broadcast(protocol.Text, msg) })
 		})
 		b.Run(fmt.Sprintf("members=%d/local-history", n), func(b *testing.B) {
-			hub := newHub(b, &room.Options{QueueSize: 256, History: &room.History{Size: 1000}})
+			hub := roomtest.NewHub(b, &room.Options{QueueSize: 256, History: &room.History{Size: 1000}})
 			base := serve(b, benchMember(hub))
 			benchBroadcast(b, n, func(int) string { return base }, func() bool {
 				r := hub.Room("bench")
@@ -73,7 +74,7 @@ func benchNATS(b *testing.B, n int, msg []byte, history bool) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = tr.Close() })
-		return newHub(b, &room.Options{Transport: tr, QueueSize: 256, History: hist})
+		return roomtest.NewHub(b, &room.Options{Transport: tr, QueueSize: 256, History: hist})
 	}
 	a, c := hub(), hub()
 	baseA, baseC := serve(b, benchMember(a)), serve(b, benchMember(c))
@@ -182,7 +183,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 	wstest.WaitFor(b, 30*time.Second, "the broadcasts to come back", func() bool { return src.Position().Offset == missed })
 	from := room.Position{Epoch: src.Position().Epoch}
-	hub := newHub(b, &room.Options{Transport: connect(), History: hist})
+	hub := roomtest.NewHub(b, &room.Options{Transport: connect(), History: hist})
 	addr := strings.TrimPrefix(serve(b, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		m, err := hub.Resume("catchup", c, nil, from)
 		if err != nil {

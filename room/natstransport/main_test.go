@@ -76,7 +76,7 @@ func startNodeWith(t testing.TB, url string, opts natstransport.Options, natsOpt
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{hub: newHub(t, &room.Options{Transport: tr, QueueSize: 1024}), tr: tr}
+	n := &node{hub: roomtest.NewHub(t, &room.Options{Transport: tr, QueueSize: 1024}), tr: tr}
 	n.base = serve(t, roomtest.Member(n.hub, true))
 	// Cleanups run last first: the server's shutdown (registered by
 	// serve) comes before the transport's close.
@@ -105,16 +105,6 @@ func nicks(infos []room.MemberInfo) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// newHub returns room.NewHub(opts), failing the test on an error.
-func newHub(t testing.TB, opts *room.Options) *room.Hub {
-	t.Helper()
-	hub, err := room.NewHub(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hub
 }
 
 // serve starts h on loopback for the test; see servetest.Serve.

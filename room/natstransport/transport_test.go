@@ -208,8 +208,8 @@ func TestGracefulCloseForgetsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hubA := newHub(t, &room.Options{Transport: trA})
-	hubB := newHub(t, &room.Options{Transport: trB})
+	hubA := roomtest.NewHub(t, &room.Options{Transport: trA})
+	hubB := roomtest.NewHub(t, &room.Options{Transport: trB})
 	dial(t, serve(t, roomtest.Member(hubA, true))+"/?nick=a1")
 	dial(t, serve(t, roomtest.Member(hubB, true))+"/?nick=b1")
 	wstest.WaitFor(t, 5*time.Second, "both members on a", func() bool {
@@ -310,7 +310,7 @@ func TestMalformedMessagesReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	hub := newHub(t, &room.Options{Transport: tr})
+	hub := roomtest.NewHub(t, &room.Options{Transport: tr})
 	c := dial(t, serve(t, roomtest.Member(hub, true))+"/?nick=a")
 	wstest.WaitFor(t, 5*time.Second, "the room", func() bool { return hub.Room("r") != nil })
 	// A flush's round trip has the server take the room's subscription
@@ -370,7 +370,7 @@ func TestConnectionClosedForGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	hub := newHub(t, &room.Options{Transport: tr})
+	hub := roomtest.NewHub(t, &room.Options{Transport: tr})
 	a1 := dial(t, serve(t, roomtest.Member(hub, true))+"/?nick=a1")
 	b := startNode(t, ns.URL())
 	dial(t, b.base+"/?nick=b1")

@@ -1,10 +1,12 @@
-// Package roomtest holds the connection handler that the tests of room
-// and of its transports serve to their members.
+// Package roomtest holds what the tests of room and of its transports
+// share: the connection handler they serve to their members, and a hub
+// made for a test.
 package roomtest
 
 import (
 	"context"
 	"net/http"
+	"testing"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
@@ -45,4 +47,14 @@ func Member(hub *room.Hub, toSelf bool) http.Handler {
 			}
 		}
 	})}
+}
+
+// NewHub returns room.NewHub(opts), failing the test on an error.
+func NewHub(tb testing.TB, opts *room.Options) *room.Hub {
+	tb.Helper()
+	hub, err := room.NewHub(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return hub
 }
