@@ -51,6 +51,17 @@
 // deliveries are not counted, and at the end their sockets are closed
 // (no closing handshake gets through a full buffer).
 //
+// Mode rpc is for a JSON-RPC 2.0 server (offer its subprotocol with
+// -protocols). wsload opens -conns connections, then each makes
+// -messages calls of -method, keeping -window of them in flight: "add",
+// whose parameters are two integers and whose result is their sum, or
+// "echo", whose parameters are an array of one string of -size bytes and
+// whose result is the same array. Every answer is checked: its id must be
+// that of a call in flight on its connection (answers may come in any
+// order) and its result the one expected. It reports the calls answered
+// correctly as messages, their round-trip latencies, and calls per second
+// (phase "rpc").
+//
 // It exits with status 1 if any connection failed or any message was
 // lost, reordered or corrupted.
 package main
@@ -83,6 +94,7 @@ import (
 type config struct {
 	url          string
 	mode         string
+	method       string
 	conns        int
 	messages     int
 	size         int
@@ -105,7 +117,8 @@ type config struct {
 func main() {
 	var cfg config
 	var protocols string
-	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo, idle, handshake or broadcast")
+	flag.StringVar(&cfg.mode, "mode", "echo", "load to put: echo, idle, handshake, broadcast or rpc")
+	flag.StringVar(&cfg.method, "method", "add", "with -mode rpc, the method to call: add or echo")
 	flag.DurationVar(&cfg.idle, "idle", 10*time.Second, "with -mode idle, how long to hold the connections")
 	flag.IntVar(&cfg.conns, "conns", 100, "connections")
 	flag.IntVar(&cfg.messages, "messages", 100, "messages each connection sends")
@@ -151,8 +164,10 @@ func main() {
 
 func (cfg config) check() error {
 	switch {
-	case cfg.mode != "echo" && cfg.mode != "idle" && cfg.mode != "handshake" && cfg.mode != "broadcast":
-		return fmt.Errorf("unknown -mode %q (want echo, idle, handshake or broadcast)", cfg.mode)
+	case cfg.mode != "echo" && cfg.mode != "idle" && cfg.mode != "handshake" && cfg.mode != "broadcast" && cfg.mode != "rpc":
+		return fmt.Errorf("unknown -mode %q (want echo, idle, handshake, broadcast or rpc)", cfg.mode)
+	case cfg.method != "add" && cfg.method != "echo":
+		return fmt.Errorf("unknown -method %q (want add or echo)", cfg.method)
 	case cfg.idle <= 0:
 		return errors.New("-idle must be positive")
 	case cfg.conns < 1:
@@ -177,7 +192,7 @@ func (cfg config) check() error {
 
 // Report is one JSON line of output.
 type Report struct {
-	Phase      string         `json:"phase"` // "exchange", "hold", "idle", "alive", "closed", "handshake" or "broadcast"
+	Phase      string         `json:"phase"` // "exchange", "hold", "idle", "alive", "closed", "handshake", "broadcast" or "rpc"
 	Mode       string         `json:"mode"`
 	Conns      int            `json:"conns"`
 	Connected  int64          `json:"connected"`
@@ -278,6 +293,8 @@ func run(ctx context.Context, cfg config, out io.Writer) (bool, error) {
 		return runIdle(ctx, cfg, out)
 	case "broadcast":
 		return runBroadcast(ctx, cfg, out)
+	case "rpc":
+		return runRPC(ctx, cfg, out)
 	}
 	var t tally
 	enc := json.NewEncoder(out)

@@ -354,6 +354,7 @@ func TestBadFlags(t *testing.T) {
 		{"-conns", "0", "ws://127.0.0.1:1/"},
 		{"-inflight", "-1", "ws://127.0.0.1:1/"},
 		{"-mode", "idle", "-idle", "0s", "ws://127.0.0.1:1/"},
+		{"-mode", "rpc", "-method", "mul", "ws://127.0.0.1:1/"},
 	} {
 		var stderr bytes.Buffer
 		cmd := exec.Command(bin, args...)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestServersEcho(t *testing.T) {
 		}
 		for _, impl := range []string{"wsmap", "wsmap-into", "gorilla", "tcp"} {
 			t.Run(impl+"/"+size, func(t *testing.T) {
-				r, err := measure(bins, sc, impl)
+				r, err := measure(bins, sc, impl, "")
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -52,14 +53,14 @@ func TestServersIdleAndHandshake(t *testing.T) {
 	idle := scenario{name: "idle", path: "/echo", args: []string{"-mode", "idle", "-conns", "200", "-idle", "1500ms", "-protocols", "echo"}}
 	shake := scenario{name: "handshake", path: "/echo", args: []string{"-mode", "handshake", "-conns", "100", "-protocols", "echo"}}
 	for _, impl := range []string{"wsmap", "gorilla"} {
-		r, err := measure(bins, idle, impl)
+		r, err := measure(bins, idle, impl, "")
 		if err != nil {
 			t.Fatalf("%s idle: %v", impl, err)
 		}
 		if r.report.Connected != 200 || r.rssIdle < r.rssBefore {
 			t.Errorf("%s idle: %d connected, resident memory %d KiB then %d KiB", impl, r.report.Connected, r.rssBefore, r.rssIdle)
 		}
-		r, err = measure(bins, shake, impl)
+		r, err = measure(bins, shake, impl, "")
 		if err != nil {
 			t.Fatalf("%s handshake: %v", impl, err)
 		}
@@ -79,12 +80,42 @@ func TestServersBroadcast(t *testing.T) {
 	}
 	sc := scenario{name: "broadcast", path: "/room", args: []string{"-mode", "broadcast", "-conns", "30", "-messages", "40", "-window", "4", "-protocols", "echo"}}
 	for _, impl := range []string{"wsmap", "melody"} {
-		r, err := measure(bins, sc, impl)
+		r, err := measure(bins, sc, impl, "")
 		if err != nil {
 			t.Fatalf("%s: %v", impl, err)
 		}
 		if r.report.Messages != 30*40 || r.report.PerSecond <= 0 {
 			t.Errorf("%s: %d deliveries at %.0f/s, want %d", impl, r.report.Messages, r.report.PerSecond, 30*40)
+		}
+	}
+}
+
+// TestServersRPC runs the JSON-RPC load small on wsmap's message layer
+// and on both jsonrpc2 references, each method: wsload checks every
+// answer's id and result. It also has each server write a CPU profile.
+func TestServersRPC(t *testing.T) {
+	wstest.Long(t)
+	dir := t.TempDir()
+	bins, err := build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"add", "echo"} {
+		sc := scenario{name: "rpc", path: "/rpc", args: []string{"-mode", "rpc", "-conns", "4", "-window", "16", "-messages", "200", "-method", method, "-size", "300", "-protocols", "jsonrpc"}}
+		for _, impl := range []string{"wsmap", "jsonrpc2", "jsonrpc2-inline"} {
+			t.Run(impl+"/"+method, func(t *testing.T) {
+				prof := filepath.Join(dir, impl+"-"+method+".pprof")
+				r, err := measure(bins, sc, impl, prof)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.report.Phase != "rpc" || r.report.Messages != 800 || r.report.PerSecond <= 0 || r.report.Latency.P50 <= 0 {
+					t.Errorf("%+v, want phase rpc, 800 calls answered, their rate and latency", r.report)
+				}
+				if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
+					t.Errorf("CPU profile: %v, %v", fi, err)
+				}
+			})
 		}
 	}
 }

@@ -1,12 +1,16 @@
 // Command compare measures wsmap's server against the reference servers
 // (internal/perf/refserver: plain gorilla/websocket, lxzan/gws, a
-// minimal frame echo over TCP, and for broadcasts a melody hub and a gws
-// room) under the same load from examples/wsload, and prints medians and
-// ratios as Markdown tables.
+// minimal frame echo over TCP, for broadcasts a melody hub and a gws
+// room, and for JSON-RPC calls sourcegraph/jsonrpc2) under the same load
+// from examples/wsload, and prints medians and ratios as Markdown tables.
 //
 // Usage:
 //
-//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake,broadcast,sustained-1k-w16,...]
+//	go run ./internal/perf/compare [-rounds 5] [-scenarios echo128,echo64k,idle,handshake,broadcast,sustained-1k-w16,rpc,...] [-profile DIR]
+//
+// With -profile, each server writes a CPU profile of its run into DIR,
+// named after the scenario, the server and the round
+// (rpc-wsmap-1.pprof), for go tool pprof.
 //
 // Each server runs in a process of its own, started afresh for every
 // measurement; its CPU time (user + system) and resident memory are read
@@ -50,9 +54,12 @@ type scenario struct {
 	metric func(r run) float64
 	unit   string
 	desc   string
-	// latency: also compare deliveries per second and the latencies'
-	// p50 and p99.
+	// latency: also compare deliveries per second (or rate) and the
+	// latencies' p50 and p99.
 	latency bool
+	// rate names the operations of the per-second figure ("calls/s"),
+	// whose median is then shown too; "" for deliveries/s.
+	rate string
 }
 
 func cpuPerMessage(scale float64) func(r run) float64 {
@@ -115,6 +122,12 @@ var scenarios = []scenario{
 	sustained(10000, 200, 16),
 	sustained(10000, 200, 64),
 	{
+		name: "rpc", impls: []string{"wsmap", "jsonrpc2", "jsonrpc2-inline"}, refs: []string{"jsonrpc2", "jsonrpc2-inline"}, path: "/rpc",
+		args:   []string{"-mode", "rpc", "-conns", "16", "-window", "64", "-messages", "10000", "-method", "add", "-protocols", "jsonrpc", "-timeout", "5m"},
+		metric: cpuPerMessage(1e6), unit: "server CPU µs per call", latency: true, rate: "calls/s",
+		desc: "JSON-RPC 2.0 calls of \"add\", 16 connections × 10,000 calls, 64 in flight on each; wsmap's message.Peer (jsonrpc.Codec, a message.Router, the default options) behind the mux, against sourcegraph/jsonrpc2 over gorilla/websocket, its calls handled on goroutines of their own (jsonrpc2) or one after another (jsonrpc2-inline)",
+	},
+	{
 		name: "stalled", impls: []string{"wsmap", "wsmap-stalled"}, refs: []string{"wsmap"}, path: "/room",
 		// 2 KiB messages: 4 MB for each stalled member, more than its
 		// socket buffers and queue hold, so that the room drops them.
@@ -156,6 +169,7 @@ func main() {
 		all = append(all, sc.name)
 	}
 	names := flag.String("scenarios", strings.Join(all, ","), "scenarios to run")
+	profiles := flag.String("profile", "", "directory to write each server's CPU profile into")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "wsmap-compare")
 	if err != nil {
@@ -176,7 +190,11 @@ func main() {
 		for round := range *rounds {
 			for k := range sc.impls {
 				impl := sc.impls[(k+round)%len(sc.impls)]
-				r, err := measure(bins, sc, impl)
+				prof := ""
+				if *profiles != "" {
+					prof = filepath.Join(*profiles, fmt.Sprintf("%s-%s-%d.pprof", sc.name, impl, round+1))
+				}
+				r, err := measure(bins, sc, impl, prof)
 				if err != nil {
 					log.Fatalf("%s, %s, round %d: %v", sc.name, impl, round+1, err)
 				}
@@ -206,8 +224,9 @@ func build(dir string) (map[string]string, error) {
 }
 
 // measure starts the server impl, puts the scenario's load on it and
-// returns what it cost.
-func measure(bins map[string]string, sc scenario, impl string) (run, error) {
+// returns what it cost. If prof is not "", the server writes a CPU
+// profile of its run there.
+func measure(bins map[string]string, sc scenario, impl, prof string) (run, error) {
 	var cmd *exec.Cmd
 	switch impl {
 	case "wsmap":
@@ -220,6 +239,9 @@ func measure(bins map[string]string, sc scenario, impl string) (run, error) {
 		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000")
 	default:
 		cmd = exec.Command(bins["refserver"], "-impl", impl)
+	}
+	if prof != "" {
+		cmd.Args = append(cmd.Args, "-cpuprofile", prof)
 	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -358,11 +380,17 @@ func printTable(sc scenario, results map[string][]run) {
 	fmt.Printf("\n### %s: %s\n\n%s; median of %d rounds, ratios round by round: median (range).\n\n", sc.name, sc.desc, sc.unit, rounds)
 	head := "| server | median |"
 	line := "|---|---|"
+	rate := "deliveries/s"
+	if sc.rate != "" {
+		rate = sc.rate
+		head += " " + rate + " |"
+		line += "---|"
+	}
 	for _, ref := range sc.refs {
 		head += " vs " + ref + " |"
 		line += "---|"
 		if sc.latency {
-			head += " deliveries/s vs " + ref + " | p50 vs " + ref + " | p99 vs " + ref + " |"
+			head += " " + rate + " vs " + ref + " | p50 vs " + ref + " | p99 vs " + ref + " |"
 			line += "---|---|---|"
 		} else if sc.name != "idle" {
 			head += " throughput vs " + ref + " |"
@@ -381,6 +409,13 @@ func printTable(sc scenario, results map[string][]run) {
 			figs = append(figs, sc.metric(r))
 		}
 		row := fmt.Sprintf("| %s | %.2f |", impl, median(figs))
+		if sc.rate != "" {
+			var rates []float64
+			for _, r := range results[impl] {
+				rates = append(rates, r.report.PerSecond)
+			}
+			row += fmt.Sprintf(" %.0f |", median(rates))
+		}
 		for _, ref := range sc.refs {
 			row += " " + ratio(results[impl], results[ref], sc.metric) + " |"
 			if sc.latency {

@@ -23,6 +23,18 @@
 //	                          queued on each connection's writer); on
 //	                          every other path an echo, subprotocol
 //	                          "echo" negotiated
+//	refserver -impl jsonrpc2  the JSON-RPC reference:
+//	                          github.com/sourcegraph/jsonrpc2 over
+//	                          gorilla/websocket (a jsonrpc2.Conn over its
+//	                          websocket.NewObjectStream), subprotocol
+//	                          "jsonrpc" negotiated, serving the methods
+//	                          "add" and "echo" (wsload -mode rpc), each
+//	                          call on a goroutine of its own
+//	                          (jsonrpc2.AsyncHandler)
+//	refserver -impl jsonrpc2-inline
+//	                          the same with the handler as it is: the
+//	                          calls of a connection handled one after
+//	                          another on its reading goroutine
 //
 // All serve every path, print "listening on HOST:PORT" once they accept
 // connections, and exit on SIGINT or SIGTERM.
@@ -52,7 +64,7 @@ import (
 )
 
 func main() {
-	impl := flag.String("impl", "gorilla", "server to run: gorilla, tcp, melody or gws")
+	impl := flag.String("impl", "gorilla", "server to run: gorilla, tcp, melody, gws, jsonrpc2 or jsonrpc2-inline")
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
@@ -77,8 +89,10 @@ func main() {
 		err = http.Serve(l, melodyRoom())
 	case "gws":
 		err = http.Serve(l, gwsServer())
+	case "jsonrpc2", "jsonrpc2-inline":
+		err = http.Serve(l, jsonrpc2Server(*impl == "jsonrpc2-inline"))
 	default:
-		log.Fatalf("unknown -impl %q (want gorilla, tcp, melody or gws)", *impl)
+		log.Fatalf("unknown -impl %q (want gorilla, tcp, melody, gws, jsonrpc2 or jsonrpc2-inline)", *impl)
 	}
 	if ctx.Err() == nil {
 		log.Fatal(err)

@@ -6,6 +6,11 @@
 // route /room serves the broadcast load (wsload -mode broadcast): each
 // connection joins one room.Room with the default options, is sent
 // "joined", and every message it sends is broadcast to all members.
+// The route /rpc, with the subprotocol "jsonrpc" (or none), serves
+// JSON-RPC 2.0 calls (wsload -mode rpc): a message.Peer with
+// jsonrpc.Codec and the default options, over a message.Router of two
+// methods made with message.Func, "add" (two integers, their sum) and
+// "echo" (the parameters back, as they came).
 //
 // With -compress, connections negotiate permessage-deflate when the
 // client offers it. It prints "listening on HOST:PORT" once it accepts
@@ -15,6 +20,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,6 +33,8 @@ import (
 	"time"
 
 	"github.com/wsmap/wsmap/internal/perf/profile"
+	"github.com/wsmap/wsmap/message"
+	"github.com/wsmap/wsmap/message/jsonrpc"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/service"
@@ -64,7 +72,8 @@ func main() {
 	}
 }
 
-// table returns n routes, the echo route last.
+// table returns n+2 routes: n-1 of the form /svcN/(?P<id>[0-9]+), then
+// /room, /rpc, and the echo route last.
 func table(n int, into bool, dropped *atomic.Int64) []mux.Route {
 	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		var buf []byte
@@ -87,6 +96,8 @@ func table(n int, into bool, dropped *atomic.Int64) []mux.Route {
 	}
 	members := roomHandler(dropped) // one room, whichever protocol a member speaks
 	rs = append(rs, mux.Route{Pattern: `/room`, Protocols: []mux.Protocol{{Name: "echo", Handler: members}}, NoProtocol: members})
+	rpc := rpcHandler()
+	rs = append(rs, mux.Route{Pattern: `/rpc`, Protocols: []mux.Protocol{{Name: "jsonrpc", Handler: rpc}}, NoProtocol: rpc})
 	return append(rs, mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo})
 }
 
@@ -119,5 +130,20 @@ func roomHandler(dropped *atomic.Int64) service.Handler {
 				return err
 			}
 		}
+	})
+}
+
+// rpcHandler serves JSON-RPC 2.0 calls of "add" and "echo" on each
+// connection, as the message package's documentation shows.
+func rpcHandler() service.Handler {
+	r := &message.Router{}
+	r.Handle("add", message.Func(func(_ context.Context, p [2]int64) (int64, error) {
+		return p[0] + p[1], nil
+	}))
+	r.Handle("echo", message.Func(func(_ context.Context, p json.RawMessage) (json.RawMessage, error) {
+		return p, nil
+	}))
+	return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		return message.New(c, jsonrpc.Codec{}, r, nil).Serve(ctx)
 	})
 }
