@@ -43,7 +43,9 @@ type Message struct {
 
 	// ID correlates a call with its answer, in the codec's own form (a
 	// JSON-RPC ID is kept as its JSON text: 7, "a7", null; an OCPP-J
-	// unique ID as its string). It is "" for a notification.
+	// unique ID as its string). A JSON-RPC notification has none (""); a
+	// typed message may carry one (the operation a GraphQL over
+	// WebSocket message is about).
 	ID string
 
 	// Method names what a call or a notification asks for: JSON-RPC's
@@ -123,10 +125,11 @@ type Codec interface {
 	// Decode reads one received frame. It returns the messages it holds
 	// (one, or a JSON-RPC batch's), and whether they were a batch, whose
 	// answers go back together, in one frame. A message that cannot be
-	// read is returned with Bad set. An error is returned only for a
-	// frame the protocol does not allow at all (a binary frame in a text
-	// protocol): a *service.CloseError, with which the connection is
-	// closed.
+	// read is returned with Bad set, and answered as the protocol says.
+	// An error is returned for a frame the protocol answers by closing
+	// the connection (a binary frame in a text protocol, an invalid
+	// message in one that closes on any): a *service.CloseError, with
+	// which the connection is closed and Serve returns.
 	Decode(typ protocol.MessageType, data []byte) (msgs []Message, batch bool, err error)
 
 	// Encode writes msgs as one frame: a batch if batch is set, else the

@@ -25,9 +25,12 @@ type Options struct {
 	// handled one after another, as OCPP-J asks. Defaults to 16.
 	MaxIncoming int
 
-	// MaxQueued bounds the peer's calls waiting for their turn: one that
-	// arrives beyond it is answered at once with the protocol's error
-	// for ErrBusy. Defaults to 64.
+	// MaxQueued bounds the peer's calls and notifications waiting for
+	// their turn: a call that arrives beyond it is answered at once with
+	// the protocol's error for ErrBusy; a notification, which has no
+	// answer, is dropped and reported to OnError with ErrBusy (a
+	// protocol that must not lose one closes the connection there).
+	// Defaults to 64.
 	MaxQueued int
 
 	// CallTimeout bounds how long Call waits for its answer, when its ctx

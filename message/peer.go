@@ -74,8 +74,10 @@ var errServedTwice = errors.New("message: Serve called twice")
 // which service.CloseStatus reads the code) or ctx's error. Handlers get
 // a context derived from ctx, cancelled when Serve returns; Serve waits
 // for them to return. Calls still waiting for an answer then fail with
-// the same error. Serve is called once, typically as the last statement
-// of a connection handler:
+// the same error. To end it with a close of its own (a protocol's 44xx),
+// a handler closes the connection, p.Conn().Close(code, reason), and
+// Serve returns that close. Serve is called once, typically as the last
+// statement of a connection handler:
 //
 //	return message.New(c, ocppj.V16, router, nil).Serve(ctx)
 func (p *Peer) Serve(ctx context.Context) error {
@@ -125,9 +127,6 @@ func (p *Peer) receive(ctx context.Context, msgs []Message, batch bool) {
 			// A malformed answer or notification: the protocol
 			// answers neither.
 			p.report(fmt.Errorf("message: unusable %s from the peer: %w", m.Kind, m.Bad), false)
-		case m.Bad != nil && !batch:
-			p.send(ctx, []Message{p.errorAnswer(m.ID, m.Bad)}, false)
-			p.report(fmt.Errorf("message: unusable message from the peer: %w", m.Bad), false)
 		case m.Kind == KindResult || m.Kind == KindError:
 			p.deliver(m)
 		default:
@@ -176,7 +175,7 @@ func (p *Peer) enqueue(ctx context.Context, j job) {
 		}
 	}
 	p.report(fmt.Errorf("message: %d calls refused: %w", len(j.msgs), ErrBusy), false)
-	p.send(ctx, answers, j.batch)
+	p.send(answers, j.batch)
 }
 
 // work handles j, then the jobs queued meanwhile, until none is left.
@@ -208,13 +207,14 @@ func (p *Peer) run(ctx context.Context, j job) {
 			answers = append(answers, a)
 		}
 	}
-	p.send(ctx, answers, j.batch)
+	p.send(answers, j.batch)
 }
 
 // handle serves one call or notification, and returns its answer, if it
 // has one.
 func (p *Peer) handle(ctx context.Context, m Message) (Message, bool) {
 	if m.Bad != nil {
+		p.report(fmt.Errorf("message: unusable message from the peer: %w", m.Bad), false)
 		return p.errorAnswer(m.ID, m.Bad), true
 	}
 	req := &Request{Peer: p, Method: m.Method, ID: m.ID, Params: m.Payload}
@@ -268,8 +268,11 @@ func (p *Peer) errorAnswer(id string, err error) Message {
 	return Message{Kind: KindError, ID: id, Err: p.codec.ErrorFor(err)}
 }
 
-// send writes answers (or the messages of one Send) as one frame.
-func (p *Peer) send(ctx context.Context, msgs []Message, batch bool) {
+// send writes answers as one frame. It writes under the connection's own
+// context, which ends only once the connection is closing: a write under
+// a context that ended mid-write would end the connection without a
+// close frame, and Serve's ctx may end while an answer is on its way.
+func (p *Peer) send(msgs []Message, batch bool) {
 	if len(msgs) == 0 {
 		return
 	}
@@ -278,7 +281,7 @@ func (p *Peer) send(ctx context.Context, msgs []Message, batch bool) {
 		p.report(fmt.Errorf("message: writing an answer: %w", err), false)
 		return
 	}
-	_ = p.c.Send(ctx, typ, data) // fails only on a connection that is ending
+	_ = p.c.Send(p.c.Context(), typ, data) // fails only on a connection that is ending
 }
 
 // HandlerError is a handler's failure as Options.OnError receives it: the
@@ -448,8 +451,9 @@ func (p *Peer) Notify(ctx context.Context, method string, params any) error {
 
 // Send writes messages as they are, in one frame (a batch, for more than
 // one): for protocols whose exchanges are not calls and answers, such as
-// a stream of results for one subscription. Call and Notify are built on
-// the same writing.
+// a stream of results for one subscription. As with service.Conn.Send, a
+// write that ctx interrupts ends the connection; under p.Conn().Context()
+// a write finishes unless the connection closes.
 func (p *Peer) Send(ctx context.Context, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil

@@ -350,3 +350,31 @@ func TestPeerClosesMidCall(t *testing.T) {
 		t.Errorf("a call after the close: %v", err)
 	}
 }
+
+// TestMalformedAnsweredInOrder: the answer to a message that cannot be
+// read waits for the answers to the calls before it, as a call's would.
+func TestMalformedAnsweredInOrder(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	r := &message.Router{}
+	r.Handle("wait", message.Func(func(ctx context.Context, _ any) (string, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return "done", nil
+	}))
+	sc, _ := rawPeer(t, jsonrpc.Codec{}, r, &message.Options{MaxIncoming: 1, OnError: func(*message.Peer, error) {}})
+	send(t, sc, `{"jsonrpc":"2.0","id":1,"method":"wait"}`)
+	send(t, sc, `{"jsonrpc":"2.0","id":2,"method":`)
+	nothing(t, sc, 100*time.Millisecond)
+	close(release)
+	want := []string{
+		`{"jsonrpc":"2.0","id":1,"result":"done"}`,
+		`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}`,
+	}
+	got := []string{msgtest.Recv(t, sc), msgtest.Recv(t, sc)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+}

@@ -15,8 +15,9 @@ type Request struct {
 	Peer *Peer
 	// Method is what it asks for (JSON-RPC's method, OCPP-J's action).
 	Method string
-	// ID is the call's ID, in the codec's form; "" for a notification,
-	// whose result is not sent.
+	// ID is the call's ID, in the codec's form. A notification's result
+	// is not sent; its ID is "" but in protocols whose typed messages
+	// carry one.
 	ID string
 	// Params are the parameters as JSON; nil when the message had none.
 	Params json.RawMessage
