@@ -147,6 +147,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 	})
 
 	// Local members keep working.
+	published := a.published.Load()
 	if err := a1.SendText(t.Context(), "local"); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +156,13 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 			t.Fatalf("%s got %q during the outage", name, got)
 		}
 	}
+	// a1's handler publishes "local" after delivering it here. Once it
+	// has, "local" is buffered: the broadcasts below fill the buffer
+	// after it, and one of them is refused, not "local" (whose error
+	// would then reach a1 after them, before "while full").
+	wstest.WaitFor(t, 5*time.Second, "a1's handler to publish \"local\"", func() bool {
+		return a.published.Load() > published
+	})
 	// Broadcasts are buffered within the bound, then refused.
 	msg := strings.Repeat("x", 1000)
 	sent, full := 0, false

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,24 @@ type node struct {
 	hub  *room.Hub
 	tr   *natstransport.Transport
 	base string // ws://host:port
+	// published counts the messages the hub's rooms have given tr to
+	// publish, once Publish has returned, whether it took them or not.
+	published atomic.Int64
+}
+
+// countingTransport is the Transport a node's hub uses: tr, counting
+// the messages published in count.
+type countingTransport struct {
+	*natstransport.Transport
+	count *atomic.Int64
+}
+
+func (c countingTransport) Publish(name string, e room.Event) error {
+	err := c.Transport.Publish(name, e)
+	if e.Kind == room.Message {
+		c.count.Add(1)
+	}
+	return err
 }
 
 // startNode starts a wsmap server whose rooms are carried over the NATS
@@ -76,7 +95,8 @@ func startNodeWith(t testing.TB, url string, opts natstransport.Options, natsOpt
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{hub: roomtest.NewHub(t, &room.Options{Transport: tr, QueueSize: 1024}), tr: tr}
+	n := &node{tr: tr}
+	n.hub = roomtest.NewHub(t, &room.Options{Transport: countingTransport{tr, &n.published}, QueueSize: 1024})
 	n.base = serve(t, roomtest.Member(n.hub, true))
 	// Cleanups run last first: the server's shutdown (registered by
 	// serve) comes before the transport's close.
