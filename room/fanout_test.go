@@ -3,13 +3,17 @@ package room_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/internal/servetest"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
@@ -98,4 +102,136 @@ func TestConcurrentBroadcastsOverShards(t *testing.T) {
 			t.Errorf("late member %d received %d messages from %q, not an unbroken tail of the room's %d", i, len(got[i]), got[i][0], len(ref))
 		}
 	}
+}
+
+// TestSendAfterBroadcastInOrder: what a goroutine sends a member with
+// Member.Send after a broadcast reaches the member after that broadcast,
+// and before the goroutine's next one. Several goroutines do so at once,
+// each to a member of its own, so that the shard's queue is often worked
+// through by another goroutine than the caller's. The messages are of
+// sizes that are written directly, in part at times (the server's
+// sockets have small send buffers: the rest goes out from a goroutine of
+// its own), or only by the member's writer (over 4 KiB), and the clients
+// pause now and then: each member is written to now directly, now by its
+// writer, and now by both in turn.
+func TestSendAfterBroadcastInOrder(t *testing.T) {
+	t.Parallel()
+	const senders, rounds = 4, 200
+	r, err := room.New("order", &room.Options{QueueSize: 2*senders*rounds + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	members := make([]*room.Member, senders)
+	joined := make(chan struct{}, senders)
+	h := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		s, err := strconv.Atoi(c.Request().URL.Query().Get("sender"))
+		if err != nil {
+			return err
+		}
+		if members[s], err = r.Join(c, nil); err != nil {
+			return err
+		}
+		joined <- struct{}{}
+		<-ctx.Done()
+		return nil
+	})
+	sock := filepath.Join(t.TempDir(), "ws")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &service.Server{Handler: &service.Endpoint{Handler: h}}
+	go func() { _ = srv.Serve(smallSendBuffers{l}) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	opts := &service.DialOptions{NetDialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}
+	conns := make([]*service.Conn, senders)
+	for s := range conns {
+		conns[s] = servetest.Dial(t, fmt.Sprintf("ws://room/?sender=%d", s), opts)
+	}
+	for range senders {
+		<-joined
+	}
+
+	sizes := []int{6000, 16, 16, 3000, 16, 16, 3000, 16, 16, 16, 16, 16, 16, 16, 16, 16}
+	message := func(s int, kind string, i int) []byte {
+		b := fmt.Appendf(nil, "%d %s %d ", s, kind, i)
+		return append(b, make([]byte, max(0, sizes[(s+i)%len(sizes)]-len(b)))...)
+	}
+	var wg sync.WaitGroup
+	got := make([][]string, senders) // what member s received from sender s
+	for s, c := range conns {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			for n := range senders*rounds + rounds {
+				if n%100 == 99 {
+					time.Sleep(time.Millisecond)
+				}
+				_, data, err := c.Recv(ctx)
+				if err != nil {
+					t.Errorf("member %d after %d messages: %v", s, n, err)
+					return
+				}
+				var from, i int
+				var kind string
+				if _, err := fmt.Sscanf(string(data), "%d %s %d ", &from, &kind, &i); err != nil {
+					t.Errorf("member %d: message %.20q: %v", s, data, err)
+					return
+				}
+				if from == s {
+					got[s] = append(got[s], fmt.Sprintf("%s %d", kind, i))
+				}
+			}
+		})
+	}
+	for s, m := range members {
+		wg.Go(func() {
+			for i := range rounds {
+				if i%2 == 1 {
+					time.Sleep(2 * time.Millisecond) // let the writers catch up, at times
+				}
+				if err := r.Broadcast(protocol.Text, message(s, "broadcast", i)); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := m.Send(protocol.Text, message(s, "send", i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var want []string
+	for i := range rounds {
+		want = append(want, fmt.Sprintf("broadcast %d", i), fmt.Sprintf("send %d", i))
+	}
+	for s := range senders {
+		if diff := cmp.Diff(want, got[s]); diff != "" {
+			t.Errorf("member %d: its sender's messages (-want +got):\n%s", s, diff)
+		}
+	}
+}
+
+// smallSendBuffers is a listener of Unix sockets whose send buffers are
+// as small as the system allows: a socket then takes a frame in part
+// where TCP over loopback would take all or nothing.
+type smallSendBuffers struct{ net.Listener }
+
+func (l smallSendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if uc, ok := c.(*net.UnixConn); ok {
+		_ = uc.SetWriteBuffer(1) // the least the system allows
+	}
+	return c, err
 }
