@@ -208,7 +208,10 @@ func (r *Room) removeLocked(m *Member, why error) bool {
 	return true
 }
 
-// Send queues a message for this member alone.
+// Send queues a message for this member alone. It reaches the member
+// after the broadcasts made in this process before it (whose Broadcast
+// had returned) and, unless the member is catching up (see Resume),
+// before those made after it.
 func (m *Member) Send(typ protocol.MessageType, data []byte) error {
 	pm, err := service.NewPreparedMessage(typ, data)
 	if err != nil {

@@ -95,7 +95,7 @@ type Room struct {
 	shared  HistoryTransport      // the Transport that keeps the history, if it does
 	noHist  error                 // why a HistoryTransport keeps none, if it could not
 	byID    map[string]*Member    // local members by ID, with shared (see deliverShared)
-	moved   chan struct{}         // with shared: closed at the next delivery, if made (see catchUpShared)
+	moved   chan struct{}         // with shared: closed at the next delivery, if made (see movedLocked)
 	remote  map[string]MemberInfo // members in other processes, by ID
 	closed  bool
 }
@@ -148,7 +148,11 @@ func (r *Room) Name() string { return r.name }
 
 // Broadcast sends a message to every member, here and, with a
 // Transport, in other processes. It never waits for a member. A
-// Transport's error is returned after local delivery.
+// Transport's error is returned after local delivery. Over a
+// HistoryTransport, which delivers the message here as well, it returns
+// once it has done so (or after 5 seconds without), so that what the
+// caller does next, such as a Member.Send, comes after the message, as
+// in a room without one.
 func (r *Room) Broadcast(typ protocol.MessageType, data []byte) error {
 	return r.broadcast(nil, typ, data)
 }
@@ -310,6 +314,7 @@ func (r *Room) Close() {
 		return
 	}
 	r.closed = true
+	r.wakeLocked()
 	for len(r.members) > 0 {
 		r.removeLocked(r.members[len(r.members)-1], ErrRoomClosed)
 	}
@@ -333,6 +338,7 @@ func (r *Room) closeIfEmpty() bool {
 		return false
 	}
 	r.closed = true
+	r.wakeLocked()
 	r.mu.Unlock()
 	r.detachTransport()
 	return true

@@ -2,6 +2,7 @@ package room
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -14,15 +15,16 @@ import (
 // gives its members the same messages at the same positions, and a
 // member can resume on any of them.
 
-// broadcastShared appends a broadcast to the Transport's history.
+// broadcastShared appends a broadcast to the Transport's history, and
+// waits for it to be delivered here (see awaitDelivery).
 func (r *Room) broadcastShared(from MemberInfo, typ protocol.MessageType, data []byte) error {
 	r.mu.Lock()
-	closed, encode := r.closed, r.hist.encode
+	closed, encode, epoch := r.closed, r.hist.encode, r.hist.epoch
 	r.mu.Unlock()
 	if closed {
 		return ErrRoomClosed
 	}
-	_, err := r.shared.Append(r.name, from, func(pos Position) (protocol.MessageType, []byte, error) {
+	pos, err := r.shared.Append(r.name, from, func(pos Position) (protocol.MessageType, []byte, error) {
 		t, d := typ, data
 		if encode != nil {
 			t, d = encode(pos, from, typ, data)
@@ -35,7 +37,47 @@ func (r *Room) broadcastShared(from MemberInfo, typ protocol.MessageType, data [
 	if err != nil {
 		return fmt.Errorf("room %q: %w", r.name, err)
 	}
+	r.awaitDelivery(pos, epoch)
 	return nil
+}
+
+// deliveryPatience bounds how long a broadcast waits for the Transport
+// to deliver it here.
+const deliveryPatience = 5 * time.Second
+
+// awaitDelivery waits until the message appended at pos has been
+// delivered here, queued for the local members, so that what the
+// broadcaster does next, such as sending one of them a message of its
+// own (Member.Send), comes after it. It waits no longer once the room is
+// closed, once it has gone on to an epoch other than pos's and than
+// from, the one it was in before the append (the message was lost on its
+// way here), or after deliveryPatience.
+func (r *Room) awaitDelivery(pos Position, from string) {
+	var timeout <-chan time.Time
+	r.mu.Lock()
+	for !r.closed && !r.deliveredLocked(pos, from) {
+		moved := r.movedLocked()
+		r.mu.Unlock()
+		if timeout == nil {
+			timeout = time.After(deliveryPatience)
+		}
+		select {
+		case <-moved:
+		case <-timeout:
+			return
+		}
+		r.mu.Lock()
+	}
+	r.mu.Unlock()
+}
+
+// deliveredLocked reports whether the message at pos has been delivered
+// here, or never will be (see awaitDelivery).
+func (r *Room) deliveredLocked(pos Position, from string) bool {
+	if r.hist.epoch == pos.Epoch {
+		return r.offsetLocked() >= pos.Offset
+	}
+	return r.hist.epoch != from
 }
 
 // deliverShared gives a message from the Transport's history to the
@@ -88,10 +130,7 @@ func (r *Room) deliverShared(e Event, pm *service.PreparedMessage) {
 	if e.Member.ID != "" {
 		except = r.byID[e.Member.ID]
 	}
-	if r.moved != nil {
-		close(r.moved)
-		r.moved = nil
-	}
+	r.wakeLocked()
 	idle := len(lost) > 0 && len(r.members) == 0
 	_ = r.fanOutLocked(message{pm: pm}, except)
 	r.closeDropped(lost, idle)
@@ -101,10 +140,19 @@ func (r *Room) deliverShared(e Event, pm *service.PreparedMessage) {
 // in the epoch of r.hist.
 func (r *Room) offsetLocked() uint64 { return r.seq - r.base }
 
-// movedLocked returns a channel closed at the next delivery here.
+// movedLocked returns a channel closed at the next delivery here, or
+// when the room is closed.
 func (r *Room) movedLocked() <-chan struct{} {
 	if r.moved == nil {
 		r.moved = make(chan struct{})
 	}
 	return r.moved
+}
+
+// wakeLocked closes the channel movedLocked returned, if it made one.
+func (r *Room) wakeLocked() {
+	if r.moved != nil {
+		close(r.moved)
+		r.moved = nil
+	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
@@ -120,5 +123,135 @@ func TestSharedHistoryUnavailable(t *testing.T) {
 	broken := errors.New("stream: timeout")
 	if _, err := room.New("broken", &room.Options{Transport: &handTransport{keepErr: broken}, History: &room.History{Size: 10}}); !errors.Is(err, broken) {
 		t.Errorf("New over a Transport whose KeepHistory failed: %v, want that error", err)
+	}
+}
+
+// laterTransport is a HistoryTransport that delivers what is appended
+// to it a while after Append returns, as one over a network does, from
+// a goroutine of its own, in order.
+type laterTransport struct {
+	handTransport
+	mu     sync.Mutex
+	offset uint64
+	queue  chan room.Event
+	done   chan struct{}
+}
+
+func newLaterTransport() *laterTransport {
+	return &laterTransport{queue: make(chan room.Event, 1000), done: make(chan struct{})}
+}
+
+func (l *laterTransport) Attach(_ string, deliver func(room.Event)) (func(), error) {
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			select {
+			case e := <-l.queue:
+				time.Sleep(time.Millisecond)
+				deliver(e)
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	return func() { close(l.done); <-ended }, nil
+}
+
+func (l *laterTransport) Append(_ string, from room.MemberInfo, encode func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pos := room.Position{Epoch: "e", Offset: l.offset + 1}
+	typ, data, err := encode(pos)
+	if err != nil {
+		return room.Position{}, err
+	}
+	l.offset++
+	l.queue <- room.Event{Kind: room.Message, Member: from, Type: typ, Data: data, Position: pos}
+	return pos, nil
+}
+
+// TestSharedHistorySendAfterBroadcast: over a HistoryTransport, which
+// delivers a broadcast to this process after Append returns, what a
+// goroutine sends a member with Member.Send after a broadcast still
+// reaches the member after that broadcast, and before the next one.
+func TestSharedHistorySendAfterBroadcast(t *testing.T) {
+	t.Parallel()
+	r, err := room.New("later", &room.Options{Transport: newLaterTransport(), History: &room.History{Size: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	members := make(chan *room.Member, 1)
+	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Join(c, nil)
+		if err != nil {
+			return err
+		}
+		members <- m
+		_, _, err = c.Recv(ctx)
+		return err
+	})})
+	c := dial(t, url)
+	m := <-members
+	const rounds = 20
+	var want []string
+	for i := range rounds {
+		b, s := fmt.Sprintf("broadcast %d", i), fmt.Sprintf("send %d", i)
+		if err := r.Broadcast(protocol.Text, []byte(b)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Send(protocol.Text, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, b, s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got []string
+	for range 2 * rounds {
+		_, data, err := c.Recv(ctx)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		got = append(got, string(data))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the member's messages (-want +got):\n%s", diff)
+	}
+}
+
+// heldTransport is a HistoryTransport that takes appends and delivers
+// none of them.
+type heldTransport struct{ handTransport }
+
+func (*heldTransport) Append(string, room.MemberInfo, func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
+	return room.Position{Epoch: "e", Offset: 1}, nil
+}
+
+// TestSharedHistoryBroadcastWaitsForDelivery: over a HistoryTransport,
+// Broadcast returns once its message has been delivered here; closing
+// the room ends the wait.
+func TestSharedHistoryBroadcastWaitsForDelivery(t *testing.T) {
+	t.Parallel()
+	r, err := room.New("held", &room.Options{Transport: &heldTransport{}, History: &room.History{Size: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Broadcast(protocol.Text, []byte("x")) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Broadcast returned (%v) before its message was delivered", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	r.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Broadcast: %v, want nil (the message was appended)", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Broadcast still waits after Close")
 	}
 }

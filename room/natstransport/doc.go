@@ -93,7 +93,11 @@
 //   - a process that misses messages of the room (the stream let them
 //     go, beyond History.Size or MaxAge, before the process received
 //     them) drops its live members as too slow, so that their clients
-//     come back and are told, instead of letting them go on without.
+//     come back and are told, instead of letting them go on without;
+//   - Broadcast returns once the process has read its message back from
+//     the stream and delivered it to its members (or after 5 seconds
+//     without), so that a message the caller then sends a member alone
+//     (Member.Send) reaches it after the broadcast.
 //
 // What is not: a broadcast whose append fails (NATS unreachable, or
 // other processes appending first for 10 seconds) returns an error

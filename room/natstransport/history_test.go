@@ -396,3 +396,54 @@ func TestHistoryBoundsAndEpochs(t *testing.T) {
 	}
 	refused(b.base, old, "another epoch")
 }
+
+// TestHistorySendAfterBroadcast: a broadcast comes back from JetStream
+// to the process that made it after Append returns; a message the
+// broadcaster then sends a member alone (Member.Send) still reaches it
+// after the broadcast, and before the next one.
+func TestHistorySendAfterBroadcast(t *testing.T) {
+	t.Parallel()
+	url := natstest.StartJetStream(t, -1).URL()
+	members := make(chan *room.Member, 1)
+	n := startHistoryNodeWith(t, url, newHistoryHub, func(hub *room.Hub) http.Handler {
+		return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+			m, err := hub.Join("h", c, nil)
+			if err != nil {
+				return err
+			}
+			defer m.Leave()
+			members <- m
+			_, _, err = c.Recv(ctx)
+			return err
+		})}
+	})
+	c := dial(t, n.base+"/")
+	m := <-members
+	const rounds = 20
+	var want, got []string
+	for i := range rounds {
+		if err := m.Room().Broadcast(protocol.Text, fmt.Appendf(nil, "broadcast %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Send(protocol.Text, fmt.Appendf(nil, "send %d", i)); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("broadcast %d", i), fmt.Sprintf("send %d", i))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 * rounds {
+		_, data, err := c.Recv(ctx)
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		text := string(data)
+		if _, broadcast, err := parseOffsetText(text); err == nil {
+			text = broadcast // a broadcast, less its position
+		}
+		got = append(got, text)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the member's messages (-want +got):\n%s", diff)
+	}
+}
