@@ -322,7 +322,7 @@ func (t *Transport) Close() error {
 	}
 	if t.nc.IsConnected() {
 		t.publishControl(t.aliveSubj, kindBye)
-		if err := t.nc.FlushTimeout(t.interval); err != nil {
+		if err := t.nc.FlushTimeout(max(t.interval, minCloseFlush)); err != nil {
 			errs = append(errs, fmt.Errorf("natstransport: flush: %w", err))
 		}
 	}
@@ -331,6 +331,12 @@ func (t *Transport) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// minCloseFlush is the least Close waits for NATS to confirm that what
+// it published last (the goodbye, the members' leaving) has reached the
+// server: a round trip, which a loaded machine can make longer than a
+// short heartbeat interval.
+const minCloseFlush = 2 * time.Second
 
 func (t *Transport) report(err error) {
 	if t.onError != nil {
