@@ -112,6 +112,7 @@ type config struct {
 	stalledSockets []*net.TCPConn
 	idle           time.Duration
 	timeout        time.Duration
+	pongTimeout    time.Duration // the connections' keepalive bound; 0: the default
 }
 
 func main() {
@@ -133,6 +134,7 @@ func main() {
 	flag.BoolVar(&cfg.compress, "compress", false, "offer permessage-deflate")
 	flag.IntVar(&cfg.stalled, "stalled", 0, "with -mode broadcast, members that stop reading once they have joined")
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each phase")
+	flag.DurationVar(&cfg.pongTimeout, "pong-timeout", 0, "how long a connection waits for the pong of its keepalive ping before it gives up (0: the library's 10s)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: wsload [flags] URL\n")
 		flag.PrintDefaults()
@@ -414,10 +416,8 @@ func dialAll(ctx context.Context, cfg config, t *tally) ([]*service.Conn, []time
 func dialOne(ctx context.Context, cfg config, i int) (*service.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	opts := &service.DialOptions{Subprotocols: cfg.protocols}
-	if cfg.compress {
-		opts.Options = &service.Options{Compression: true}
-	}
+	opts := &service.DialOptions{Subprotocols: cfg.protocols,
+		Options: &service.Options{Compression: cfg.compress, PongTimeout: cfg.pongTimeout}}
 	d := &net.Dialer{}
 	if cfg.sources > 1 {
 		d.LocalAddr = &net.TCPAddr{IP: sourceAddr(i % cfg.sources).AsSlice()}

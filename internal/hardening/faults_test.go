@@ -167,6 +167,11 @@ func TestFaultsLeaveNothingBehind(t *testing.T) {
 	if n, want := tg.panics.Load(), counts[4].Load(); n != want {
 		t.Errorf("%d panics, want %d", n, want)
 	}
+	// Each panic is reported once, and the other faults are the peer's,
+	// not the handlers' failures.
+	if n, want := tg.reported.Load(), counts[4].Load(); n != want {
+		t.Errorf("%d failures reported, want one per panic: %d", n, want)
+	}
 	before.returnsTo(t, 10*time.Second, 2, 2<<20)
 	tg.healthy(t)
 }

@@ -59,6 +59,11 @@ func TestLoad10000(t *testing.T) {
 	start := time.Now()
 	cmd := exec.Command(bin, "-conns", fmt.Sprint(conns), "-messages", fmt.Sprint(messages),
 		"-window", "2", "-inflight", "1000", "-size", "128", "-protocols", "echo", "-dial-parallel", "128",
+		// The client's keepalive is not what is tested: its pongs wait
+		// behind 10,000 connections' traffic and closing handshakes on
+		// two cores that other tests share, which can take longer than
+		// the default 10s, and a client that gives up closes with 1006.
+		"-pong-timeout", "60s",
 		"-hold", "-timeout", "90s", tg.url+"/echo")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -36,6 +36,7 @@ type target struct {
 	url      string // ws://addr
 	handlers atomic.Int64
 	panics   atomic.Int64
+	reported atomic.Int64 // failures given to Options.OnError
 
 	mu    sync.Mutex
 	ended map[string]int // how handlers ended: the error's text, by count
@@ -53,6 +54,10 @@ func (tg *target) endings() map[string]int {
 func startTarget(t testing.TB, opts service.Options, handshake time.Duration) *target {
 	t.Helper()
 	tg := &target{ended: map[string]int{}}
+	// The /panic route's panics (thousands, in the fault tests) are
+	// counted here rather than logged, stack and all, through
+	// slog.Default().
+	opts.OnError = func(*service.Conn, error) { tg.reported.Add(1) }
 	count := func(h service.HandlerFunc) service.Handler {
 		return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 			tg.handlers.Add(1)
