@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -50,15 +51,7 @@ func TestSharedHistoryGap(t *testing.T) {
 	}
 	defer r.Close()
 	members := make(chan *room.Member, 2)
-	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Join(c, nil)
-		if err != nil {
-			return err
-		}
-		members <- m
-		_, _, err = c.Recv(ctx)
-		return err
-	})})
+	url := serve(t, joining(r, members))
 	message := func(offset uint64) room.Event {
 		return room.Event{Kind: room.Message, Type: protocol.Text, Data: []byte{'0' + byte(offset)},
 			Position: room.Position{Epoch: "e", Offset: offset}}
@@ -183,15 +176,7 @@ func TestSharedHistorySendAfterBroadcast(t *testing.T) {
 	}
 	defer r.Close()
 	members := make(chan *room.Member, 1)
-	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Join(c, nil)
-		if err != nil {
-			return err
-		}
-		members <- m
-		_, _, err = c.Recv(ctx)
-		return err
-	})})
+	url := serve(t, joining(r, members))
 	c := dial(t, url)
 	m := <-members
 	const rounds = 20
@@ -254,4 +239,18 @@ func TestSharedHistoryBroadcastWaitsForDelivery(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("Broadcast still waits after Close")
 	}
+}
+
+// joining is a handler that joins r, hands the member to members, and
+// serves until the client leaves.
+func joining(r *room.Room, members chan<- *room.Member) http.Handler {
+	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		m, err := r.Join(c, nil)
+		if err != nil {
+			return err
+		}
+		members <- m
+		_, _, err = c.Recv(ctx)
+		return err
+	})}
 }

@@ -20,18 +20,7 @@ import (
 // and no complete.
 func TestSlowSubscriberGetsAnError(t *testing.T) {
 	t.Parallel()
-	s, err := newServer(time.Minute, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := wsmaptest.NewServer(t, s.newMux())
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := srv.Dial(ctx, "/graphql", &service.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client{t: t, ctx: ctx, c: conn}
+	s, c := inMemory(t)
 	c.init()
 	c.send(`{"id":"m","type":"subscribe","payload":{"query":"subscription { messages { text } }"}}`)
 	c.sync()
@@ -40,7 +29,7 @@ func TestSlowSubscriberGetsAnError(t *testing.T) {
 		if n == 100_000 {
 			t.Fatalf("not dropped after %d messages", n)
 		}
-		s.exec.exec(ctx, post)
+		s.exec.exec(c.ctx, post)
 	}
 	f := c.recv()
 	for ; f.Type == "next"; f = c.recv() {
@@ -65,18 +54,7 @@ func TestSlowSubscriberGetsAnError(t *testing.T) {
 // close.
 func TestTooManyWaiting(t *testing.T) {
 	t.Parallel()
-	s, err := newServer(time.Minute, time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := wsmaptest.NewServer(t, s.newMux())
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := srv.Dial(ctx, "/graphql", &service.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client{t: t, ctx: ctx, c: conn}
+	_, c := inMemory(t)
 	pad := strings.Repeat("x", 4<<10) // 16 pongs fill the in-memory pipe
 	const pings = 300
 	for i := range pings {
@@ -91,4 +69,23 @@ func TestTooManyWaiting(t *testing.T) {
 			t.Fatalf("message %d: %s %.40s…", i, f.Type, f.Payload)
 		}
 	}
+}
+
+// inMemory serves the program's mux in memory, with minute-long timeouts,
+// and returns the server and a graphql-transport-ws client of it, bound
+// to 20 seconds.
+func inMemory(t *testing.T) (*server, *client) {
+	t.Helper()
+	s, err := newServer(time.Minute, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := wsmaptest.NewServer(t, s.newMux())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	conn, err := srv.Dial(ctx, "/graphql", &service.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, &client{t: t, ctx: ctx, c: conn}
 }
