@@ -10,7 +10,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/wsmap/wsmap/internal/probe"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
@@ -85,13 +84,6 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	if reg != nil && !reg.admit() {
 		return nil, refuse(w, &HandshakeError{Status: http.StatusServiceUnavailable,
 			Reason: "server is shutting down", Header: http.Header{"Retry-After": {"5"}}})
-	}
-	if p := probe.From(r.Context()); p != nil {
-		if reg != nil {
-			reg.cancelAdmit()
-		}
-		p.Accepted, p.Subprotocol = true, o.Subprotocol
-		return nil, probe.ErrProbed
 	}
 	opts := o.Options.withDefaults()
 	up := websocket.Upgrader{
