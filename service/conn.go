@@ -73,11 +73,9 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// Reading. readSem is held by the goroutine in Recv or Reader, which
-	// alone uses stream, the last stream handed out. rd is the reader
-	// role (see reader).
+	// Reading. readSem is held by the goroutine in Recv or Reader; rd is
+	// the reader role (see reader).
 	readSem chan struct{}
-	stream  stream
 	rd      reader
 
 	writeSem chan struct{} // held by the goroutine writing a message
@@ -87,10 +85,7 @@ type Conn struct {
 	// frames gorilla writes.
 	fw *wire.Writer
 	// guard checks the frames read, under gorilla; nil if there is none.
-	// begun counts the messages gorilla has begun to read (see
-	// nextReader); only the holder of the reader role uses it.
 	guard *wire.Guard
-	begun uint64
 
 	mu        sync.Mutex
 	state     State

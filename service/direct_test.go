@@ -154,6 +154,7 @@ func TestRecvIntoReusesBuffer(t *testing.T) {
 // directly, and by the read loop.
 func TestRecvExactSize(t *testing.T) {
 	t.Parallel()
+	const bigMessage = 256 << 10
 	msg := func(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
 	frames := []wstest.Frame{
 		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(10, 'a')},
@@ -164,9 +165,9 @@ func TestRecvExactSize(t *testing.T) {
 		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(4096, 'e')},
 		{Fin: false, Opcode: wstest.OpText, Payload: msg(40000, 'f')},
 		{Fin: true, Opcode: wstest.OpContinuation, Payload: msg(30000, 'f')},
-		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(maxLenHint+1, 'g')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(bigMessage+1, 'g')},
 		{Fin: true, Opcode: wstest.OpBinary, Payload: nil},
-		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(maxLenHint, 'h')},
+		{Fin: true, Opcode: wstest.OpBinary, Payload: msg(bigMessage, 'h')},
 		{Fin: false, Opcode: wstest.OpBinary, Payload: msg(3000, 'i')},
 		{Fin: true, Opcode: wstest.OpPing, Payload: []byte("q")},
 		{Fin: false, Opcode: wstest.OpContinuation, Payload: msg(3000, 'i')},
@@ -181,7 +182,7 @@ func TestRecvExactSize(t *testing.T) {
 		frames = append(frames, wstest.Frame{Fin: i == 99, Opcode: op, Payload: msg(1024, 'j')})
 	}
 	want := [][]byte{msg(10, 'a'), msg(70000, 'b'), msg(100, 'c'), msg(5000, 'd'), msg(4096, 'e'),
-		msg(70000, 'f'), msg(maxLenHint+1, 'g'), {}, msg(maxLenHint, 'h'), msg(26000, 'i'), msg(100*1024, 'j')}
+		msg(70000, 'f'), msg(bigMessage+1, 'g'), {}, msg(bigMessage, 'h'), msg(26000, 'i'), msg(100*1024, 'j')}
 	for _, direct := range []bool{true, false} {
 		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
 			t.Parallel()

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // messageReader reads one message's payload, applying the read limit and
@@ -36,8 +35,8 @@ func (m *messageReader) Read(p []byte) (int, error) {
 		return 0, errStaleReader
 	}
 	if m.done != nil {
-		m.c.rd.streamRead(true)
-		defer m.c.rd.streamRead(false)
+		m.c.rd.streamEvent(evStreamRead)
+		defer m.c.rd.streamEvent(evStreamPause)
 	}
 	n, err := m.r.Read(p)
 	m.n += int64(n)
@@ -73,84 +72,24 @@ func (m *messageReader) Read(p []byte) (int, error) {
 }
 
 // readAll reads the whole payload into buf's array, from its start,
-// growing it if needed. With a nil buf the payload is read into a buffer
-// of its own, at its exact size, so that a message costs one allocation
-// whatever its size: straight into it once the frame guard says how long
-// the message is (see lenHint), else into a pooled scratch buffer and
-// copied out.
+// growing it if needed. With a nil buf the payload is read into a pooled
+// scratch buffer and copied out at its exact size, so that a message
+// costs one allocation whatever its size.
 func (m *messageReader) readAll(buf []byte) ([]byte, error) {
 	if buf != nil {
 		return m.readInto(buf[:0])
 	}
 	sp := scratchPool.Get().(*[]byte)
-	data := (*sp)[:0]
-	defer func() {
-		if cap(data) <= maxPooledScratch {
-			*sp = data[:0]
-			scratchPool.Put(sp)
-		}
-	}()
-	for asks := 0; ; asks++ {
-		// The guard may learn the length as it reads on: a message in
-		// several frames, whose later headers arrive in a later read.
-		if hint := m.c.lenHint(); asks < maxLenAsks && hint > 0 && hint >= len(data) {
-			exact := make([]byte, len(data), hint)
-			copy(exact, data)
-			out, err := m.readInto(exact)
-			if err == nil && len(out) != hint {
-				// Never expected (the guard saw this message's headers),
-				// but the message is returned at its exact size
-				// regardless.
-				out = append([]byte(nil), out...)
-			}
-			return out, err
-		}
-		next, end, err := m.readSome(data)
-		if err != nil {
-			return nil, err
-		}
-		data = next
-		if end {
-			return append(make([]byte, 0, len(data)), data...), nil
-		}
-	}
-}
-
-// maxLenAsks bounds how often readAll asks the guard for the length.
-const maxLenAsks = 16
-
-// The messages whose length the frame guard tells that are read straight
-// into a buffer of their own: from a chunk up (below, the copy out of the
-// scratch buffer costs little) to maxLenHint, so that a frame header
-// alone can never make the connection allocate more than that ahead of
-// the payload arriving.
-const (
-	minLenHint = wire.ChunkSize
-	maxLenHint = 256 << 10
-)
-
-// nextReader is gorilla's NextReader, counting the messages begun.
-func (c *Conn) nextReader() (int, io.Reader, error) {
-	typ, r, err := c.ws.NextReader()
+	data, err := m.readInto((*sp)[:0])
+	var out []byte
 	if err == nil {
-		c.begun++
+		out = append(make([]byte, 0, len(data)), data...)
 	}
-	return typ, r, err
-}
-
-// lenHint returns the length of the message being read, if the frame
-// guard knows it (from its one frame's header, or from the headers of all
-// its frames) and it is one to read straight into a buffer of its size;
-// otherwise 0.
-func (c *Conn) lenHint() int {
-	if c.guard == nil {
-		return 0
+	if cap(data) <= maxPooledScratch {
+		*sp = data[:0]
+		scratchPool.Put(sp)
 	}
-	n := c.guard.MessageLen(c.begun)
-	if n < minLenHint || n > maxLenHint {
-		return 0
-	}
-	return int(n)
+	return out, err
 }
 
 // readInto appends the payload to buf.

@@ -82,7 +82,7 @@ func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, err
 	}
 	if res.r == nil { // a message read ahead
 		h := &heldReader{r: bytes.NewReader(res.data)}
-		c.stream = h
+		c.rd.held = h
 		return res.typ, h, nil
 	}
 	return res.typ, res.r, nil
@@ -95,11 +95,7 @@ func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, err
 // one had arrived already and is still unread. Recv and Reader then
 // return ErrReadClosed. It suits handlers that only send, such as feeds
 // and dashboards.
-func (c *Conn) CloseRead() {
-	if c.rd.closeRead() {
-		c.fail(noReadClose())
-	}
-}
+func (c *Conn) CloseRead() { c.rd.closeRead() }
 
 // RecvJSON receives a text message and decodes it as JSON into v. A
 // message it cannot use is reported as a *MessageError and leaves the
@@ -152,31 +148,38 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 	}
 	defer func() { <-c.readSem }()
 
-	if c.stream != nil {
-		c.stream.release() // the loop discards what is left of it
-		c.stream = nil
+	if c.rd.held != nil {
+		c.rd.held.release() // the loop discards what is left of it
+		if _, ok := c.rd.held.(*messageReader); ok {
+			c.rd.streamEvent(evStreamDone)
+		}
+		c.rd.held = nil
 	}
 	// Read directly if nothing could interrupt the read but the
 	// connection's end. The direct read runs from this small frame: a
 	// handler waiting in Recv keeps the stack it waits on.
 	done := ctx.Done()
-	direct := done == nil || done == c.ctx.Done()
-	if direct {
+	e := evRecvWait
+	if done == nil || done == c.ctx.Done() {
+		e = evRecvDirect
 		done = nil // the connection's end wakes the receiver anyway
 	}
+	if stream {
+		e = evRecvStream
+	}
 	for {
-		q, s, readDirect, wait, err := c.rd.take(direct, stream)
+		q, s, do, wait, err := c.rd.take(e)
 		switch {
 		case err != nil:
 			return readResult{}, err
-		case readDirect:
+		case do&aReadDirect != 0:
 			return c.readDirect(buf)
 		case s != nil:
 			if stream {
-				c.stream = s
+				c.rd.held = s
 			}
 			return readResult{typ: s.typ, r: s}, nil
-		case wait == nil:
+		case do&aPop != 0:
 			return readResult{typ: q.typ, data: q.data}, nil
 		}
 		select {
@@ -191,7 +194,7 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 // readDirect reads the next message on the calling goroutine, which holds
 // the reader role, into buf (a new buffer if nil).
 func (c *Conn) readDirect(buf []byte) (readResult, error) {
-	typ, r, err := c.nextReader()
+	typ, r, err := c.ws.NextReader()
 	if err != nil {
 		return readResult{}, c.endRead(err)
 	}
@@ -202,7 +205,7 @@ func (c *Conn) readDirect(buf []byte) (readResult, error) {
 	if mr.gorillaErr != nil {
 		return readResult{}, c.endRead(mr.gorillaErr)
 	}
-	c.rd.directDone()
+	c.rd.directRead()
 	if err != nil {
 		return readResult{}, err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -13,46 +12,24 @@ import (
 
 // reader is the connection's reader role: which goroutine reads from
 // gorilla (whose reader is not safe for concurrent use), what becomes of
-// the messages read, and the socket's read deadline. Its methods are the
-// only code that changes its fields, all under mu.
+// the messages read, and the socket's read deadline. It is a state
+// machine: every change of state follows a row of readerRows, through
+// step, under mu.
 //
 // A receive with the connection's own context, or one that cannot be
-// cancelled, reads directly on the caller's goroutine: such a read can only
-// end with a message or with the connection's end. Otherwise the read
-// loop, a goroutine of the connection's own, reads: it reads ahead into a
-// bounded queue, so that control frames are handled whatever the
+// cancelled, reads directly on the caller's goroutine: such a read can
+// only end with a message or with the connection's end. Otherwise the
+// read loop, a goroutine of the connection's own, reads: it reads ahead
+// into a bounded queue, so that control frames are handled whatever the
 // application does, and stops reading while the queue is full (TCP
-// backpressure).
+// backpressure). When a direct receive has returned and no receive
+// follows within a turn (turnDelay), the loop starts; a direct receive
+// that comes while the loop reads takes the role back after the loop's
+// next message.
 //
-// States, the events that move them and what each transition does:
-//
-//	state      event                                  next       action
-//	unstarted  start                                  idle       arm the turn timer
-//	idle       receive, queue empty, direct           direct     the receiver reads on its goroutine
-//	idle       receive, queue empty, interruptible    loop       start the read loop
-//	idle       turn timer (nobody read for a turn)    loop       start the read loop
-//	idle       closing, or CloseRead                  loop       start the read loop (it reads the peer's close)
-//	idle       connection finished                    ended      wake the receiver
-//	direct     message read                           idle       arm the turn timer
-//	direct     message read while closing             loop       start the read loop
-//	loop       message read, queue not full           loop       queue it, wake the receiver
-//	loop       message read, a direct receiver waits  idle       queue it, wake the receiver, arm the turn timer; the loop returns
-//	loop       message read, queue now full           full       queue it, lift the pong deadline, arm the stall timer
-//	loop       message starts, a Reader waits         stream     hand the stream to the Reader
-//	loop       data message after CloseRead           ended      fail the connection with 1008
-//	full       receive takes a message                loop       the loop reads on
-//	full       stall timer (nothing taken in time)    ended      fail the connection with 1008
-//	stream     stream finished or released            loop       the loop reads on
-//	stream     stall timer (stream not read in time)  ended      fail the connection with 1008
-//	any        read error or the peer's close frame   ended      end the connection; wake the receiver
-//
-// A receive finds a queued message (or a stream handed out for a Reader
-// call that was abandoned) first, in any state. While closing, the loop
-// reads only to find the peer's close frame: data messages are discarded.
-//
-// The read deadline is the close deadline once closing; before that it is
-// the pong deadline while a keepalive pong is awaited and somebody reads
-// (direct, loop, stream), and none otherwise.
+// The read deadline follows the state: the close deadline once
+// draining; before that, the pong deadline while a keepalive pong is
+// awaited and somebody reads (see readerState.reads), none otherwise.
 type reader struct {
 	c *Conn
 
@@ -60,45 +37,53 @@ type reader struct {
 	state readerState
 	err   *CloseError // why reading ended, once ended
 
-	queue      []queued // messages read ahead, oldest first, from head
-	head       int
-	queuedLen  int64 // payload bytes in the queue
-	stream     *messageReader
-	wantsDir   bool // a direct receiver waits: the loop gives the role up after one message
-	wantsStr   bool // a Reader waits: the loop hands it the next message's stream
-	notify     chan struct{}
-	space      chan struct{}
-	noRead     bool // CloseRead was called
-	closing    bool // the connection is closing: only the peer's close is read
-	finished   bool // the connection is closed
-	pongDue    bool // a keepalive pong is awaited
-	reading    bool // the deadline's view: somebody reads from the socket
-	deadline   time.Time
-	turnArmed  bool
-	turnAt     time.Duration // when the role was last given up, since born
-	stallFrom  time.Duration // when the queue filled or the stream was last read
-	stallSet   bool
-	streamBusy bool // the stream's consumer is inside a read
-	born       time.Time
-	turn       *time.Timer
-	stall      *time.Timer
-	directMR   messageReader // the direct receiver's, reused
+	queue     []queued       // messages read ahead, oldest first, from head
+	head      int            //
+	queuedLen int64          // payload bytes in the queue
+	pending   *messageReader // a stream the loop handed out that no receive has taken yet
+	notify    chan struct{}  // wakes a receiver that waits for the loop
+	space     chan struct{}  // wakes the loop that waits in full
+
+	pongDue  bool      // a keepalive pong is awaited
+	deadline time.Time // the read deadline set on the socket, while not draining
+
+	// One timer serves the turn and the stall limit, which are never due
+	// at once. It delivers alarm when it fires at or after due; firing
+	// earlier, it is set again for the rest.
+	born    time.Time
+	timer   *time.Timer
+	alarm   readerEvent   // evNone when nothing is due
+	due     time.Duration // since born
+	fireAt  time.Duration // when the timer fires, since born, while set
+	timerOn bool
+
+	// Used only by the receiver that holds readSem.
+	held     stream        // what the application reads from, released by the next receive
+	directMR messageReader // the direct receiver's, reused
 }
 
-// readerState is a state of the reader role; see reader.
+// readerState is a state of the reader role.
 type readerState uint8
 
 const (
-	readerUnstarted readerState = iota
-	readerIdle
-	readerDirect
-	readerLoop
-	readerFull
-	readerStream
-	readerEnded
+	rUnstarted      readerState = iota // before the connection starts
+	rIdle                              // nobody reads; the application's turn runs
+	rDirect                            // a receiver reads on its own goroutine
+	rLoop                              // the loop reads ahead
+	rHandBack                          // the loop reads; a direct receiver waits for the next message and then the role
+	rHandStream                        // the loop reads; a Reader waits for the next message's stream
+	rFull                              // the loop waits for the application to take a queued message
+	rStream                            // the loop waits while the application reads a stream it handed out
+	rStreamRead                        // the same, the application inside a read of it
+	rRefusing                          // CloseRead: the loop reads, a data message fails the connection
+	rRefusingDirect                    // CloseRead while a receiver reads directly
+	rDraining                          // closing: the loop reads for the peer's close, dropping data
+	rDrainingDirect                    // closing while a receiver reads directly
+	rEnded                             // reading is over; err says why
+	numReaderStates
 )
 
-var readerStateNames = [...]string{"unstarted", "idle", "direct", "loop", "full", "stream", "ended"}
+var readerStateNames = [...]string{"unstarted", "idle", "direct", "loop", "handBack", "handStream", "full", "stream", "streamRead", "refusing", "refusingDirect", "draining", "drainingDirect", "ended"}
 
 func (s readerState) String() string {
 	if int(s) < len(readerStateNames) {
@@ -107,27 +92,292 @@ func (s readerState) String() string {
 	return fmt.Sprintf("readerState(%d)", s)
 }
 
+// reads reports whether a goroutine reads from the socket in s, so that
+// the pong deadline applies.
+func (s readerState) reads() bool {
+	switch s {
+	case rDirect, rLoop, rHandBack, rHandStream, rStream, rStreamRead, rRefusing, rRefusingDirect:
+		return true
+	}
+	return false
+}
+
+// draining reports whether s follows the close deadline.
+func (s readerState) draining() bool { return s == rDraining || s == rDrainingDirect || s == rEnded }
+
+// readerEvent is what happens to the reader role.
+type readerEvent uint8
+
+const (
+	evNone          readerEvent = iota
+	evStart                     // the connection starts
+	evTake                      // a receive finds a queued message
+	evTakeStream                // a receive finds a stream handed out for an abandoned Reader
+	evRecvDirect                // a receive that may read on its goroutine finds nothing held
+	evRecvWait                  // a receive that its ctx may interrupt finds nothing held
+	evRecvStream                // a Reader finds nothing held
+	evAbandon                   // a waiting receive gives up: its ctx ended
+	evTurnOver                  // nobody received for a turn
+	evStallOver                 // the queue stayed full, or a stream unread, past the stall limit
+	evDirectRead                // the direct receiver has its message
+	evMessage                   // the loop begins a message
+	evWhole                     // the loop has read a message whole
+	evQueueFull                 // the queue has reached its bound
+	evStreamRead                // the stream's consumer begins a read
+	evStreamPause               // the stream's consumer ends a read
+	evStreamDone                // the stream's consumer is finished with it
+	evCloseRead                 // CloseRead, nothing held
+	evCloseReadHeld             // CloseRead with a message or stream held
+	evClosing                   // the connection starts closing
+	evFinished                  // the connection is closed
+	evReadEnded                 // reading failed, or the peer's close frame came
+	numReaderEvents
+)
+
+var readerEventNames = [...]string{"none", "start", "take", "takeStream", "recvDirect", "recvWait", "recvStream", "abandon", "turnOver", "stallOver", "directRead", "message", "whole", "queueFull", "streamRead", "streamPause", "streamDone", "closeRead", "closeReadHeld", "closing", "finished", "readEnded"}
+
+func (e readerEvent) String() string {
+	if int(e) < len(readerEventNames) {
+		return readerEventNames[e]
+	}
+	return fmt.Sprintf("readerEvent(%d)", e)
+}
+
+// readerAction is what a transition does, as a set. The actions
+// marked "for the caller" are answers to the goroutine that delivered the
+// event; step does the others.
+type readerAction uint32
+
+const (
+	aStartLoop    readerAction = 1 << iota // start the read loop
+	aArmTurn                               // the turn starts: turnOver when nobody receives for turnDelay
+	aArmStall                              // stallOver when nothing is taken within the stall limit
+	aStopAlarm                             // nothing is due
+	aWakeReceiver                          // wake the receiver waiting for the loop
+	aWakeLoop                              // wake the loop waiting in full
+	aPop                                   // take the oldest queued message
+	aTakePending                           // take the stream handed out
+	aKeep                                  // queue the message read whole
+	aEnd                                   // record why reading ended
+	aReadDirect                            // for the caller: read on your goroutine
+	aWait                                  // for the caller: wait for the loop
+	aReadClosed                            // for the caller: return ErrReadClosed
+	aEnded                                 // for the caller: return the error that ended reading
+	aReadWhole                             // for the loop: read the message whole
+	aDiscard                               // for the loop: drop the message
+	aHandStream                            // for the loop: hand the stream to the Reader and wait for it
+	aLoopExit                              // for the loop: return, the role has gone to a direct receiver
+	aLoopWait                              // for the loop: wait for space
+	aRefuse                                // for the caller: fail the connection with 1008 (CloseRead)
+	aFailStall                             // for the caller: fail the connection with 1008 (stalled)
+)
+
+// A readerRow is one transition: in state from, event on moves to to and
+// does do.
+type readerRow struct {
+	from readerState
+	on   readerEvent
+	to   readerState
+	do   readerAction
+}
+
+// readerRows is the reader role's transition table. A (state, event)
+// pair it does not list changes nothing and does nothing: an event that
+// comes late (a timer, a stream finished after the connection ended) or
+// one that the state makes moot.
+var readerRows = []readerRow{
+	{rUnstarted, evStart, rIdle, aArmTurn},
+	{rUnstarted, evCloseRead, rRefusing, aStartLoop},
+	{rUnstarted, evClosing, rDraining, aStartLoop},
+	{rUnstarted, evFinished, rEnded, aEnd | aWakeReceiver},
+
+	{rIdle, evTake, rIdle, aPop},
+	{rIdle, evRecvDirect, rDirect, aReadDirect},
+	{rIdle, evRecvWait, rLoop, aStartLoop | aWait},
+	{rIdle, evRecvStream, rHandStream, aStartLoop | aWait},
+	{rIdle, evTurnOver, rLoop, aStartLoop},
+	{rIdle, evCloseRead, rRefusing, aStartLoop},
+	{rIdle, evCloseReadHeld, rRefusing, aStartLoop | aRefuse},
+	{rIdle, evClosing, rDraining, aStartLoop},
+	{rIdle, evFinished, rEnded, aEnd | aWakeReceiver},
+
+	{rDirect, evDirectRead, rIdle, aArmTurn},
+	{rDirect, evCloseRead, rRefusingDirect, 0},
+	{rDirect, evClosing, rDrainingDirect, 0},
+	{rDirect, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rLoop, evTake, rLoop, aPop},
+	{rLoop, evRecvDirect, rHandBack, aWait},
+	{rLoop, evRecvWait, rLoop, aWait},
+	{rLoop, evRecvStream, rHandStream, aWait},
+	{rLoop, evMessage, rLoop, aReadWhole},
+	{rLoop, evWhole, rLoop, aKeep | aWakeReceiver},
+	{rLoop, evQueueFull, rFull, aArmStall | aLoopWait},
+	{rLoop, evCloseRead, rRefusing, 0},
+	{rLoop, evCloseReadHeld, rRefusing, aRefuse},
+	{rLoop, evClosing, rDraining, 0},
+	{rLoop, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rHandBack, evMessage, rHandBack, aReadWhole},
+	{rHandBack, evWhole, rIdle, aKeep | aWakeReceiver | aArmTurn | aLoopExit},
+	{rHandBack, evAbandon, rLoop, 0},
+	{rHandBack, evCloseRead, rRefusing, aWakeReceiver},
+	{rHandBack, evClosing, rDraining, 0},
+	{rHandBack, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rHandStream, evTake, rLoop, aPop}, // a message the loop had begun before the Reader came
+	{rHandStream, evMessage, rStream, aHandStream | aArmStall | aWakeReceiver},
+	{rHandStream, evWhole, rHandStream, aKeep | aWakeReceiver},
+	{rHandStream, evQueueFull, rFull, aArmStall | aLoopWait},
+	{rHandStream, evAbandon, rLoop, 0},
+	{rHandStream, evCloseRead, rRefusing, aWakeReceiver},
+	{rHandStream, evClosing, rDraining, 0},
+	{rHandStream, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rFull, evTake, rLoop, aPop | aStopAlarm | aWakeLoop},
+	{rFull, evStallOver, rFull, aFailStall},
+	{rFull, evCloseReadHeld, rRefusing, aRefuse | aStopAlarm | aWakeLoop},
+	{rFull, evClosing, rDraining, aStopAlarm | aWakeLoop},
+	{rFull, evFinished, rDraining, aStopAlarm | aWakeLoop}, // the loop's next read fails
+
+	{rStream, evTake, rStream, aPop}, // a message the loop read whole before it handed out the stream
+	{rStream, evTakeStream, rStream, aTakePending},
+	{rStream, evStreamRead, rStreamRead, 0},
+	{rStream, evStreamDone, rLoop, aStopAlarm},
+	{rStream, evStallOver, rStream, aFailStall},
+	{rStream, evCloseRead, rRefusing, aRefuse | aStopAlarm}, // the stream out is a message unread
+	{rStream, evCloseReadHeld, rRefusing, aRefuse | aStopAlarm},
+	{rStream, evClosing, rDraining, aStopAlarm},
+
+	{rStreamRead, evStreamPause, rStream, aArmStall}, // the stall limit counts from here
+	{rStreamRead, evStreamDone, rLoop, aStopAlarm},
+	{rStreamRead, evStallOver, rStreamRead, aArmStall}, // the peer is slow, which keepalive covers
+	{rStreamRead, evCloseRead, rRefusing, aRefuse | aStopAlarm},
+	{rStreamRead, evCloseReadHeld, rRefusing, aRefuse | aStopAlarm},
+	{rStreamRead, evClosing, rDraining, aStopAlarm},
+
+	{rRefusing, evTake, rRefusing, aReadClosed},
+	{rRefusing, evTakeStream, rRefusing, aReadClosed},
+	{rRefusing, evRecvDirect, rRefusing, aReadClosed},
+	{rRefusing, evRecvWait, rRefusing, aReadClosed},
+	{rRefusing, evRecvStream, rRefusing, aReadClosed},
+	{rRefusing, evMessage, rRefusing, aRefuse},
+	{rRefusing, evWhole, rRefusing, aRefuse}, // begun before CloseRead
+	{rRefusing, evClosing, rDraining, 0},
+	{rRefusing, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rRefusingDirect, evDirectRead, rRefusing, aStartLoop},
+	{rRefusingDirect, evClosing, rDrainingDirect, 0},
+	{rRefusingDirect, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rDraining, evTake, rDraining, aPop},
+	{rDraining, evRecvDirect, rDraining, aWait},
+	{rDraining, evRecvWait, rDraining, aWait},
+	{rDraining, evRecvStream, rDraining, aWait},
+	{rDraining, evMessage, rDraining, aDiscard},
+	{rDraining, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rDrainingDirect, evDirectRead, rDraining, aStartLoop},
+	{rDrainingDirect, evReadEnded, rEnded, aEnd | aWakeReceiver},
+
+	{rEnded, evTake, rEnded, aPop},
+	{rEnded, evRecvDirect, rEnded, aEnded},
+	{rEnded, evRecvWait, rEnded, aEnded},
+	{rEnded, evRecvStream, rEnded, aEnded},
+}
+
+// A readerTransition is a row as looked up in readerTable.
+type readerTransition struct {
+	to     readerState
+	do     readerAction
+	listed bool
+}
+
+// readerTable is readerRows indexed by state and event.
+var readerTable = func() (t [numReaderStates][numReaderEvents]readerTransition) {
+	for _, r := range readerRows {
+		if t[r.from][r.on].listed {
+			panic("service: reader table lists " + r.from.String() + " on " + r.on.String() + " twice")
+		}
+		t[r.from][r.on] = readerTransition{to: r.to, do: r.do, listed: true}
+	}
+	return t
+}()
+
+// transition looks up the row of state s and event e: its next state
+// and actions. A pair the table does not list leaves s as it is.
+func transition(s readerState, e readerEvent) (readerState, readerAction) {
+	t := readerTable[s][e]
+	if !t.listed {
+		return s, 0
+	}
+	return t.to, t.do
+}
+
+// step moves the machine on e and does the actions that are the
+// reader's own; it returns every action of the row, for the caller's
+// part. cause is the error that ends reading, for aEnd.
+func (r *reader) step(e readerEvent, cause *CloseError) readerAction {
+	from := r.state
+	to, do := transition(from, e)
+	r.state = to
+	if to != rStream && to != rStreamRead {
+		r.pending = nil // a stream handed out is only taken in these states
+	}
+	if do&aEnd != 0 {
+		if r.err == nil {
+			r.err = cause
+		}
+		if r.err == nil {
+			r.err = &CloseError{Code: protocol.CloseAbnormal, Err: net.ErrClosed}
+		}
+		r.alarm = evNone
+	}
+	if do&aStopAlarm != 0 {
+		r.alarm = evNone
+	}
+	if do&aArmTurn != 0 {
+		r.setAlarm(evTurnOver, turnDelay)
+	}
+	if do&aArmStall != 0 {
+		r.setAlarm(evStallOver, r.stallLimit())
+	}
+	if do&aStartLoop != 0 {
+		if r.notify == nil {
+			// Made with the loop: a connection that only reads
+			// directly does without them.
+			r.notify = make(chan struct{}, 1)
+			r.space = make(chan struct{}, 1)
+		}
+		go r.loop()
+	}
+	if do&aWakeReceiver != 0 {
+		wake(r.notify)
+	}
+	if do&aWakeLoop != 0 {
+		wake(r.space)
+	}
+	if from.reads() != to.reads() && !to.draining() {
+		r.setDeadlineLocked()
+	}
+	return do
+}
+
+// ErrReadClosed is returned by Recv and Reader on a connection whose
+// application declared with CloseRead that it does not read.
+var ErrReadClosed = errors.New("service: reading closed by CloseRead")
+
+// turnDelay is how long a received message's turn lasts: when nobody
+// reads for this long after a direct receive, the read loop starts.
+const turnDelay = 500 * time.Millisecond
+
 // queued is a message read ahead.
 type queued struct {
 	typ  protocol.MessageType
 	data []byte
 }
 
-// turnDelay is how long a received message's turn lasts: when nobody
-// reads for this long after a direct receive, the read loop starts.
-const turnDelay = 500 * time.Millisecond
-
-// ErrReadClosed is returned by Recv and Reader on a connection whose
-// application declared with CloseRead that it does not read.
-var ErrReadClosed = errors.New("service: reading closed by CloseRead")
-
 func (r *reader) init(c *Conn) { r.c = c }
-
-// noReadClose is the close of a connection whose application declared
-// with CloseRead that it does not read, when a data message arrives.
-func noReadClose() *CloseError {
-	return &CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"}
-}
 
 // wake signals a channel of capacity one without blocking.
 func wake(ch chan struct{}) {
@@ -137,475 +387,27 @@ func wake(ch chan struct{}) {
 	}
 }
 
-// start moves unstarted to idle.
-func (r *reader) start() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.born = time.Now()
-	if r.state == readerUnstarted {
-		r.toIdleLocked()
-	}
+// noReadClose is the close of a connection whose application declared
+// with CloseRead that it does not read, when a data message arrives.
+func noReadClose() *CloseError {
+	return &CloseError{Code: protocol.ClosePolicyViolation, Reason: "this endpoint does not read messages"}
 }
 
-// toIdleLocked gives the role up and arms the turn timer. The timer is
-// armed once and, when it fires early, re-arms itself for the rest of the
-// turn, so that a direct receive costs no timer reset.
-func (r *reader) toIdleLocked() {
-	if r.closing || r.noRead {
-		r.startLoopLocked()
-		return
-	}
-	if r.finished {
-		r.endLocked(r.c.outcome(nil))
-		return
-	}
-	r.state = readerIdle
-	r.setReadingLocked(false)
-	r.turnAt = time.Since(r.born)
-	if r.turnArmed {
-		return
-	}
-	r.turnArmed = true
-	if r.turn == nil {
-		r.turn = time.AfterFunc(turnDelay, r.onTurn)
-	} else {
-		r.turn.Reset(turnDelay)
-	}
-}
+var readerActionNames = [...]string{"startLoop", "armTurn", "armStall", "stopAlarm", "wakeReceiver", "wakeLoop", "pop", "takePending", "keep", "end", "readDirect", "wait", "readClosed", "ended", "readWhole", "discard", "handStream", "loopExit", "loopWait", "refuse", "failStall"}
 
-func (r *reader) onTurn() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.turnArmed = false
-	if r.state != readerIdle {
-		return
+// String returns the actions' names joined by "|", or "-" for none.
+func (a readerAction) String() string {
+	if a == 0 {
+		return "-"
 	}
-	if idle := time.Since(r.born) - r.turnAt; idle < turnDelay {
-		r.turnArmed = true
-		r.turn.Reset(turnDelay - idle)
-		return
-	}
-	r.startLoopLocked()
-}
-
-// startLoopLocked starts the read loop. The channels between it and the
-// receivers are made then: a connection that only reads directly does
-// without them.
-func (r *reader) startLoopLocked() {
-	if r.notify == nil {
-		r.notify = make(chan struct{}, 1)
-		r.space = make(chan struct{}, 1)
-	}
-	r.state = readerLoop
-	r.setReadingLocked(true)
-	go r.loop()
-}
-
-// endLocked moves to ended with err and wakes the receiver.
-func (r *reader) endLocked(err *CloseError) {
-	r.state = readerEnded
-	if r.err == nil {
-		r.err = err
-	}
-	if r.err == nil {
-		r.err = &CloseError{Code: protocol.CloseAbnormal, Err: net.ErrClosed}
-	}
-	r.setReadingLocked(false)
-	r.stopStallLocked()
-	wake(r.notify)
-}
-
-// setReadingLocked records whether somebody reads from the socket and
-// sets the read deadline that follows (see reader).
-func (r *reader) setReadingLocked(reading bool) {
-	r.reading = reading
-	if r.closing {
-		return
-	}
-	var d time.Time
-	if reading && r.pongDue {
-		d = time.Now().Add(r.c.opts.PongTimeout)
-	}
-	if d.IsZero() && r.deadline.IsZero() {
-		return
-	}
-	r.deadline = d
-	_ = r.c.netConn.SetReadDeadline(d)
-}
-
-// pingSent records that a keepalive ping went out; the peer has
-// PongTimeout to answer it while somebody reads.
-func (r *reader) pingSent() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.pongDue {
-		return
-	}
-	r.pongDue = true
-	r.setReadingLocked(r.reading)
-}
-
-// deadlineCause returns what an expired read deadline stands for, when
-// err is one: the peer's silence past PongTimeout after a keepalive ping,
-// or past CloseTimeout after a close frame was sent. It returns nil for
-// any other error.
-func (r *reader) deadlineCause(err error) error {
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case r.closing:
-		return &silenceError{what: "no close frame", within: r.c.opts.CloseTimeout}
-	case r.pongDue:
-		return &silenceError{what: "no pong", within: r.c.opts.PongTimeout}
-	}
-	return nil
-}
-
-// silenceError is a peer's silence past a deadline: a read that timed
-// out, told by what was awaited.
-type silenceError struct {
-	what   string
-	within time.Duration
-}
-
-func (e *silenceError) Error() string { return e.what + " within " + e.within.String() }
-
-// Timeout reports true: the error is a timeout, as the read's was.
-func (e *silenceError) Timeout() bool { return true }
-
-// Is matches os.ErrDeadlineExceeded, as the read's error did.
-func (e *silenceError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
-
-// pongReceived lifts the pong deadline.
-func (r *reader) pongReceived() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.pongDue {
-		return
-	}
-	r.pongDue = false
-	r.setReadingLocked(r.reading)
-}
-
-// startClosing makes reading wait only for the peer's close frame, until
-// deadline. Somebody must read for it.
-func (r *reader) startClosing(deadline time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
-		return
-	}
-	r.closing = true
-	r.deadline = deadline
-	_ = r.c.netConn.SetReadDeadline(deadline)
-	r.stopStallLocked()
-	switch r.state {
-	case readerIdle:
-		r.startLoopLocked()
-	case readerFull:
-		wake(r.space)
-	}
-}
-
-// connFinished records that the connection is closed. A reading goroutine
-// ends by itself on the closed socket; with none, reading ends here.
-func (r *reader) connFinished(outcome *CloseError) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.finished = true
-	if r.turn != nil {
-		r.turn.Stop()
-	}
-	r.stopStallLocked()
-	switch r.state {
-	case readerUnstarted, readerIdle:
-		r.endLocked(outcome)
-	case readerFull:
-		wake(r.space)
-	}
-}
-
-// closeRead marks the connection as not read by the application.
-// Messages already queued break that promise as a new one would.
-func (r *reader) closeRead() (violation bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.noRead {
-		return false
-	}
-	r.noRead = true
-	if r.head < len(r.queue) || r.stream != nil {
-		return true
-	}
-	if r.state == readerIdle {
-		r.startLoopLocked()
-	}
-	return false
-}
-
-// stallLimit is how long the application may leave the queue full, or a
-// stream unread, before the connection is closed with 1008.
-func (r *reader) stallLimit() time.Duration {
-	ping := r.c.opts.PingInterval
-	if ping <= 0 {
-		ping = DefaultPingInterval
-	}
-	return ping + r.c.opts.PongTimeout
-}
-
-func (r *reader) armStallLocked() {
-	r.stallFrom = time.Since(r.born)
-	if r.stallSet {
-		return
-	}
-	r.stallSet = true
-	if r.stall == nil {
-		r.stall = time.AfterFunc(r.stallLimit(), r.onStall)
-	} else {
-		r.stall.Reset(r.stallLimit())
-	}
-}
-
-func (r *reader) stopStallLocked() {
-	if r.stallSet {
-		r.stallSet = false
-		r.stall.Stop()
-	}
-}
-
-// touchLocked records that the application took something, which moves
-// the stall timer's start.
-func (r *reader) touchLocked() {
-	if r.stallSet {
-		r.stallFrom = time.Since(r.born)
-	}
-}
-
-func (r *reader) onStall() {
-	r.mu.Lock()
-	if !r.stallSet || (r.state != readerFull && r.state != readerStream) {
-		r.mu.Unlock()
-		return
-	}
-	limit := r.stallLimit()
-	if r.state == readerStream && r.streamBusy {
-		r.stallFrom = time.Since(r.born)
-	}
-	if waited := time.Since(r.born) - r.stallFrom; waited < limit {
-		r.stall.Reset(limit - waited)
-		r.mu.Unlock()
-		return
-	}
-	r.stallSet = false
-	var reason string
-	if r.state == readerFull {
-		reason = fmt.Sprintf("%d received messages were not read within %v", len(r.queue)-r.head, limit)
-	} else {
-		reason = fmt.Sprintf("a received message was not read within %v", limit)
-	}
-	r.mu.Unlock()
-	r.c.fail(&CloseError{Code: protocol.ClosePolicyViolation, Reason: reason})
-}
-
-// popLocked takes the oldest queued message.
-func (r *reader) popLocked() queued {
-	q := r.queue[r.head]
-	r.queue[r.head] = queued{}
-	r.head++
-	r.queuedLen -= int64(len(q.data))
-	if r.head == len(r.queue) {
-		r.queue, r.head = r.queue[:0], 0
-	}
-	if r.state == readerFull {
-		r.state = readerLoop
-		r.stopStallLocked()
-		r.setReadingLocked(true)
-		wake(r.space)
-	}
-	return q
-}
-
-// fullLocked reports whether the queue holds as much as it may.
-func (r *reader) fullLocked() bool {
-	limit := r.c.opts.ReadLimit
-	if limit <= 0 {
-		limit = DefaultReadLimit
-	}
-	return len(r.queue)-r.head >= r.c.opts.RecvQueue || r.queuedLen >= limit
-}
-
-// take is how a receiver that holds readSem gets the next message. It
-// returns a queued message, or a stream, or takes the role to read
-// directly (direct), or registers its wish with the loop and returns
-// wait, the channel that says when to try again.
-func (r *reader) take(direct, stream bool) (q queued, s *messageReader, readDirect bool, wait <-chan struct{}, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.noRead {
-		return q, nil, false, nil, ErrReadClosed
-	}
-	if r.head < len(r.queue) {
-		r.wantsDir, r.wantsStr = false, false
-		r.touchLocked()
-		return r.popLocked(), nil, false, nil, nil
-	}
-	if r.stream != nil {
-		r.wantsDir, r.wantsStr = false, false
-		s, r.stream = r.stream, nil
-		return q, s, false, nil, nil
-	}
-	switch r.state {
-	case readerEnded:
-		return q, nil, false, nil, r.err
-	case readerIdle:
-		if direct && !stream && !r.closing {
-			r.state = readerDirect
-			r.setReadingLocked(true)
-			return q, nil, true, nil, nil
+	s := ""
+	for i, name := range readerActionNames {
+		if a&(1<<i) != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += name
 		}
-		r.startLoopLocked()
 	}
-	r.wantsDir = direct && !stream
-	r.wantsStr = stream
-	return q, nil, false, r.notify, nil
-}
-
-// abandon withdraws a waiting receiver's wish.
-func (r *reader) abandon() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.wantsDir, r.wantsStr = false, false
-}
-
-// directDone ends a direct read: the role is given up (see reader).
-func (r *reader) directDone() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state == readerDirect {
-		r.toIdleLocked()
-	}
-}
-
-// ended ends reading with err, from the goroutine that read.
-func (r *reader) ended(err *CloseError) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.endLocked(err)
-}
-
-// A messageStart says what the loop does with a message that begins.
-type messageStart uint8
-
-const (
-	readWhole  messageStart = iota // read it whole, then queueMessage
-	discard                        // closing: drop it
-	refuseData                     // CloseRead was called: fail with 1008
-	handStream                     // the stream was handed to a Reader: waitStream
-)
-
-// messageStarts decides, for the loop, what becomes of a message that
-// begins; for a Reader waiting, it hands over mr as its stream.
-func (r *reader) messageStarts(mr *messageReader) messageStart {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch {
-	case r.closing:
-		return discard
-	case r.noRead:
-		return refuseData
-	case r.wantsStr:
-		r.wantsStr = false
-		mr.done = make(chan struct{})
-		r.stream = mr
-		r.state = readerStream
-		r.armStallLocked()
-		wake(r.notify)
-		return handStream
-	}
-	return readWhole
-}
-
-// queueMessage queues a message the loop read whole. It reports whether
-// the loop goes on (false: the role went to a direct receiver) and
-// whether the queue is now full, for waitSpace.
-func (r *reader) queueMessage(typ protocol.MessageType, data []byte) (goOn, full bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing || r.finished {
-		return true, false
-	}
-	r.queue = append(r.queue, queued{typ: typ, data: data})
-	r.queuedLen += int64(len(data))
-	wake(r.notify)
-	if r.wantsDir {
-		r.wantsDir = false
-		r.toIdleLocked()
-		return false, false
-	}
-	if !r.fullLocked() {
-		return true, false
-	}
-	r.state = readerFull
-	r.setReadingLocked(false)
-	r.armStallLocked()
-	return true, true
-}
-
-// spaceOrClosing reports, after a wake-up of a full loop, whether it may
-// read on: a message was taken, or the connection is closing.
-func (r *reader) spaceOrClosing() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.state != readerFull {
-		return true
-	}
-	if r.closing || r.finished {
-		r.state = readerLoop
-		r.setReadingLocked(true)
-		return true
-	}
-	return false
-}
-
-// streamDone returns from stream to loop once the consumer is finished
-// with mr.
-func (r *reader) streamDone(mr *messageReader) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stream == mr { // never taken: the connection is closing
-		r.stream = nil
-	}
-	if r.state == readerStream {
-		r.state = readerLoop
-		r.stopStallLocked()
-		r.setReadingLocked(true)
-	}
-}
-
-// streamRead records that the consumer of a stream begins (busy) or ends
-// a read from it. While a read is under way it is the peer that is slow,
-// which keepalive covers, so the stall timer does not count it.
-func (r *reader) streamRead(busy bool) {
-	r.mu.Lock()
-	r.touchLocked()
-	r.streamBusy = busy
-	r.mu.Unlock()
-}
-
-// directWaiting reports whether a direct receiver waits for the loop to
-// hand the role back, for tests.
-func (r *reader) directWaiting() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.wantsDir
-}
-
-// snapshot returns the state, for tests.
-func (r *reader) snapshot() (readerState, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.state, len(r.queue) - r.head
+	return s
 }

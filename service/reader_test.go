@@ -96,94 +96,94 @@ func TestReaderTransitions(t *testing.T) {
 		run  func(t *testing.T, c *Conn, p *peer)
 	}{
 		{"unstarted: start gives idle", Options{}, func(t *testing.T, c *Conn, p *peer) {
-			expectState(t, c, readerIdle, 0)
+			expectState(t, c, rIdle, 0)
 		}},
 		{"idle: direct receive gives direct, its message idle", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			ch := recvAsync(c.Context(), c)
-			expectState(t, c, readerDirect, 0)
+			expectState(t, c, rDirect, 0)
 			send(t, p, "a")
 			expectRecv(t, ch, "a")
-			expectState(t, c, readerIdle, 0)
+			expectState(t, c, rIdle, 0)
 		}},
 		{"idle: interruptible receive starts the loop", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			ch := recvAsync(ctx, c)
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rLoop, 0)
 			send(t, p, "a")
 			expectRecv(t, ch, "a")
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rLoop, 0)
 		}},
 		{"idle: the turn timer starts the loop", Options{}, func(t *testing.T, c *Conn, p *peer) {
-			if st, _ := c.rd.snapshot(); st != readerIdle {
+			if st, _ := c.rd.snapshot(); st != rIdle {
 				t.Fatalf("state %v before a turn, want idle", st)
 			}
 			time.Sleep(turnDelay + 100*time.Millisecond)
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rLoop, 0)
 		}},
 		{"idle: CloseRead starts the loop", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			c.CloseRead()
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rRefusing, 0)
 		}},
 		{"idle: closing starts the loop for the peer's close", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			go func() { _ = c.Close(1000, "") }()
 			select {
 			case f := <-p.closes:
 				st, _ := c.rd.snapshot()
-				if st != readerLoop {
-					t.Errorf("closing: reader is %v, want loop", st)
+				if st != rDraining {
+					t.Errorf("closing: reader is %v, want draining", st)
 				}
 				_ = p.c.WriteClose(f.CloseCode(), "")
 			case <-time.After(3 * time.Second):
 				t.Fatal("no close frame")
 			}
-			expectState(t, c, readerEnded, 0)
+			expectState(t, c, rEnded, 0)
 		}},
 		{"direct: message read while closing starts the loop", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			ch := recvAsync(c.Context(), c)
-			expectState(t, c, readerDirect, 0)
+			expectState(t, c, rDirect, 0)
 			go func() { _ = c.Close(1000, "") }()
 			<-p.closes
 			send(t, p, "late")
 			if got := <-ch; got != "late" {
 				t.Fatalf("direct receive got %q, want the message it was reading", got)
 			}
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rDraining, 0)
 			_ = p.c.WriteClose(1000, "")
-			expectState(t, c, readerEnded, 0)
+			expectState(t, c, rEnded, 0)
 		}},
 		{"loop: messages are queued", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			time.Sleep(turnDelay + 100*time.Millisecond)
 			send(t, p, "a", "b")
-			expectState(t, c, readerLoop, 2)
+			expectState(t, c, rLoop, 2)
 		}},
 		{"loop: a direct receiver takes the role back", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			time.Sleep(turnDelay + 100*time.Millisecond)
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rLoop, 0)
 			ch := recvAsync(c.Context(), c)
-			waitFor(t, time.Second, c.rd.directWaiting) // the receiver waits on the loop
+			expectState(t, c, rHandBack, 0) // the receiver waits on the loop
 			send(t, p, "a")
 			expectRecv(t, ch, "a")
-			expectState(t, c, readerIdle, 0)
+			expectState(t, c, rIdle, 0)
 			ch = recvAsync(c.Context(), c)
-			expectState(t, c, readerDirect, 0)
+			expectState(t, c, rDirect, 0)
 			send(t, p, "b")
 			expectRecv(t, ch, "b")
 		}},
 		{"loop: a full queue gives full; a take, loop", Options{RecvQueue: 2}, func(t *testing.T, c *Conn, p *peer) {
 			time.Sleep(turnDelay + 100*time.Millisecond)
 			send(t, p, "a", "b", "c")
-			expectState(t, c, readerFull, 2)
+			expectState(t, c, rFull, 2)
 			expectRecv(t, recvAsync(c.Context(), c), "a")
-			expectState(t, c, readerFull, 2) // "c" fills it again
+			expectState(t, c, rFull, 2) // "c" fills it again
 			expectRecv(t, recvAsync(c.Context(), c), "b")
 			expectRecv(t, recvAsync(c.Context(), c), "c")
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rLoop, 0)
 		}},
 		{"full: the stall timer fails with 1008", short, func(t *testing.T, c *Conn, p *peer) {
 			send(t, p, "a", "b")
 			<-c.Done()
-			expectState(t, c, readerEnded, 2)
+			expectState(t, c, rEnded, 2)
 			if code, reason := CloseStatus(c.Err()); code != protocol.ClosePolicyViolation || !strings.Contains(reason, "not read") {
 				t.Errorf("ended with %v, want 1008 saying messages were not read", c.Err())
 			}
@@ -196,26 +196,26 @@ func TestReaderTransitions(t *testing.T) {
 					got <- err.Error()
 					return
 				}
-				expectState(t, c, readerStream, 0)
+				expectState(t, c, rStream, 0)
 				b := make([]byte, 10)
 				n, _ := r.Read(b)
 				got <- string(b[:n])
 			}()
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rHandStream, 0)
 			send(t, p, "streamed")
 			expectRecv(t, got, "streamed")
-			expectState(t, c, readerStream, 0)
+			expectState(t, c, rStream, 0)
 			// The next receive releases the stream: the loop reads on and
 			// hands the role back to it.
 			ch := recvAsync(c.Context(), c)
-			waitFor(t, time.Second, c.rd.directWaiting)
+			expectState(t, c, rHandBack, 0)
 			send(t, p, "next")
 			expectRecv(t, ch, "next")
-			expectState(t, c, readerIdle, 0)
+			expectState(t, c, rIdle, 0)
 		}},
 		{"stream: the stall timer fails with 1008", short, func(t *testing.T, c *Conn, p *peer) {
 			go func() { _, _, _ = c.Reader(context.Background()) }()
-			expectState(t, c, readerLoop, 0)
+			expectState(t, c, rHandStream, 0)
 			send(t, p, "never read")
 			<-c.Done()
 			if code, _ := CloseStatus(c.Err()); code != protocol.ClosePolicyViolation {
@@ -226,7 +226,7 @@ func TestReaderTransitions(t *testing.T) {
 			c.CloseRead()
 			send(t, p, "a")
 			<-c.Done()
-			expectState(t, c, readerEnded, 0)
+			expectState(t, c, rEnded, 0)
 			if code, _ := CloseStatus(c.Err()); code != protocol.ClosePolicyViolation {
 				t.Errorf("ended with %v, want 1008", c.Err())
 			}
@@ -234,15 +234,15 @@ func TestReaderTransitions(t *testing.T) {
 		{"any: the peer's close ends reading", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			time.Sleep(turnDelay + 100*time.Millisecond)
 			_ = p.c.WriteClose(4000, "done")
-			expectState(t, c, readerEnded, 0)
+			expectState(t, c, rEnded, 0)
 			if code, _ := CloseStatus(c.Err()); code != 4000 {
 				t.Errorf("ended with %v, want 4000", c.Err())
 			}
 		}},
 		{"idle: the connection's end gives ended", Options{}, func(t *testing.T, c *Conn, p *peer) {
-			expectState(t, c, readerIdle, 0)
+			expectState(t, c, rIdle, 0)
 			c.abort(errors.New("test"))
-			expectState(t, c, readerEnded, 0)
+			expectState(t, c, rEnded, 0)
 		}},
 	}
 	for _, tt := range tests {
@@ -251,5 +251,218 @@ func TestReaderTransitions(t *testing.T) {
 			c, p := serverConn(t, tt.opts)
 			tt.run(t, c, p)
 		})
+	}
+}
+
+// readerSpec is the reader role's transition table as its documentation
+// states it: state, event, next state, actions. Pairs it does not list
+// change nothing and do nothing.
+const readerSpec = `
+unstarted       start          idle            armTurn
+unstarted       closeRead      refusing        startLoop
+unstarted       closing        draining        startLoop
+unstarted       finished       ended           wakeReceiver|end
+idle            take           idle            pop
+idle            recvDirect     direct          readDirect
+idle            recvWait       loop            startLoop|wait
+idle            recvStream     handStream      startLoop|wait
+idle            turnOver       loop            startLoop
+idle            closeRead      refusing        startLoop
+idle            closeReadHeld  refusing        startLoop|refuse
+idle            closing        draining        startLoop
+idle            finished       ended           wakeReceiver|end
+direct          directRead     idle            armTurn
+direct          closeRead      refusingDirect  -
+direct          closing        drainingDirect  -
+direct          readEnded      ended           wakeReceiver|end
+loop            take           loop            pop
+loop            recvDirect     handBack        wait
+loop            recvWait       loop            wait
+loop            recvStream     handStream      wait
+loop            message        loop            readWhole
+loop            whole          loop            wakeReceiver|keep
+loop            queueFull      full            armStall|loopWait
+loop            closeRead      refusing        -
+loop            closeReadHeld  refusing        refuse
+loop            closing        draining        -
+loop            readEnded      ended           wakeReceiver|end
+handBack        message        handBack        readWhole
+handBack        whole          idle            armTurn|wakeReceiver|keep|loopExit
+handBack        abandon        loop            -
+handBack        closeRead      refusing        wakeReceiver
+handBack        closing        draining        -
+handBack        readEnded      ended           wakeReceiver|end
+handStream      take           loop            pop
+handStream      message        stream          armStall|wakeReceiver|handStream
+handStream      whole          handStream      wakeReceiver|keep
+handStream      queueFull      full            armStall|loopWait
+handStream      abandon        loop            -
+handStream      closeRead      refusing        wakeReceiver
+handStream      closing        draining        -
+handStream      readEnded      ended           wakeReceiver|end
+full            take           loop            stopAlarm|wakeLoop|pop
+full            stallOver      full            failStall
+full            closeReadHeld  refusing        stopAlarm|wakeLoop|refuse
+full            closing        draining        stopAlarm|wakeLoop
+full            finished       draining        stopAlarm|wakeLoop
+stream          take           stream          pop
+stream          takeStream     stream          takePending
+stream          streamRead     streamRead      -
+stream          streamDone     loop            stopAlarm
+stream          stallOver      stream          failStall
+stream          closeRead      refusing        stopAlarm|refuse
+stream          closeReadHeld  refusing        stopAlarm|refuse
+stream          closing        draining        stopAlarm
+streamRead      streamPause    stream          armStall
+streamRead      streamDone     loop            stopAlarm
+streamRead      stallOver      streamRead      armStall
+streamRead      closeRead      refusing        stopAlarm|refuse
+streamRead      closeReadHeld  refusing        stopAlarm|refuse
+streamRead      closing        draining        stopAlarm
+refusing        take           refusing        readClosed
+refusing        takeStream     refusing        readClosed
+refusing        recvDirect     refusing        readClosed
+refusing        recvWait       refusing        readClosed
+refusing        recvStream     refusing        readClosed
+refusing        message        refusing        refuse
+refusing        whole          refusing        refuse
+refusing        closing        draining        -
+refusing        readEnded      ended           wakeReceiver|end
+refusingDirect  directRead     refusing        startLoop
+refusingDirect  closing        drainingDirect  -
+refusingDirect  readEnded      ended           wakeReceiver|end
+draining        take           draining        pop
+draining        recvDirect     draining        wait
+draining        recvWait       draining        wait
+draining        recvStream     draining        wait
+draining        message        draining        discard
+draining        readEnded      ended           wakeReceiver|end
+drainingDirect  directRead     draining        startLoop
+drainingDirect  readEnded      ended           wakeReceiver|end
+ended           take           ended           pop
+ended           recvDirect     ended           ended
+ended           recvWait       ended           ended
+ended           recvStream     ended           ended
+`
+
+// TestReaderTable checks the machine's table row by row against the
+// specification above, and that every pair the specification leaves out
+// is a no-op.
+func TestReaderTable(t *testing.T) {
+	t.Parallel()
+	states := map[string]readerState{}
+	for s := range numReaderStates {
+		states[s.String()] = s
+	}
+	events := map[string]readerEvent{}
+	for e := range numReaderEvents {
+		events[e.String()] = e
+	}
+	actions := map[string]readerAction{"-": 0}
+	for i := range readerActionNames {
+		actions[readerAction(1<<i).String()] = 1 << i
+	}
+	type pair struct {
+		s readerState
+		e readerEvent
+	}
+	specified := map[pair]bool{}
+	for line := range strings.Lines(strings.TrimSpace(readerSpec)) {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			t.Fatalf("spec line %q: want 4 fields", line)
+		}
+		from, okFrom := states[f[0]]
+		on, okOn := events[f[1]]
+		to, okTo := states[f[2]]
+		if !okFrom || !okOn || !okTo {
+			t.Fatalf("spec line %q: unknown state or event", line)
+		}
+		var do readerAction
+		for _, name := range strings.Split(f[3], "|") {
+			a, ok := actions[name]
+			if !ok {
+				t.Fatalf("spec line %q: unknown action %q", line, name)
+			}
+			do |= a
+		}
+		t.Run(f[0]+"/"+f[1], func(t *testing.T) {
+			gotTo, gotDo := transition(from, on)
+			if gotTo != to || gotDo != do {
+				t.Errorf("%v on %v: %v, %v; want %v, %v", from, on, gotTo, gotDo, to, do)
+			}
+		})
+		specified[pair{from, on}] = true
+	}
+	for s := range numReaderStates {
+		for e := range numReaderEvents {
+			if specified[pair{s, e}] {
+				continue
+			}
+			if to, do := transition(s, e); to != s || do != 0 {
+				t.Errorf("%v on %v: %v, %v; the specification lists no such row", s, e, to, do)
+			}
+		}
+	}
+}
+
+// TestReaderTableComplete checks properties of the whole table that keep
+// the connection live: a receive always gets an answer, every state
+// where a goroutine reads ends with reading, parked loops wake when the
+// connection closes, and what is meant for the loop or a receiver only
+// answers their events.
+func TestReaderTableComplete(t *testing.T) {
+	t.Parallel()
+	answers := aPop | aTakePending | aReadDirect | aWait | aReadClosed | aEnded
+	receives := map[readerState][]readerEvent{
+		rIdle:       {evTake, evRecvDirect, evRecvWait, evRecvStream},
+		rLoop:       {evTake, evRecvDirect, evRecvWait, evRecvStream},
+		rHandStream: {evTake},
+		rFull:       {evTake},
+		rStream:     {evTakeStream},
+		rRefusing:   {evTake, evTakeStream, evRecvDirect, evRecvWait, evRecvStream},
+		rDraining:   {evTake, evRecvDirect, evRecvWait, evRecvStream},
+		rEnded:      {evTake, evRecvDirect, evRecvWait, evRecvStream},
+	}
+	for s, es := range receives {
+		for _, e := range es {
+			if _, do := transition(s, e); do&answers == 0 {
+				t.Errorf("%v on %v: the receiver gets no answer", s, e)
+			}
+		}
+	}
+	for s := range numReaderStates {
+		if !s.reads() {
+			continue
+		}
+		// In the stream states the loop waits for the stream and ends
+		// reading after streamDone.
+		if to, _ := transition(s, evReadEnded); to != rEnded && s != rStream && s != rStreamRead {
+			t.Errorf("%v on readEnded: %v, want ended", s, to)
+		}
+		if to, _ := transition(s, evClosing); !to.draining() {
+			t.Errorf("%v on closing: %v, want a draining state", s, to)
+		}
+	}
+	for _, s := range []readerState{rFull, rStream, rStreamRead} {
+		to, do := transition(s, evClosing)
+		if to != rDraining || (s == rFull && do&aWakeLoop == 0) {
+			t.Errorf("%v on closing: %v, %v; the parked loop must read on, draining", s, to, do)
+		}
+	}
+	loopOnly := aReadWhole | aDiscard | aHandStream | aLoopExit | aLoopWait | aKeep
+	receiverOnly := answers
+	for _, r := range readerRows {
+		fromLoop := r.on == evMessage || r.on == evWhole || r.on == evQueueFull
+		if !fromLoop && r.do&loopOnly != 0 {
+			t.Errorf("%v on %v: %v answers the loop, which did not deliver the event", r.from, r.on, r.do&loopOnly)
+		}
+		fromReceiver := r.on == evTake || r.on == evTakeStream || r.on == evRecvDirect || r.on == evRecvWait || r.on == evRecvStream
+		if !fromReceiver && r.do&receiverOnly != 0 {
+			t.Errorf("%v on %v: %v answers a receiver, which did not deliver the event", r.from, r.on, r.do&receiverOnly)
+		}
+		if r.do&aStartLoop != 0 && r.from.reads() && r.from != rDirect && r.from != rRefusingDirect {
+			t.Errorf("%v on %v: starts a second loop", r.from, r.on)
+		}
 	}
 }

@@ -236,7 +236,7 @@ func TestReadingRules(t *testing.T) {
 					c, got := s.conn, s.got
 					s.mu.Unlock()
 					<-c.Done()
-					waitFor(t, time.Second, func() bool { st, _ := c.rd.snapshot(); return st == readerEnded })
+					waitFor(t, time.Second, func() bool { st, _ := c.rd.snapshot(); return st == rEnded })
 					if strings.HasPrefix(h.name, "reads") {
 						if diff := cmp.Diff(want, got); diff != "" {
 							t.Errorf("slow reader received (-want +got):\n%s", diff)

@@ -3,30 +3,33 @@ package service
 import "github.com/wsmap/wsmap/protocol"
 
 // loop is the read loop, the goroutine that holds the reader role in the
-// loop, full and stream states (see reader). It reads messages whole into
-// the queue, hands streams to Reader calls, discards messages while
-// closing, and waits while the queue is full. It returns when reading
-// ends, or when it hands the role to a direct receiver.
+// states where the connection reads ahead (see reader). It does what
+// each message's row says: reads it whole into the queue, hands its
+// stream to a Reader, drops it while draining or refuses it after
+// CloseRead; it waits while the queue is full or a stream is out. It
+// returns when reading ends, or when it hands the role to a direct
+// receiver.
 func (r *reader) loop() {
 	c := r.c
 	for {
-		typ, rd, err := c.nextReader()
+		typ, rd, err := c.ws.NextReader()
 		if err != nil {
 			c.endRead(err)
 			return
 		}
 		mr := &messageReader{c: c, typ: protocol.MessageType(typ), r: rd}
-		switch r.messageStarts(mr) {
-		case discard:
+		do := r.messageStarts(mr)
+		switch {
+		case do&aDiscard != 0:
 			if err := mr.discard(); err != nil {
 				c.endRead(err)
 				return
 			}
 			continue
-		case refuseData:
+		case do&aRefuse != 0:
 			c.fail(noReadClose())
 			continue // the next read fails on the closed connection
-		case handStream:
+		case do&aHandStream != 0:
 			if err := r.waitStream(mr); err != nil {
 				c.endRead(err)
 				return
@@ -41,23 +44,16 @@ func (r *reader) loop() {
 		if err != nil {
 			continue // refused and closing: the loop reads on for the peer's close
 		}
-		goOn, full := r.queueMessage(mr.typ, data)
-		if !goOn {
-			return // the role was handed over
-		}
-		if full {
-			r.waitSpace()
-		}
-	}
-}
-
-// waitSpace waits, in the full state, until a message is taken or the
-// connection closes.
-func (r *reader) waitSpace() {
-	for {
-		<-r.space
-		if r.spaceOrClosing() {
+		do = r.whole(mr.typ, data)
+		switch {
+		case do&aLoopExit != 0:
 			return
+		case do&aRefuse != 0:
+			c.fail(noReadClose())
+		case do&aLoopWait != 0:
+			for r.full() {
+				<-r.space
+			}
 		}
 	}
 }
@@ -70,6 +66,6 @@ func (r *reader) waitStream(mr *messageReader) error {
 	case <-r.c.closing:
 		mr.release()
 	}
-	r.streamDone(mr)
+	r.streamEvent(evStreamDone)
 	return mr.gorillaErr
 }
