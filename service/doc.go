@@ -123,8 +123,10 @@
 // A Redialer runs one goroutine of its own, which dials, runs the hooks
 // (BeforeDial, OnConnect, OnState) and waits between attempts: it ends
 // when the Redialer stops (Close, its ctx, a stopping close or refusal).
-// While it dials, a second goroutine waits for Close to interrupt the
-// dial; it ends with the dial.
+// Close and the end of its ctx cancel the one context that goroutine
+// dials and waits under; if that happens during an opening handshake, a
+// context.AfterFunc runs a goroutine that moves the connection's deadline
+// to the past, ending the handshake, and ends at once.
 //
 // Package room adds a writer goroutine per member, from Join until the
 // member leaves.

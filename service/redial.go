@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,9 +19,6 @@ const (
 	DefaultMinBackoff = 250 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
 )
-
-// maxRetryAfter bounds the wait a server's Retry-After can ask for.
-const maxRetryAfter = time.Hour
 
 // ErrDisconnected is returned by a Redialer's Send while it has no
 // connection and its send buffer is full (or it has none).
@@ -143,23 +139,23 @@ type Redialer struct {
 	url  string
 	opts RedialOptions
 
-	closing chan struct{} // closed by Close
-	done    chan struct{} // closed when stopped
+	life   context.Context         // Redial's ctx, ended earlier by Close; every action runs under it
+	cancel context.CancelCauseFunc // ends life; errCloseCalled from Close
+	done   chan struct{}           // closed when stopped
 
 	mu      sync.Mutex
-	cur     *Conn         // the connection up, or nil
-	changed chan struct{} // closed and replaced when cur, reading or the state changes
-	state   RedialState
-	err     error // why it stopped
-	buf     []pending
+	m       redialMachine
+	changed chan struct{} // closed and replaced on each step, and when Recv is done with a connection
+	buf     []pending     // what Send holds for the next connection
 
 	// Recv's side: it reads one connection to its end, then the next.
 	reader  bool  // Recv has been called
 	reading *Conn // the connection Recv reads until it has returned its end, or nil
 	ended   *Conn // the last connection whose end Recv returned
-
-	closeCalled bool
 }
+
+// errCloseCalled is the cause with which Close ends a Redialer's life.
+var errCloseCalled = fmt.Errorf("service: redial: Close: %w", ErrClosed)
 
 type pending struct {
 	typ  protocol.MessageType
@@ -170,7 +166,7 @@ type pending struct {
 // in the background. ctx bounds its whole life (each connection's
 // Context carries ctx's values); Close ends it earlier.
 func Redial(ctx context.Context, rawURL string, opts *RedialOptions) *Redialer {
-	r := &Redialer{url: rawURL, closing: make(chan struct{}), done: make(chan struct{}), changed: make(chan struct{}), state: RedialConnecting}
+	r := &Redialer{url: rawURL, done: make(chan struct{}), changed: make(chan struct{})}
 	if opts != nil {
 		r.opts = *opts
 	}
@@ -181,292 +177,30 @@ func Redial(ctx context.Context, rawURL string, opts *RedialOptions) *Redialer {
 		r.opts.MaxBackoff = DefaultMaxBackoff
 	}
 	r.opts.MaxBackoff = max(r.opts.MaxBackoff, r.opts.MinBackoff)
-	go r.run(ctx)
+	r.life, r.cancel = context.WithCancelCause(ctx)
+	go r.run()
 	return r
 }
 
-// run is the Redialer's goroutine: connect, serve, wait, again.
-func (r *Redialer) run(ctx context.Context) {
-	var dial DialOptions
-	if r.opts.Dial != nil {
-		dial = *r.opts.Dial
-	}
-	if _, _, err := checkDial(r.url, &dial); err != nil {
-		r.stop(err) // no attempt can do better
-		return
-	}
-	attempt := 0
-	var last error
-	var prev *Conn // the last connection that was up
-	for {
-		attempt++
-		r.setState(RedialEvent{State: RedialConnecting, Attempt: attempt, Err: last})
-		c, err := r.connect(ctx)
-		if err == nil {
-			attempt = 0
-			prev = c
-			err = r.serve(ctx, c)
-		}
-		last = err
-		if why := r.stopReason(ctx, err); why != nil {
-			r.stop(why)
-			return
-		}
-		if r.opts.MaxAttempts > 0 && attempt >= r.opts.MaxAttempts {
-			r.stop(fmt.Errorf("service: redial: giving up after %d attempts: %w", attempt, err))
-			return
-		}
-		delay := r.backoff(attempt, err)
-		r.setState(RedialEvent{State: RedialWaiting, Attempt: max(attempt, 1), Err: err, Delay: delay})
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			r.stop(ctx.Err())
-			return
-		case <-r.closing:
-			t.Stop()
-			r.stop(ErrClosed)
-			return
-		}
-		if r.opts.BeforeDial != nil {
-			if why := r.waitRead(ctx, prev); why != nil {
-				r.stop(why)
-				return
-			}
-		}
-	}
-}
-
-// waitRead waits until Recv is done with c, the last connection that was
-// up: it has returned the end of c, or is not reading it. It returns why
-// the Redialer must stop instead, if it must.
-func (r *Redialer) waitRead(ctx context.Context, c *Conn) error {
-	for {
-		r.mu.Lock()
-		reading, changed := r.reading, r.changed
-		r.mu.Unlock()
-		if c == nil || reading != c {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-r.closing:
-			return ErrClosed
-		}
-	}
-}
-
-// unusableURL is a URL from BeforeDial that Dial cannot use: it stops
-// the Redialer, as Redial's own URL would.
-type unusableURL struct{ err error }
-
-func (e *unusableURL) Error() string { return e.err.Error() }
-func (e *unusableURL) Unwrap() error { return e.err }
-
-// target returns the URL and the options of the next attempt to dial:
-// Redial's, or what BeforeDial makes of them.
-func (r *Redialer) target(ctx context.Context) (string, *DialOptions, error) {
-	if r.opts.BeforeDial == nil {
-		return r.url, r.opts.Dial, nil
-	}
-	var d DialOptions
-	if r.opts.Dial != nil {
-		d = *r.opts.Dial
-	}
-	u, err := url.Parse(r.url) // checked by run: it parses
-	if err != nil {
-		return "", nil, &unusableURL{err}
-	}
-	h := d.Header.Clone()
-	if h == nil {
-		h = make(http.Header)
-	}
-	if err := r.opts.BeforeDial(ctx, u, h); err != nil {
-		return "", nil, fmt.Errorf("service: redial: BeforeDial: %w", err)
-	}
-	d.Header = h
-	rawURL := u.String()
-	if _, _, err := checkDial(rawURL, &d); err != nil {
-		return "", nil, &unusableURL{fmt.Errorf("service: redial: BeforeDial: %w", err)}
-	}
-	return rawURL, &d, nil
-}
-
-// connect dials, runs OnConnect and sends what was buffered.
-func (r *Redialer) connect(ctx context.Context) (*Conn, error) {
-	// Close interrupts the dial and OnConnect.
-	dctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-r.closing:
-			cancel()
-		case <-dctx.Done():
-		}
-	}()
-	rawURL, dial, err := r.target(dctx)
-	if err != nil {
-		return nil, err
-	}
-	c, _, err := Dial(dctx, rawURL, dial)
-	if err != nil {
-		return nil, err
-	}
-	if r.opts.OnConnect != nil {
-		if err := r.opts.OnConnect(dctx, c); err != nil {
-			c.CloseWithError(err)
-			<-c.Done()
-			return nil, fmt.Errorf("service: redial: OnConnect: %w", err)
-		}
-	}
-	// What Send buffered goes first, in order; Sends meanwhile add to
-	// the buffer, until the connection is made current.
-	for {
-		r.mu.Lock()
-		buf := r.buf
-		r.buf = nil
-		if len(buf) == 0 {
-			r.cur = c
-			if r.reader && r.reading == nil {
-				r.reading = c // read it to its end, even if it ends before Recv is called again
-			}
-			r.mu.Unlock()
-			return c, nil
-		}
-		r.mu.Unlock()
-		for i, p := range buf {
-			if err := c.Send(dctx, p.typ, p.data); err != nil {
-				r.mu.Lock()
-				r.buf = append(buf[i:], r.buf...) // kept for the next connection
-				r.mu.Unlock()
-				c.CloseWithError(err)
-				<-c.Done()
-				return nil, err
-			}
-		}
-	}
-}
-
-// serve waits for the connection to end and returns how it ended.
-func (r *Redialer) serve(ctx context.Context, c *Conn) error {
-	r.setState(RedialEvent{State: RedialConnected})
-	select {
-	case <-c.Done():
-	case <-ctx.Done():
-		_ = c.Close(protocol.CloseGoingAway, "")
-		<-c.Done()
-	case <-r.closing:
-		_ = c.Close(protocol.CloseNormal, "")
-		<-c.Done()
-	}
-	r.mu.Lock()
-	r.cur = nil
-	r.mu.Unlock()
-	return c.Err()
-}
-
-// stopReason returns why the Redialer must stop after err ended a
-// connection or an attempt, or nil to go on.
-func (r *Redialer) stopReason(ctx context.Context, err error) error {
-	select {
-	case <-r.closing:
-		return ErrClosed
-	default:
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if bad := (*unusableURL)(nil); errors.As(err, &bad) {
-		return bad.err
-	}
-	var ce *CloseError
-	if errors.As(err, &ce) {
-		switch {
-		case ce.Code == protocol.CloseNormal, ce.Code == protocol.ClosePolicyViolation, slices.Contains(r.opts.StopCodes, ce.Code):
-			return fmt.Errorf("service: redial: the server closed with %d, which means not to come back: %w", ce.Code, err)
-		}
-		return nil
-	}
-	var he *HandshakeError
-	if errors.As(err, &he) && (he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden) {
-		return fmt.Errorf("service: redial: %w", err)
-	}
-	return nil
-}
-
-// backoff returns the wait before attempt+1.
-func (r *Redialer) backoff(attempt int, err error) time.Duration {
-	d := r.opts.MinBackoff
-	for i := 1; i < attempt && d < r.opts.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, r.opts.MaxBackoff)
-	d = d/2 + rand.N(d/2+1)
-	var he *HandshakeError
-	if errors.As(err, &he) && (he.Status == http.StatusTooManyRequests || he.Status == http.StatusServiceUnavailable) {
-		if ra, ok := retryAfter(he.Header.Get("Retry-After"), time.Now()); ok {
-			d = max(d, min(ra, maxRetryAfter))
-		}
-	}
-	return d
-}
-
-// retryAfter reads a Retry-After header: seconds, or an HTTP date.
-func retryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
-}
-
-// changedLocked wakes whoever waits for a change of cur, reading or the
-// state.
+// changedLocked wakes whoever waits for a step of the machine or for
+// Recv to be done with a connection.
 func (r *Redialer) changedLocked() {
 	close(r.changed)
 	r.changed = make(chan struct{})
-}
-
-func (r *Redialer) setState(e RedialEvent) {
-	r.mu.Lock()
-	r.state = e.State
-	r.changedLocked()
-	r.mu.Unlock()
-	if r.opts.OnState != nil {
-		r.opts.OnState(e)
-	}
-}
-
-func (r *Redialer) stop(why error) {
-	r.mu.Lock()
-	r.err = why
-	r.buf = nil
-	r.mu.Unlock()
-	r.setState(RedialEvent{State: RedialStopped, Err: why})
-	close(r.done)
 }
 
 // State returns where the Redialer stands.
 func (r *Redialer) State() RedialState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.state
+	return r.m.phase.public()
 }
 
 // Conn returns the connection that is up, or nil.
 func (r *Redialer) Conn() *Conn {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.cur
+	return r.m.conn
 }
 
 // Done returns a channel that is closed once the Redialer has stopped.
@@ -477,26 +211,27 @@ func (r *Redialer) Done() <-chan struct{} { return r.done }
 func (r *Redialer) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.err
+	return r.m.why
 }
 
-// Close stops the Redialer: the connection, if one is up, is closed with
-// 1000, and Close waits until it is. It returns nil, or ErrClosed if the
-// Redialer had stopped already. The hooks (BeforeDial, OnConnect,
-// OnState) run on the goroutine Close waits for: one that stops the
-// Redialer calls go r.Close(), then returns.
+// Close stops the Redialer: an attempt in progress is interrupted (the
+// opening handshake included, and the ctx of BeforeDial and OnConnect
+// ends), the connection, if one is up, is closed with 1000, and Close
+// waits until it is. It returns nil, or ErrClosed if the Redialer had
+// stopped already or was stopping (Close called before, its ctx ended).
+// The hooks (BeforeDial, OnConnect, OnState) run on the
+// goroutine Close waits for: one that stops the Redialer calls
+// go r.Close(), then returns.
 func (r *Redialer) Close() error {
 	r.mu.Lock()
-	first, stopped := !r.closeCalled, r.err != nil
-	r.closeCalled = true
+	stopping := r.m.phase == phaseStopped || r.life.Err() != nil
+	r.cancel(errCloseCalled)
 	r.mu.Unlock()
-	if first && !stopped {
-		close(r.closing)
-		<-r.done
-		return nil
-	}
 	<-r.done
-	return ErrClosed
+	if stopping {
+		return ErrClosed
+	}
+	return nil
 }
 
 // Send sends a message on the connection that is up. Without one, it
@@ -505,12 +240,12 @@ func (r *Redialer) Close() error {
 // returns Err.
 func (r *Redialer) Send(ctx context.Context, typ protocol.MessageType, data []byte) error {
 	r.mu.Lock()
-	if r.err != nil {
-		err := r.err
+	if r.m.phase == phaseStopped {
+		err := r.m.why
 		r.mu.Unlock()
 		return err
 	}
-	c := r.cur
+	c := r.m.conn
 	if c == nil {
 		defer r.mu.Unlock()
 		if len(r.buf) < r.opts.SendBuffer {
@@ -535,10 +270,10 @@ func (r *Redialer) Recv(ctx context.Context) (protocol.MessageType, []byte, erro
 	for {
 		r.mu.Lock()
 		r.reader = true
-		if r.reading == nil && r.cur != r.ended {
-			r.reading = r.cur
+		if r.reading == nil && r.m.conn != r.ended {
+			r.reading = r.m.conn
 		}
-		c, changed, stopped := r.reading, r.changed, r.err
+		c, changed, stopped := r.reading, r.changed, r.m.why
 		r.mu.Unlock()
 		if c != nil {
 			typ, data, err := c.Recv(ctx)

@@ -270,58 +270,6 @@ func TestRedialStops(t *testing.T) {
 	}
 }
 
-// TestRedialBackoff: the waits double from MinBackoff up to MaxBackoff,
-// each drawn between half of it and all of it, and a 503's Retry-After
-// is waited at least.
-func TestRedialBackoff(t *testing.T) {
-	t.Parallel()
-	r := &Redialer{opts: RedialOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}}
-	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 3: 400 * time.Millisecond, 4: 800 * time.Millisecond, 5: time.Second, 40: time.Second} {
-		for range 50 {
-			if d := r.backoff(attempt, nil); d < want/2 || d > want {
-				t.Fatalf("attempt %d: waits %v, want %v to %v", attempt, d, want/2, want)
-			}
-		}
-	}
-	busy := &HandshakeError{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": {"7"}}}
-	if d := r.backoff(1, fmt.Errorf("dial: %w", busy)); d != 7*time.Second {
-		t.Errorf("after a 503 with Retry-After: 7, waits %v", d)
-	}
-	tooMany := &HandshakeError{Status: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"100000"}}}
-	if d := r.backoff(1, tooMany); d != maxRetryAfter {
-		t.Errorf("after a 429 with a huge Retry-After, waits %v, want the bound %v", d, maxRetryAfter)
-	}
-	other := &HandshakeError{Status: http.StatusBadGateway, Header: http.Header{"Retry-After": {"7"}}}
-	if d := r.backoff(1, other); d > 100*time.Millisecond {
-		t.Errorf("after a 502, Retry-After is not for it: waits %v", d)
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	type result struct {
-		D  time.Duration
-		OK bool
-	}
-	tests := map[string]result{
-		"":                              {0, false},
-		"0":                             {0, true},
-		"120":                           {2 * time.Minute, true},
-		"-1":                            {0, false},
-		"1.5":                           {0, false},
-		"soon":                          {0, false},
-		"Thu, 03 Dec 2026 12:00:30 GMT": {30 * time.Second, true},
-		"Thu, 03 Dec 2026 11:00:00 GMT": {0, true},
-	}
-	for in, want := range tests {
-		d, ok := retryAfter(in, now)
-		if diff := cmp.Diff(want, result{d, ok}); diff != "" {
-			t.Errorf("retryAfter(%q) (-want +got):\n%s", in, diff)
-		}
-	}
-}
-
 // TestRedialRetryAfterOnTheWire: a server that refuses with 503 and
 // Retry-After is not asked again before that time.
 func TestRedialRetryAfterOnTheWire(t *testing.T) {
