@@ -60,7 +60,7 @@ func benchRoom(b *testing.B, n, window int, msg []byte, opts *room.Options) {
 	hub := roomtest.NewHub(b, opts)
 	ready := make(chan struct{}, n)
 	h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := hub.Join("bench", c, nil)
+		m, err := hub.Join(ctx, "bench", c, nil)
 		if err != nil {
 			return err
 		}
@@ -220,7 +220,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	}
 	from := room.Position{Epoch: r.Position().Epoch}
 	h := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Resume(c, nil, from)
+		m, err := r.Resume(ctx, c, nil, from)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,7 @@ func ExampleHub() {
 	joined := make(chan struct{}, 2)
 	ep := &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		nick := c.Request().URL.Query().Get("nick")
-		m, err := hub.Join("lobby", c, map[string]string{"nick": nick})
+		m, err := hub.Join(ctx, "lobby", c, map[string]string{"nick": nick})
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func ExampleRoom_Resume() {
 		if err != nil {
 			return err
 		}
-		m, err := r.Resume(c, nil, pos)
+		m, err := r.Resume(ctx, c, nil, pos)
 		if err != nil {
 			return &service.CloseError{Code: 4000, Reason: err.Error()}
 		}

@@ -207,7 +207,7 @@ func (r *Room) drop(members []*Member) {
 }
 
 // dropLocked removes members as too slow and returns those that were
-// in; the caller then calls closeDropped, unlocked.
+// in; the caller then calls closeDropped, once it has released the lock.
 func (r *Room) dropLocked(members []*Member) []*Member {
 	var dropped []*Member
 	for _, m := range members {
@@ -218,9 +218,14 @@ func (r *Room) dropLocked(members []*Member) []*Member {
 	return dropped
 }
 
-// closeDropped closes the connections of members dropped as too slow,
-// and tells the hub if the room is left idle.
+// closeDropped publishes the departures of members dropped as too slow,
+// closes their connections, and tells the hub if the room is left idle;
+// the room's lock is not held.
 func (r *Room) closeDropped(dropped []*Member, idle bool) {
+	if len(dropped) == 0 {
+		return
+	}
+	r.drain()
 	for _, m := range dropped {
 		go func() { _ = m.conn.Close(TooSlowCode, TooSlowReason) }()
 	}

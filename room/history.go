@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -31,12 +32,19 @@ type History struct {
 	// Encode, if set, makes each broadcast into the message the members
 	// receive, knowing its position: typically to put the position in
 	// it, so that a client can tell the room where it stopped. from is
-	// the sender (a zero MemberInfo for Broadcast). In a process's own
-	// history it is called once per broadcast, in the order of the
-	// positions, with the room's lock held; over a HistoryTransport, by
-	// the Transport, once for each position it tries (another process
-	// may take a position first). It must not call the room's methods.
-	// Without it, members receive what was broadcast.
+	// the sender (a zero MemberInfo for Broadcast). It is called on the
+	// broadcaster's goroutine, holding no lock of the room's: in a
+	// process's own history, once per broadcast, concurrently for
+	// broadcasts made at once, each with the position it takes (the
+	// room delivers them in the order of their positions, so that a
+	// Broadcast returns once those before it are encoded too); over a
+	// HistoryTransport, by the Transport, once for each position it
+	// tries (another process may take a position first). It must not
+	// block, and must not call the room's methods. A position whose
+	// Encode panics, or returns an invalid message type, carries no
+	// message: its Broadcast panics or fails, and the members receive
+	// the next position's. Without Encode, members receive what was
+	// broadcast.
 	Encode func(pos Position, from MemberInfo, typ protocol.MessageType, data []byte) (protocol.MessageType, []byte)
 }
 
@@ -127,124 +135,36 @@ func (e *RecoveryError) Is(target error) bool { return target == ErrUnrecoverabl
 // Unwrap returns Err.
 func (e *RecoveryError) Unwrap() error { return e.Err }
 
-// record is a message in a room's history.
-type record struct {
-	offset uint64
-	at     time.Time
-	pm     *service.PreparedMessage
-	from   *Member // the local member that sent it with BroadcastFrom, if any
-}
-
-// history is a room's kept messages, a ring of at most size records in
-// offset order; the room's lock guards it.
-type history struct {
-	epoch  string
-	size   int
-	maxAge time.Duration
-	encode func(Position, MemberInfo, protocol.MessageType, []byte) (protocol.MessageType, []byte)
-	now    func() time.Time // time.Now; tests replace it
-
-	ring  []record
-	start int // index of the oldest record
-	n     int // records held
-}
-
-// newHistory returns an empty history of a new epoch; h.Size must be
-// positive (see Options.check).
-func newHistory(h *History) *history {
-	age := h.MaxAge
-	if age <= 0 {
-		age = DefaultHistoryAge
-	}
-	return &history{epoch: newID(), size: h.Size, maxAge: age, encode: h.Encode, now: time.Now}
-}
-
-// add appends the message at offset, sent by from (nil for Broadcast or
-// another process's member).
-func (h *history) add(offset uint64, pm *service.PreparedMessage, from *Member) {
-	rec := record{offset: offset, at: h.now(), pm: pm, from: from}
-	if h.ring == nil {
-		h.ring = make([]record, 0, min(h.size, 64))
-	}
-	switch {
-	case h.n < h.size && len(h.ring) < h.size:
-		// Still growing: the ring is in order from index 0.
-		h.ring = append(h.ring, rec)
-		h.n++
-	case h.n < h.size:
-		h.ring[(h.start+h.n)%h.size] = rec
-		h.n++
-	default:
-		h.ring[h.start] = rec
-		h.start = (h.start + 1) % h.size
-	}
-}
-
-// reset forgets every record, for a history of another epoch.
-func (h *history) reset(epoch string) {
-	clear(h.ring)
-	h.ring, h.start, h.n = h.ring[:0], 0, 0
-	h.epoch = epoch
-}
-
-// has reports whether the record at offset of epoch is kept.
-func (h *history) has(epoch string, offset uint64) bool {
-	h.expire()
-	first, ok := h.oldest()
-	return ok && epoch == h.epoch && first <= offset && offset < first+uint64(h.n)
-}
-
-// expire forgets the records older than maxAge. A ring left empty
-// starts again from index 0, where add expects a ring that is still
-// growing to begin.
-func (h *history) expire() {
-	cutoff := h.now().Add(-h.maxAge)
-	for h.n > 0 && h.ring[h.start].at.Before(cutoff) {
-		h.ring[h.start] = record{}
-		h.start = (h.start + 1) % len(h.ring)
-		h.n--
-	}
-	if h.n == 0 {
-		h.ring, h.start = h.ring[:0], 0
-	}
-}
-
-// oldest returns the offset of the oldest record kept, if any.
-func (h *history) oldest() (uint64, bool) {
-	if h.n == 0 {
-		return 0, false
-	}
-	return h.ring[h.start].offset, true
-}
-
-// newest returns the time of the newest record, if any.
-func (h *history) newest() (time.Time, bool) {
-	if h.n == 0 {
-		return time.Time{}, false
-	}
-	return h.ring[(h.start+h.n-1)%len(h.ring)].at, true
-}
-
-// after appends to out the messages of the records after offset for
-// member m (every one but those m sent), from at most max records, and
-// returns how many records it went through; it reports false if the
-// record after offset is no longer kept (head is the room's newest
-// offset).
-func (h *history) after(offset, head uint64, max int, m *Member, out []*service.PreparedMessage) ([]*service.PreparedMessage, int, bool) {
-	h.expire()
-	if offset >= head {
-		return out, 0, true
-	}
-	first, ok := h.oldest()
-	if !ok || offset+1 < first {
-		return out, 0, false
-	}
-	n := 0
-	for i := int(offset + 1 - first); i < h.n && n < max; i++ {
-		if rec := h.ring[(h.start+i)%len(h.ring)]; rec.from != m {
-			out = append(out, rec.pm)
-		}
-		n++
-	}
-	return out, n, true
+// history is what a room does with its broadcasts: how each gets its
+// position and reaches the members, here and in other processes, and
+// what a member that resumes can have. A room has one, chosen by its
+// Options: noHistory (it keeps none), localHistory (it keeps its own, in
+// this process) or sharedHistory (a HistoryTransport keeps it). Methods
+// named ...Locked are called with the room's lock held, the others
+// without it.
+type history interface {
+	// broadcast sends a message from member from (nil: the room) to
+	// every member, here and elsewhere, but from.
+	broadcast(from *Member, typ protocol.MessageType, data []byte) error
+	// deliver gives the local members a message another process sent,
+	// made into pm.
+	deliver(e Event, pm *service.PreparedMessage)
+	// recoverable returns the *RecoveryError that says why a member
+	// cannot resume from p, as far as the room can tell before taking
+	// its lock, or nil.
+	recoverable(ctx context.Context, p Position) error
+	// admitLocked returns the *RecoveryError that says why a member
+	// cannot resume from p, or reports whether it is live at once
+	// (it has every message delivered here).
+	admitLocked(p Position) (live bool, err error)
+	// catchUp writes to member m the messages after its position, then
+	// makes it live (see Member.catchUp), reporting false if it left on
+	// the way.
+	catchUp(ctx context.Context, m *Member) bool
+	// positionLocked returns the position of the newest message
+	// delivered here.
+	positionLocked() Position
+	// keepFor returns how much longer an empty room should be kept for
+	// its history.
+	keepFor() time.Duration
 }

@@ -76,11 +76,11 @@ func TestHubResumeRefusedCurrent(t *testing.T) {
 				var err error
 				if c.Request().URL.Query().Has("resume") {
 					var m *room.Member
-					if m, err = hub.Resume("r", c, nil, <-resumes); m != nil {
+					if m, err = hub.Resume(ctx, "r", c, nil, <-resumes); m != nil {
 						m.Leave()
 					}
 				}
-				m, jerr := hub.Join("r", c, nil)
+				m, jerr := hub.Join(ctx, "r", c, nil)
 				if jerr != nil {
 					return jerr
 				}
@@ -160,7 +160,7 @@ func TestHubJoinAfterRoomClose(t *testing.T) {
 	hub := roomtest.NewHub(t, nil)
 	joined := make(chan *room.Member, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := hub.Join("r", c, nil)
+		m, err := hub.Join(ctx, "r", c, nil)
 		if err != nil {
 			return err
 		}
@@ -237,7 +237,7 @@ func TestHubCopiesItsOptions(t *testing.T) {
 	opts.History.Size = 0
 	errc := make(chan error, 1)
 	dial(t, serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := hub.Join("r", c, nil)
+		m, err := hub.Join(ctx, "r", c, nil)
 		if m != nil {
 			m.Leave()
 		}
@@ -246,5 +246,119 @@ func TestHubCopiesItsOptions(t *testing.T) {
 	})}))
 	if err := <-errc; err != nil {
 		t.Fatalf("Join after the options' History.Size was set to 0: %v", err)
+	}
+}
+
+// gateTransport is a Transport whose Attach of room "a" waits until the
+// test opens the gate, or its context ends; it carries nothing.
+type gateTransport struct {
+	attaching chan struct{} // told each time an Attach of "a" begins
+	gate      chan struct{} // closed by the test to let them through
+}
+
+func (g *gateTransport) Attach(ctx context.Context, name string, _ func(room.Event)) (func(), error) {
+	if name == "a" {
+		g.attaching <- struct{}{}
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return func() {}, nil
+}
+
+func (g *gateTransport) Publish(context.Context, string, room.Event) error { return nil }
+
+// TestHubMakesRoomsApart: a room whose making waits on its Transport
+// holds up neither the Joins of other rooms nor the hub's other methods;
+// the Joins of the same room wait for it as long as their context
+// allows, and one of them makes it if its maker gives up.
+func TestHubMakesRoomsApart(t *testing.T) {
+	t.Parallel()
+	tr := &gateTransport{attaching: make(chan struct{}, 10), gate: make(chan struct{})}
+	hub := roomtest.NewHub(t, &room.Options{Transport: tr})
+	type joined struct {
+		name string // the client's
+		m    *room.Member
+		err  error
+	}
+	results := make(chan joined, 10)
+	// ?room names the room, ?name the client, ?wait bounds the Join.
+	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		q := c.Request().URL.Query()
+		if wait, err := time.ParseDuration(q.Get("wait")); err == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, wait)
+			defer cancel()
+		}
+		m, err := hub.Join(ctx, q.Get("room"), c, nil)
+		results <- joined{q.Get("name"), m, err}
+		if err != nil {
+			return nil // told above
+		}
+		defer m.Leave()
+		_, _, err = c.Recv(c.Context())
+		return err
+	})})
+	result := func(within time.Duration) joined {
+		t.Helper()
+		select {
+		case j := <-results:
+			return j
+		case <-time.After(within):
+			t.Fatalf("no Join returned within %v", within)
+			return joined{}
+		}
+	}
+	attaching := func() {
+		t.Helper()
+		select {
+		case <-tr.attaching:
+		case <-time.After(10 * time.Second):
+			t.Fatal("room a is not being made")
+		}
+	}
+
+	// a1 makes room a, and gives up after 300ms; a2 waits for it
+	// without bound, and makes it when a1 gives up.
+	dial(t, url+"/?room=a&name=a1&wait=300ms")
+	attaching()
+	dial(t, url+"/?room=a&name=a2")
+	// Meanwhile b is made and joined at once, a3 gives up on a after
+	// 50ms, and the hub answers.
+	start := time.Now()
+	dial(t, url+"/?room=b&name=b1")
+	if j := result(2 * time.Second); j.name != "b1" || j.err != nil {
+		t.Fatalf("while a is made: %s joined with %v, want b1 without error", j.name, j.err)
+	}
+	dial(t, url+"/?room=a&name=a3&wait=50ms")
+	if j := result(2 * time.Second); j.name != "a3" || !errors.Is(j.err, context.DeadlineExceeded) {
+		t.Fatalf("while a is made: %s joined with %v, want a3 giving up with context.DeadlineExceeded", j.name, j.err)
+	}
+	if diff := cmp.Diff([]string{"b"}, hub.Rooms()); diff != "" {
+		t.Errorf("the rooms while a is made (-want +got):\n%s", diff)
+	}
+	if hub.Room("a") != nil {
+		t.Error("Room(a) is not nil while a is made")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("b's Join, a3's and the hub's methods took %v while a was made", d)
+	}
+	if j := result(10 * time.Second); j.name != "a1" || !errors.Is(j.err, context.DeadlineExceeded) {
+		t.Fatalf("%s joined with %v, want a1 giving up with context.DeadlineExceeded", j.name, j.err)
+	}
+	attaching() // a2 makes it now
+	close(tr.gate)
+	j := result(10 * time.Second)
+	if j.name != "a2" || j.err != nil {
+		t.Fatalf("%s joined with %v, want a2 without error", j.name, j.err)
+	}
+	dial(t, url+"/?room=a&name=a4&wait=10s")
+	if j4 := result(10 * time.Second); j4.name != "a4" || j4.err != nil || j4.m.Room() != j.m.Room() {
+		t.Fatalf("%s joined with %v, want a4 in a2's room, without error", j4.name, j4.err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, hub.Rooms()); diff != "" {
+		t.Errorf("the rooms at the end (-want +got):\n%s", diff)
 	}
 }

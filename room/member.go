@@ -60,14 +60,15 @@ func (m *Member) Err() error {
 // Join adds c to the room with the given metadata (copied). A goroutine
 // writes the room's messages to c until the member leaves, which it does
 // when Leave is called, when c starts closing, when a write fails, or when
-// its queue overflows.
+// its queue overflows. Join waits for nothing but the room's lock: over
+// a Transport, the member's arrival is published after it returns.
 func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
-	return r.join(c, meta, nil)
+	return r.join(context.Background(), c, meta, nil)
 }
 
 // join adds c to the room, live or, with from, catching up from the
 // message after from.
-func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
+func (r *Room) join(ctx context.Context, c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
 	if c.State() != service.StateOpen {
 		return nil, ErrNotOpen
 	}
@@ -78,9 +79,8 @@ func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*M
 		queue: make(chan *service.PreparedMessage, r.queue),
 		left:  make(chan struct{}),
 	}
-	if from != nil && r.shared != nil {
-		// The Transport's history says whether from can be recovered.
-		if _, _, err := r.shared.Read(r.name, *from, 0); err != nil {
+	if from != nil {
+		if err := r.hist.recoverable(ctx, *from); err != nil {
 			return nil, err
 		}
 	}
@@ -89,27 +89,25 @@ func (r *Room) join(c *service.Conn, meta map[string]string, from *Position) (*M
 		r.mu.Unlock()
 		return nil, ErrRoomClosed
 	}
-	if from != nil && r.shared == nil {
-		if err := r.recoverableLocked(*from); err != nil {
+	live := from == nil
+	if from != nil {
+		var err error
+		if live, err = r.hist.admitLocked(*from); err != nil {
 			r.mu.Unlock()
 			return nil, err
 		}
 	}
 	m.idx = len(r.members)
 	r.members = append(r.members, m)
-	if r.byID != nil {
-		r.byID[m.info.ID] = m
-	}
-	if from == nil || (r.shared == nil && from.Offset == r.offsetLocked()) {
+	r.byID[m.info.ID] = m
+	if live {
 		r.goLiveLocked(m)
 	} else {
 		m.next, m.epoch = from.Offset+1, from.Epoch // the writer catches up first
 	}
-	// Presence events go out under the lock, so that other processes
-	// see each member's Joined before its Left, and a Sync answer never
-	// announces a member after it left.
-	_ = r.publish(Event{Kind: Joined, Member: m.info})
+	r.announceLocked(Event{Kind: Joined, Member: m.info})
 	r.mu.Unlock()
+	r.drain()
 	go m.write()
 	return m, nil
 }
@@ -128,7 +126,7 @@ func (m *Member) write() {
 	// that here as well would make every wait a three-way select.
 	defer context.AfterFunc(ctx, m.Leave)()
 	var batch []*service.PreparedMessage
-	if m.next > 0 && !m.catchUp(ctx) {
+	if m.next > 0 && !m.room.hist.catchUp(ctx, m) {
 		return
 	}
 	for {
@@ -178,13 +176,15 @@ func (m *Member) leave(why error) {
 	}
 	idle := len(r.members) == 0
 	r.mu.Unlock()
+	r.drain()
 	if idle && r.onIdle != nil {
 		r.onIdle(r)
 	}
 }
 
 // removeLocked takes m out of the members, why being the reason it
-// leaves, and reports whether it was in.
+// leaves, and reports whether it was in. The caller drains the outbox
+// once it has released the lock.
 func (r *Room) removeLocked(m *Member, why error) bool {
 	if m.idx < 0 {
 		return false
@@ -199,12 +199,10 @@ func (r *Room) removeLocked(m *Member, why error) bool {
 	if m.shard != nil {
 		m.shard.remove(m)
 	}
-	if r.byID != nil {
-		delete(r.byID, m.info.ID)
-	}
+	delete(r.byID, m.info.ID)
 	m.gone.Store(true)
 	close(m.left)
-	_ = r.publish(Event{Kind: Left, Member: m.info})
+	r.announceLocked(Event{Kind: Left, Member: m.info})
 	return true
 }
 

@@ -1,6 +1,7 @@
 package room_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -45,7 +46,7 @@ func (b *bus) transport() room.Transport {
 	return &procTransport{b: b, proc: b.procs}
 }
 
-func (p *procTransport) Attach(name string, deliver func(room.Event)) (func(), error) {
+func (p *procTransport) Attach(_ context.Context, name string, deliver func(room.Event)) (func(), error) {
 	s := &sub{proc: p.proc, ch: make(chan room.Event, 10000), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -71,7 +72,7 @@ func (p *procTransport) Attach(name string, deliver func(room.Event)) (func(), e
 	}, nil
 }
 
-func (p *procTransport) Publish(name string, e room.Event) error {
+func (p *procTransport) Publish(_ context.Context, name string, e room.Event) error {
 	p.b.mu.Lock()
 	defer p.b.mu.Unlock()
 	p.b.log = append(p.b.log, e)

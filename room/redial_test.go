@@ -50,12 +50,12 @@ func resumeChat(hub *room.Hub) service.HandlerFunc {
 			if perr != nil {
 				return &service.CloseError{Code: 4400, Reason: perr.Error()}
 			}
-			m, err = hub.Resume("lobby", c, nil, pos)
+			m, err = hub.Resume(ctx, "lobby", c, nil, pos)
 		}
 		if m == nil && (err == nil || errors.Is(err, room.ErrUnrecoverable)) {
 			// New, or too late to catch up: join afresh (and tell the
 			// client to reload what it shows).
-			m, err = hub.Join("lobby", c, nil)
+			m, err = hub.Join(ctx, "lobby", c, nil)
 		}
 		if err != nil {
 			return err

@@ -37,7 +37,7 @@ func resumeHandler(r *room.Room) http.Handler {
 		if since := c.Request().URL.Query().Get("since"); since != "" {
 			var pos room.Position
 			if pos, err = room.ParsePosition(since); err == nil {
-				m, err = r.Resume(c, nil, pos)
+				m, err = r.Resume(ctx, c, nil, pos)
 			}
 		} else {
 			m, err = r.Join(c, nil)
@@ -227,7 +227,7 @@ func resumeErr(t *testing.T, r *room.Room, from room.Position) error {
 	t.Helper()
 	errc := make(chan error, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Resume(c, nil, from)
+		m, err := r.Resume(ctx, c, nil, from)
 		if m != nil {
 			m.Leave()
 		}
@@ -281,9 +281,9 @@ func TestHubKeepsRoomsWithHistory(t *testing.T) {
 			if perr != nil {
 				return perr
 			}
-			m, err = hub.Resume("h", c, nil, pos)
+			m, err = hub.Resume(ctx, "h", c, nil, pos)
 		} else {
-			m, err = hub.Join("h", c, nil)
+			m, err = hub.Join(ctx, "h", c, nil)
 		}
 		if err != nil {
 			return &service.CloseError{Code: 4000, Reason: err.Error()}
@@ -388,7 +388,7 @@ func TestHubForgetsRoomMadeForRefusedResume(t *testing.T) {
 	hub := roomtest.NewHub(t, &room.Options{History: &room.History{Size: 10}})
 	errc := make(chan error, 1)
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		_, err := hub.Resume("gone", c, nil, room.Position{Epoch: "old", Offset: 7})
+		_, err := hub.Resume(ctx, "gone", c, nil, room.Position{Epoch: "old", Offset: 7})
 		errc <- err
 		return nil
 	})})
@@ -569,7 +569,7 @@ func catchingUp(t *testing.T, then func(*room.Member) error) (*room.Room, string
 	}
 	joined := make(chan struct{})
 	url := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := r.Resume(c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
+		m, err := r.Resume(ctx, c, nil, room.Position{Epoch: r.Position().Epoch, Offset: 10})
 		if err != nil {
 			return err
 		}

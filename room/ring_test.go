@@ -11,41 +11,41 @@ import (
 	"github.com/wsmap/wsmap/service"
 )
 
-// historyStep is what TestHistoryKeeps does to a history: add the next
+// ringStep is what TestRingKeeps does to a ring: add the next
 // add offsets at the clock's time, then move the clock on by wait and
-// let the history forget what is then too old.
-type historyStep struct {
+// let the ring forget what is then too old.
+type ringStep struct {
 	add  int
 	wait time.Duration
 }
 
-// TestHistoryKeeps: a history keeps its newest records, at most Size of
-// them and none older than MaxAge, through growing, wrapping around and
+// TestRingKeeps: a ring keeps its newest records, at most Size of them
+// and none older than MaxAge, through growing, wrapping around and
 // ageing out in any order.
-func TestHistoryKeeps(t *testing.T) {
+func TestRingKeeps(t *testing.T) {
 	t.Parallel()
 	const age = time.Minute
 	tests := []struct {
 		name  string
 		size  int
-		steps []historyStep
+		steps []ringStep
 		want  []uint64 // the offsets kept at the end
 	}{
-		{"growing", 10, []historyStep{{add: 3}}, []uint64{1, 2, 3}},
-		{"full", 3, []historyStep{{add: 3}}, []uint64{1, 2, 3}},
-		{"wrapped around", 3, []historyStep{{add: 5}}, []uint64{3, 4, 5}},
-		{"aged out in part while growing", 10, []historyStep{{add: 3, wait: age * 2 / 3}, {add: 2, wait: age * 2 / 3}, {add: 1}}, []uint64{4, 5, 6}},
-		{"not yet aged out", 10, []historyStep{{add: 3, wait: age}}, []uint64{1, 2, 3}},
-		{"aged out while growing", 10, []historyStep{{add: 3, wait: 2 * age}}, nil},
-		{"grown again after ageing out while growing", 10, []historyStep{{add: 3, wait: 2 * age}, {add: 5}}, []uint64{4, 5, 6, 7, 8}},
-		{"grown again and aged out in part", 10, []historyStep{{add: 3, wait: 2 * age}, {add: 2, wait: age * 2 / 3}, {add: 2, wait: age * 2 / 3}, {add: 1}}, []uint64{6, 7, 8}},
-		{"grown again after ageing out while full", 3, []historyStep{{add: 5, wait: 2 * age}, {add: 2}}, []uint64{6, 7}},
-		{"wrapped around after ageing out while growing", 4, []historyStep{{add: 3, wait: 2 * age}, {add: 6}}, []uint64{6, 7, 8, 9}},
+		{"growing", 10, []ringStep{{add: 3}}, []uint64{1, 2, 3}},
+		{"full", 3, []ringStep{{add: 3}}, []uint64{1, 2, 3}},
+		{"wrapped around", 3, []ringStep{{add: 5}}, []uint64{3, 4, 5}},
+		{"aged out in part while growing", 10, []ringStep{{add: 3, wait: age * 2 / 3}, {add: 2, wait: age * 2 / 3}, {add: 1}}, []uint64{4, 5, 6}},
+		{"not yet aged out", 10, []ringStep{{add: 3, wait: age}}, []uint64{1, 2, 3}},
+		{"aged out while growing", 10, []ringStep{{add: 3, wait: 2 * age}}, nil},
+		{"grown again after ageing out while growing", 10, []ringStep{{add: 3, wait: 2 * age}, {add: 5}}, []uint64{4, 5, 6, 7, 8}},
+		{"grown again and aged out in part", 10, []ringStep{{add: 3, wait: 2 * age}, {add: 2, wait: age * 2 / 3}, {add: 2, wait: age * 2 / 3}, {add: 1}}, []uint64{6, 7, 8}},
+		{"grown again after ageing out while full", 3, []ringStep{{add: 5, wait: 2 * age}, {add: 2}}, []uint64{6, 7}},
+		{"wrapped around after ageing out while growing", 4, []ringStep{{add: 3, wait: 2 * age}, {add: 6}}, []uint64{6, 7, 8, 9}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHistory(&History{Size: tt.size, MaxAge: age})
+			h := newRing(&History{Size: tt.size, MaxAge: age}, "e")
 			now := time.Unix(1e9, 0)
 			h.now = func() time.Time { return now }
 			offsets := make(map[*service.PreparedMessage]uint64)

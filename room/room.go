@@ -1,6 +1,7 @@
 package room
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -82,63 +83,81 @@ func (o *Options) check() error {
 type Room struct {
 	name   string
 	queue  int
-	tr     Transport
-	detach func()
-	onIdle func(*Room) // a Hub's: called, unlocked, when the last member leaves
+	tr     Transport     // nil: the room lives in this process
+	hist   history       // what the room does with its broadcasts; set by New
+	detach func()        // the Transport's, once attached
+	onIdle func(*Room)   // a Hub's: called, unlocked, when the last member leaves
+	onGone func(*Room)   // a Hub's: called once the room is closed and detached
+	gone   chan struct{} // closed once the room is closed and detached (see outbox.go)
 
 	mu      sync.Mutex
 	members []*Member             // local members; Member.idx is the position
 	shards  []*shard              // the live local members again, in shards (see fanout.go)
-	seq     uint64                // messages delivered here so far: the newest one's number
-	base    uint64                // seq - base is the newest one's offset (see deliverShared)
-	hist    *history              // nil without History; with shared, the newest messages kept here too
-	shared  HistoryTransport      // the Transport that keeps the history, if it does
-	noHist  error                 // why a HistoryTransport keeps none, if it could not
-	byID    map[string]*Member    // local members by ID, with shared (see deliverShared)
-	moved   chan struct{}         // with shared: closed at the next delivery, if made (see movedLocked)
+	byID    map[string]*Member    // local members by ID
+	seq     uint64                // messages queued here so far: the newest one's number
+	moved   chan struct{}         // closed when the next message is queued here, if made (see movedLocked)
 	remote  map[string]MemberInfo // members in other processes, by ID
+	out     outbox                // presence events on their way to the Transport
 	closed  bool
 }
 
 // New returns a room configured by opts; nil means the defaults. With a
-// Transport, it is attached to it at once. Options that no room can be
-// made with return an error matching ErrInvalidOptions.
+// Transport, it is attached to it at once, each call to the Transport
+// taking at most 5 seconds. Options that no room can be made with return
+// an error matching ErrInvalidOptions.
 func New(name string, opts *Options) (*Room, error) {
+	return newRoom(context.Background(), name, opts, nil)
+}
+
+// newRoom is New, the calls to the Transport ending as well when ctx
+// does; hub, if not nil, is told when the room empties and when it is
+// gone.
+func newRoom(ctx context.Context, name string, opts *Options, hub *Hub) (*Room, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	r := &Room{name: name}
+	r := &Room{name: name, gone: make(chan struct{}), byID: make(map[string]*Member)}
+	if hub != nil {
+		r.onIdle, r.onGone = hub.idle, hub.gone
+	}
+	var h *History
 	if opts != nil {
-		r.queue, r.tr = opts.QueueSize, opts.Transport
+		r.queue, r.tr, h = opts.QueueSize, opts.Transport, opts.History
 	}
 	if r.queue <= 0 {
 		r.queue = DefaultQueueSize
 	}
-	if opts != nil && opts.History != nil {
-		r.hist = newHistory(opts.History)
-		if ht, ok := r.tr.(HistoryTransport); ok {
-			switch err := ht.KeepHistory(*opts.History); {
-			case errors.Is(err, ErrHistoryUnavailable):
-				r.hist, r.noHist = nil, err
-			case err != nil:
-				return nil, fmt.Errorf("room %q: history: %w", name, err)
-			default:
-				r.shared = ht
-				r.hist.epoch = "" // learnt from the Transport
-				r.byID = make(map[string]*Member)
-			}
+	switch ht, _ := r.tr.(HistoryTransport); {
+	case h == nil:
+		r.hist = &noHistory{r: r}
+	case r.tr == nil:
+		r.hist = newLocalHistory(r, h)
+	default:
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		err := ht.KeepHistory(cctx, *h)
+		cancel()
+		switch {
+		case errors.Is(err, ErrHistoryUnavailable):
+			r.hist = &noHistory{r: r, why: err}
+		case err != nil:
+			return nil, fmt.Errorf("room %q: history: %w", name, err)
+		default:
+			r.hist = newSharedHistory(r, ht, h)
 		}
 	}
-	if r.tr != nil {
-		detach, err := r.tr.Attach(name, r.deliver)
-		if err != nil {
-			return nil, fmt.Errorf("room %q: attach: %w", name, err)
-		}
-		r.detach = detach
-		if err := r.publish(Event{Kind: Sync}); err != nil {
-			detach()
-			return nil, err
-		}
+	if r.tr == nil {
+		return r, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	detach, err := r.tr.Attach(cctx, name, r.deliver)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("room %q: attach: %w", name, err)
+	}
+	r.detach = detach
+	if err := r.publish(ctx, Event{Kind: Sync}); err != nil {
+		detach()
+		return nil, err
 	}
 	return r, nil
 }
@@ -152,89 +171,74 @@ func (r *Room) Name() string { return r.name }
 // HistoryTransport, which delivers the message here as well, it returns
 // once it has done so (or after 5 seconds without), so that what the
 // caller does next, such as a Member.Send, comes after the message, as
-// in a room without one.
+// in a room without one; the append to the Transport's history takes
+// at most 10 seconds.
 func (r *Room) Broadcast(typ protocol.MessageType, data []byte) error {
-	return r.broadcast(nil, typ, data)
+	return r.hist.broadcast(nil, typ, data)
 }
 
 // BroadcastFrom sends a message from member from to every other member.
 // A member catching up (see Resume) does not receive what it broadcasts
 // this way from the history either.
 func (r *Room) BroadcastFrom(from *Member, typ protocol.MessageType, data []byte) error {
-	return r.broadcast(from, typ, data)
+	return r.hist.broadcast(from, typ, data)
 }
 
-func (r *Room) broadcast(from *Member, typ protocol.MessageType, data []byte) error {
-	var sender MemberInfo
-	if from != nil {
-		sender = from.info
-	}
-	if r.shared != nil {
-		return r.broadcastShared(sender, typ, data)
-	}
-	m := message{from: sender, typ: typ, data: data}
-	if r.hist == nil || r.hist.encode == nil {
-		// Made before taking the lock; otherwise made under it, once
-		// the message's position is known.
-		pm, err := service.NewPreparedMessage(typ, data)
-		if err != nil {
-			return err
-		}
-		m.pm = pm
-	}
-	if err := r.fanOut(m, from); err != nil {
-		return err
-	}
-	return r.publish(Event{Kind: Message, Member: sender, Type: typ, Data: data})
-}
-
-// message is a broadcast on its way to the members: pm, or, if nil, the
-// message for History.Encode to make.
-type message struct {
-	pm   *service.PreparedMessage
-	from MemberInfo
-	typ  protocol.MessageType
-	data []byte
-}
-
-// fanOut queues the message for every local member but except (see
-// fanout.go), and keeps it in the history. Queuing it on every shard
-// under the room's lock gives every member the room's messages in the
-// same order, the order of their positions.
-func (r *Room) fanOut(msg message, except *Member) error {
+// fanOut queues pm for every local member but except (see fanout.go).
+func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
+	var buf [8]*shard
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return ErrRoomClosed
 	}
-	return r.fanOutLocked(msg, except)
+	idle := r.queueLocked(pm, except, buf[:0])
+	r.mu.Unlock()
+	startAll(idle)
+	return nil
 }
 
-// fanOutLocked is fanOut with the room's lock held; it unlocks it.
-func (r *Room) fanOutLocked(msg message, except *Member) error {
-	var buf [8]*shard
-	idle := buf[:0]
-	pm := msg.pm
-	if pm == nil {
-		typ, data := r.hist.encode(Position{Epoch: r.hist.epoch, Offset: r.offsetLocked() + 1}, msg.from, msg.typ, msg.data)
-		var err error
-		if pm, err = service.NewPreparedMessage(typ, data); err != nil {
-			r.mu.Unlock()
-			return fmt.Errorf("room %q: History.Encode: %w", r.name, err)
-		}
-	}
+// queueLocked numbers pm as the room's next message and queues it on
+// every shard, for every local member but except, appending to idle the
+// shards that were idle: the caller starts them (startAll) once it has
+// released the lock. Queuing every message on every shard under the
+// room's lock gives every member the room's messages in the same order.
+func (r *Room) queueLocked(pm *service.PreparedMessage, except *Member, idle []*shard) []*shard {
 	r.seq++
-	if r.hist != nil {
-		r.hist.add(r.offsetLocked(), pm, except)
-	}
+	r.wakeLocked()
 	it := item{pm: pm, seq: r.seq, except: except}
 	for _, s := range r.shards {
 		if s.enqueue(it) {
 			idle = append(idle, s)
 		}
 	}
-	r.mu.Unlock()
-	startAll(idle)
+	return idle
+}
+
+// senderInfo returns the description of a broadcast's sender: from's, or
+// the zero MemberInfo for the room itself.
+func senderInfo(from *Member) MemberInfo {
+	if from == nil {
+		return MemberInfo{}
+	}
+	return from.info
+}
+
+// publishMessage hands a broadcast to the Transport, if there is one.
+func (r *Room) publishMessage(from *Member, typ protocol.MessageType, data []byte) error {
+	if r.tr == nil {
+		return nil
+	}
+	return r.publish(context.Background(), Event{Kind: Message, Member: senderInfo(from), Type: typ, Data: data})
+}
+
+// publish hands e to the Transport, within callTimeout and ctx.
+func (r *Room) publish(ctx context.Context, e Event) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if err := r.tr.Publish(ctx, r.name, e); err != nil {
+		return fmt.Errorf("room %q: publish: %w", r.name, err)
+	}
 	return nil
 }
 
@@ -246,11 +250,7 @@ func (r *Room) deliver(e Event) {
 		if err != nil {
 			return
 		}
-		if r.shared != nil {
-			r.deliverShared(e, pm)
-			return
-		}
-		_ = r.fanOut(message{pm: pm}, nil)
+		r.hist.deliver(e, pm)
 	case Joined:
 		r.mu.Lock()
 		if r.remote == nil {
@@ -264,21 +264,14 @@ func (r *Room) deliver(e Event) {
 		r.mu.Unlock()
 	case Sync:
 		r.mu.Lock()
-		for _, m := range r.members {
-			_ = r.publish(Event{Kind: Joined, Member: m.info})
+		if !r.closed {
+			for _, m := range r.members {
+				r.announceLocked(Event{Kind: Joined, Member: m.info})
+			}
 		}
 		r.mu.Unlock()
+		r.drain()
 	}
-}
-
-func (r *Room) publish(e Event) error {
-	if r.tr == nil {
-		return nil
-	}
-	if err := r.tr.Publish(r.name, e); err != nil {
-		return fmt.Errorf("room %q: publish: %w", r.name, err)
-	}
-	return nil
 }
 
 // Len returns the number of members in this process.
@@ -304,22 +297,43 @@ func (r *Room) Members() []MemberInfo {
 	return out
 }
 
-// Close detaches the room from its Transport and removes every member,
-// without closing their connections. Later operations return
-// ErrRoomClosed.
+// Close removes every member, without closing their connections, and
+// detaches the room from its Transport, once the Transport has been
+// given their departures. Later operations return ErrRoomClosed.
+// Calling it again waits for the first call to be done.
 func (r *Room) Close() {
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return
-	}
-	r.closed = true
-	r.wakeLocked()
-	for len(r.members) > 0 {
-		r.removeLocked(r.members[len(r.members)-1], ErrRoomClosed)
+	if !r.closed {
+		r.closeLocked()
+		for len(r.members) > 0 {
+			r.removeLocked(r.members[len(r.members)-1], ErrRoomClosed)
+		}
 	}
 	r.mu.Unlock()
-	r.detachTransport()
+	r.drain()
+	<-r.gone
+}
+
+// closeIfEmpty closes the room if it has no members, reporting whether
+// it did; the room is then detached from its Transport (see outbox.go)
+// without waiting for it here.
+func (r *Room) closeIfEmpty() bool {
+	r.mu.Lock()
+	if r.closed || len(r.members) > 0 {
+		r.mu.Unlock()
+		return false
+	}
+	r.closeLocked()
+	r.mu.Unlock()
+	r.drain()
+	return true
+}
+
+// closeLocked marks the room closed and wakes whoever waits for its next
+// message; the next drain of the outbox then detaches it (see drain).
+func (r *Room) closeLocked() {
+	r.closed = true
+	r.wakeLocked()
 }
 
 // isClosed reports whether the room is closed.
@@ -329,24 +343,20 @@ func (r *Room) isClosed() bool {
 	return r.closed
 }
 
-// closeIfEmpty closes the room if it has no members, reporting whether it
-// did.
-func (r *Room) closeIfEmpty() bool {
-	r.mu.Lock()
-	if r.closed || len(r.members) > 0 {
-		r.mu.Unlock()
-		return false
+// movedLocked returns a channel closed when the next message is queued
+// here, or when the room is closed.
+func (r *Room) movedLocked() <-chan struct{} {
+	if r.moved == nil {
+		r.moved = make(chan struct{})
 	}
-	r.closed = true
-	r.wakeLocked()
-	r.mu.Unlock()
-	r.detachTransport()
-	return true
+	return r.moved
 }
 
-func (r *Room) detachTransport() {
-	if r.detach != nil {
-		r.detach()
+// wakeLocked closes the channel movedLocked returned, if it made one.
+func (r *Room) wakeLocked() {
+	if r.moved != nil {
+		close(r.moved)
+		r.moved = nil
 	}
 }
 

@@ -23,18 +23,18 @@ type handTransport struct {
 	keepErr error // what KeepHistory returns
 }
 
-func (h *handTransport) Attach(_ string, deliver func(room.Event)) (func(), error) {
+func (h *handTransport) Attach(_ context.Context, _ string, deliver func(room.Event)) (func(), error) {
 	h.deliver = deliver
 	return func() {}, nil
 }
 
-func (h *handTransport) Publish(string, room.Event) error { return nil }
-func (h *handTransport) KeepHistory(room.History) error   { return h.keepErr }
-func (h *handTransport) Read(name string, from room.Position, _ int) (room.Position, []room.Event, error) {
+func (h *handTransport) Publish(context.Context, string, room.Event) error { return nil }
+func (h *handTransport) KeepHistory(context.Context, room.History) error   { return h.keepErr }
+func (h *handTransport) Read(_ context.Context, name string, from room.Position, _ int) (room.Position, []room.Event, error) {
 	return room.Position{}, nil, &room.RecoveryError{Room: name, Position: from, Reason: "no history"}
 }
 
-func (h *handTransport) Append(string, room.MemberInfo, func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
+func (h *handTransport) Append(context.Context, string, room.MemberInfo, func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
 	return room.Position{}, errors.New("appends are made by hand in this test")
 }
 
@@ -104,7 +104,7 @@ func TestSharedHistoryUnavailable(t *testing.T) {
 	defer r.Close()
 	errc := make(chan error, 1)
 	dial(t, serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		_, err := r.Resume(c, nil, room.Position{Epoch: "e", Offset: 1})
+		_, err := r.Resume(ctx, c, nil, room.Position{Epoch: "e", Offset: 1})
 		errc <- err
 		return nil
 	})}))
@@ -134,7 +134,7 @@ func newLaterTransport() *laterTransport {
 	return &laterTransport{queue: make(chan room.Event, 1000), done: make(chan struct{})}
 }
 
-func (l *laterTransport) Attach(_ string, deliver func(room.Event)) (func(), error) {
+func (l *laterTransport) Attach(_ context.Context, _ string, deliver func(room.Event)) (func(), error) {
 	ended := make(chan struct{})
 	go func() {
 		defer close(ended)
@@ -151,7 +151,7 @@ func (l *laterTransport) Attach(_ string, deliver func(room.Event)) (func(), err
 	return func() { close(l.done); <-ended }, nil
 }
 
-func (l *laterTransport) Append(_ string, from room.MemberInfo, encode func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
+func (l *laterTransport) Append(_ context.Context, _ string, from room.MemberInfo, encode func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pos := room.Position{Epoch: "e", Offset: l.offset + 1}
@@ -210,7 +210,7 @@ func TestSharedHistorySendAfterBroadcast(t *testing.T) {
 // none of them.
 type heldTransport struct{ handTransport }
 
-func (*heldTransport) Append(string, room.MemberInfo, func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
+func (*heldTransport) Append(context.Context, string, room.MemberInfo, func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
 	return room.Position{Epoch: "e", Offset: 1}, nil
 }
 

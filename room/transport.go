@@ -1,6 +1,11 @@
 package room
 
-import "github.com/wsmap/wsmap/protocol"
+import (
+	"context"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
+)
 
 // Transport carries rooms' messages and presence between the processes
 // that hold their members. The zero Options use none: a room lives in its
@@ -9,19 +14,29 @@ import "github.com/wsmap/wsmap/protocol"
 // A Transport must deliver to every other process attached to a room what
 // one of them publishes to it, once, and must not deliver it back to the
 // process that published it.
+//
+// Every method takes a context that bounds the call. The room gives
+// each call it makes at most 5 seconds (10 for an Append, which may have
+// to let other processes append first), and ends it sooner when the
+// caller's context ends, where there is a caller: Hub.Join's and
+// Hub.Resume's ctx for the making of a room and for Read, Room.Resume's
+// for Read, a member's connection's while it catches up. The room calls
+// no method while it holds a lock of its own, nor a Hub's, so that a
+// slow Transport delays only what waits for it.
 type Transport interface {
 	// Attach starts carrying the named room for this process: deliver
 	// receives, one at a time and in order, what other processes publish
-	// to it. detach stops it.
-	Attach(room string, deliver func(Event)) (detach func(), err error)
+	// to it. detach stops it. ctx bounds the attaching, not what
+	// follows.
+	Attach(ctx context.Context, room string, deliver func(Event)) (detach func(), err error)
 
 	// Publish hands an event that happened here to the room's other
-	// processes. The room calls it while it holds its lock for presence
-	// events (so that they go out in the order they happened) and on
-	// every broadcast: it must not wait long, and must not deliver to
-	// this process's rooms from within the call. An error says the event
-	// may not reach the other processes.
-	Publish(room string, e Event) error
+	// processes. The room publishes its presence events one at a time,
+	// in the order they happened, and every broadcast after delivering
+	// it locally: Publish must not wait long, and must not deliver to
+	// this process's rooms from within the call. An error says the
+	// event may not reach the other processes.
+	Publish(ctx context.Context, room string, e Event) error
 }
 
 // A HistoryTransport is a Transport that also keeps the histories of the
@@ -37,23 +52,34 @@ type HistoryTransport interface {
 	// it carries within h's bounds. An error matching
 	// ErrHistoryUnavailable says it cannot, by the way it is set up
 	// (such as a NATS server without JetStream): the room then keeps no
-	// history, and Resume says so. Any other error fails New. New calls
-	// it before Attach.
-	KeepHistory(h History) error
+	// history, and Resume says so. Any other error fails the room's
+	// creation. The room calls it before Attach.
+	KeepHistory(ctx context.Context, h History) error
 
 	// Append keeps a broadcast from member from in the room's history
 	// at the room's next position, as encode makes it for that position,
 	// and returns the position. The Transport then delivers it, with its
 	// position (Event.Position), to every process attached to the room,
 	// this one included, each once and in the order of the positions.
-	Append(room string, from MemberInfo, encode func(Position) (protocol.MessageType, []byte, error)) (Position, error)
+	// encode calls History.Encode: the Transport may call it more than
+	// once, for each position it tries.
+	Append(ctx context.Context, room string, from MemberInfo, encode func(Position) (protocol.MessageType, []byte, error)) (Position, error)
 
 	// Read returns the position of the room's newest message and up to
 	// max of its messages after from, in order, as Message events with
 	// their positions: none if from is the newest. If from cannot be
 	// recovered, it returns a *RecoveryError.
-	Read(room string, from Position, max int) (head Position, msgs []Event, err error)
+	Read(ctx context.Context, room string, from Position, max int) (head Position, msgs []Event, err error)
 }
+
+// The bounds of the Transport calls a room makes (see Transport).
+const (
+	// callTimeout bounds a call: the making of a room (KeepHistory,
+	// Attach, and the Publish of its Sync), a Publish, a Read.
+	callTimeout = 5 * time.Second
+	// appendTimeout bounds a Broadcast's Append to a HistoryTransport.
+	appendTimeout = 10 * time.Second
+)
 
 // EventKind says what an Event is.
 type EventKind int

@@ -152,7 +152,7 @@ func chat(hub *room.Hub) service.HandlerFunc {
 		if since := q.Get("since"); since != "" {
 			pos, err := room.ParsePosition(since)
 			if err == nil {
-				m, err = hub.Resume(name, c, meta, pos)
+				m, err = hub.Resume(ctx, name, c, meta, pos)
 			}
 			// Not recoverable, a position that does not parse, or a
 			// history that cannot be read now: join afresh, saying why.
@@ -167,7 +167,7 @@ func chat(hub *room.Hub) service.HandlerFunc {
 		}
 		if m == nil {
 			var err error
-			if m, err = hub.Join(name, c, meta); err != nil {
+			if m, err = hub.Join(ctx, name, c, meta); err != nil {
 				return err
 			}
 		}
@@ -252,7 +252,7 @@ func run(ctx context.Context, addr, natsURL string, stdout, logw io.Writer) erro
 			return err
 		}
 		defer tr.Close()
-		switch err := tr.KeepHistory(*history); {
+		switch err := tr.KeepHistory(ctx, *history); {
 		case errors.Is(err, room.ErrHistoryUnavailable):
 			logger.Warn("rooms keep no history: pages that reconnect cannot recover what they missed", "err", err)
 		case err != nil:

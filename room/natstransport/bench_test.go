@@ -95,7 +95,7 @@ func benchNATS(b *testing.B, n int, msg []byte, history bool) {
 // leave.
 func benchMember(hub *room.Hub) *service.Endpoint {
 	return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := hub.Join("bench", c, nil)
+		m, err := hub.Join(ctx, "bench", c, nil)
 		if err != nil {
 			return err
 		}
@@ -185,7 +185,7 @@ func BenchmarkCatchUp(b *testing.B) {
 	from := room.Position{Epoch: src.Position().Epoch}
 	hub := roomtest.NewHub(b, &room.Options{Transport: connect(), History: hist})
 	addr := strings.TrimPrefix(serve(b, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		m, err := hub.Resume("catchup", c, nil, from)
+		m, err := hub.Resume(ctx, "catchup", c, nil, from)
 		if err != nil {
 			return err
 		}

@@ -249,7 +249,7 @@ func TestHistoryChaos(t *testing.T) {
 		}
 	}()
 	wstest.WaitFor(t, 30*time.Second, "every client to reach the room's last message", func() bool {
-		head, _, err := a.tr.Read("h", room.Position{}, 0)
+		head, _, err := a.tr.Read(t.Context(), "h", room.Position{}, 0)
 		if err == nil || head.Offset == 0 {
 			return false // a RecoveryError tells the head; the zero position is of no epoch
 		}

@@ -34,7 +34,7 @@ func ExampleConnect() {
 	// the lobby and broadcasts what its member says to the others.
 	chat := func(hub *room.Hub) service.HandlerFunc {
 		return func(ctx context.Context, c *service.Conn) error {
-			m, err := hub.Join("lobby", c, map[string]string{"nick": c.Request().URL.Query().Get("nick")})
+			m, err := hub.Join(ctx, "lobby", c, map[string]string{"nick": c.Request().URL.Query().Get("nick")})
 			if err != nil {
 				return err
 			}

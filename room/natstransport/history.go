@@ -10,7 +10,6 @@ import (
 	mrand "math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/xsync"
 )
 
 // Rooms' histories, when a room asks for one (room.Options.History), are
@@ -53,19 +53,30 @@ const (
 	hdrMember = "Wsmap-Member"
 )
 
-// appendPatience bounds how long one Append goes on trying while other
-// processes keep appending to the room first. Between two tries it waits
-// a random while, up to appendBackoff, growing with each try lost: an
-// appender that lost must read the room's newest position again before
-// it tries, a round trip the winner does not make, so without the wait a
-// process appending without pause would win every time.
+// An Append that loses to another process's tries again, until its
+// context ends. Between two tries it waits a random while, up to
+// appendBackoff, growing with each try lost: an appender that lost must
+// read the room's newest position again before it tries, a round trip
+// the winner does not make, so without the wait a process appending
+// without pause would win every time.
+const appendBackoff = 20 * time.Millisecond
+
+// The bounds of the calls whose context has no deadline: KeepHistory,
+// the history consumer of an Attach, and Read within defaultTimeout; an
+// Append, which may have to let other processes append first, within
+// defaultAppendTimeout.
 const (
-	appendPatience = 10 * time.Second
-	appendBackoff  = 20 * time.Millisecond
+	defaultTimeout       = 5 * time.Second
+	defaultAppendTimeout = 10 * time.Second
 )
 
-// histTimeout bounds each JetStream request.
-const histTimeout = 5 * time.Second
+// bound returns ctx, given a deadline d from now if it has none.
+func bound(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d)
+}
 
 // ErrNoJetStream is returned, wrapped, by KeepHistory when the NATS
 // servers have no JetStream: rooms then keep no history. It matches
@@ -89,9 +100,12 @@ func histStreamName(prefix string) string {
 // KeepHistory makes the stream that keeps the rooms' histories, or
 // updates its bounds to h's: History.Size messages per room, for
 // History.MaxAge (room.DefaultHistoryAge if zero). It fails, with
-// ErrNoJetStream, if the NATS servers have no JetStream. Rooms made with
-// room.Options.History call it.
-func (t *Transport) KeepHistory(h room.History) error {
+// ErrNoJetStream, if the NATS servers have no JetStream. While JetStream
+// refuses otherwise (starting, another process making the same stream),
+// it tries again until ctx ends (5 seconds if it has no deadline). Rooms
+// made with room.Options.History call it; while one call makes the
+// stream, the others wait for it, as long as their ctx allows.
+func (t *Transport) KeepHistory(ctx context.Context, h room.History) error {
 	if t.closed.Load() {
 		return ErrClosed
 	}
@@ -102,9 +116,16 @@ func (t *Transport) KeepHistory(h room.History) error {
 	if age <= 0 {
 		age = room.DefaultHistoryAge
 	}
+	ctx, cancel := bound(ctx, defaultTimeout)
+	defer cancel()
+	if err := t.making.Lock(ctx); err != nil {
+		return fmt.Errorf("natstransport: history stream: %w", err)
+	}
+	defer t.making.Unlock()
 	t.histMu.Lock()
-	defer t.histMu.Unlock()
-	if t.stream != nil && t.histSize == h.Size && t.histAge == age {
+	made := t.stream != nil && t.histSize == h.Size && t.histAge == age
+	t.histMu.Unlock()
+	if made {
 		return nil
 	}
 	js, err := jetstream.New(t.nc)
@@ -123,13 +144,13 @@ func (t *Transport) KeepHistory(h room.History) error {
 	}
 	// JetStream may refuse for a moment what it grants a moment later:
 	// while it starts, or while another process makes the same stream.
-	ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
-	defer cancel()
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
 		st, err := js.CreateOrUpdateStream(ctx, cfg)
 		switch {
 		case err == nil:
+			t.histMu.Lock()
 			t.js, t.stream, t.histSize, t.histAge = js, st, h.Size, age
+			t.histMu.Unlock()
 			return nil
 		case errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) || errors.Is(err, nats.ErrNoResponders):
 			return fmt.Errorf("%w: %w", ErrNoJetStream, err)
@@ -152,10 +173,18 @@ func (t *Transport) history() jetstream.Stream {
 	return t.stream
 }
 
+// jetStream returns the JetStream context and the stream, or nils if
+// KeepHistory has not made them.
+func (t *Transport) jetStream() (jetstream.JetStream, jetstream.Stream) {
+	t.histMu.Lock()
+	defer t.histMu.Unlock()
+	return t.js, t.stream
+}
+
 // histState is what a process knows of a room's newest message: its
 // stream sequence and its position.
 type histState struct {
-	mu    sync.Mutex // held for the length of an Append
+	mu    xsync.Mutex // held for the length of an Append
 	known bool
 	seq   uint64
 	pos   room.Position
@@ -165,9 +194,7 @@ type histState struct {
 // next message appended on. (From a stream sequence rather than "new
 // messages", so that a consumer made again before it has delivered
 // anything still starts there.)
-func (a *attachment) consumeHistory(st jetstream.Stream) error {
-	ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
-	defer cancel()
+func (a *attachment) consumeHistory(ctx context.Context, st jetstream.Stream) error {
 	info, err := st.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("natstransport: room %q: history stream: %w", a.name, err)
@@ -247,13 +274,16 @@ func historyEvent(h nats.Header, data []byte) (room.Event, error) {
 // Append appends a broadcast to the room's history at its next position
 // (see the comment on the subjects above) and returns the position; the
 // Transport's history consumers then deliver it to every process of the
-// room, this one included. It fails if KeepHistory has not been called,
-// or if other processes kept appending first for appendPatience (10s).
-func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
+// room, this one included. A process appends to a room one broadcast at
+// a time: an Append waits for the one before it as long as ctx allows.
+// It fails if KeepHistory has not been called, or once ctx ends (10
+// seconds if it has no deadline) while other processes keep appending
+// first.
+func (t *Transport) Append(ctx context.Context, name string, from room.MemberInfo, encode func(room.Position) (protocol.MessageType, []byte, error)) (room.Position, error) {
 	if t.closed.Load() {
 		return room.Position{}, ErrClosed
 	}
-	st := t.history()
+	js, st := t.jetStream()
 	if st == nil {
 		return room.Position{}, errors.New("natstransport: Append without KeepHistory")
 	}
@@ -265,12 +295,15 @@ func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.P
 		hs = &a.hist
 	}
 	subject := t.histSubject(name)
-	hs.mu.Lock()
+	ctx, cancel := bound(ctx, defaultAppendTimeout)
+	defer cancel()
+	if err := hs.mu.Lock(ctx); err != nil {
+		return room.Position{}, fmt.Errorf("natstransport: room %q: append: %w", name, err)
+	}
 	defer hs.mu.Unlock()
-	deadline := time.Now().Add(appendPatience)
 	for try := 0; ; try++ {
 		if !hs.known {
-			seq, pos, err := lastOnSubject(st, subject)
+			seq, pos, err := lastOnSubject(ctx, st, subject)
 			if err != nil {
 				return room.Position{}, fmt.Errorf("natstransport: room %q: history: %w", name, err)
 			}
@@ -285,22 +318,20 @@ func (t *Transport) Append(name string, from room.MemberInfo, encode func(room.P
 			return room.Position{}, err
 		}
 		msg := &nats.Msg{Subject: subject, Header: historyHeader(next, typ, from.ID), Data: data}
-		ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
-		ack, err := t.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(hs.seq))
-		cancel()
-		if err != nil {
-			if isWrongLastSequence(err) {
-				hs.known = false // another process appended: read its position
-				if time.Now().After(deadline) {
-					return room.Position{}, fmt.Errorf("natstransport: room %q: append: other processes appended first for %v (%d tries)", name, appendPatience, try+1)
-				}
-				time.Sleep(mrand.N(min(time.Millisecond<<min(try, 5), appendBackoff)))
-				continue
-			}
+		ack, err := js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(hs.seq))
+		switch {
+		case err == nil:
+			hs.seq, hs.pos = ack.Sequence, next
+			return next, nil
+		case !isWrongLastSequence(err):
 			return room.Position{}, fmt.Errorf("natstransport: room %q: append: %w", name, err)
 		}
-		hs.seq, hs.pos = ack.Sequence, next
-		return next, nil
+		hs.known = false // another process appended: read its position
+		select {
+		case <-ctx.Done():
+			return room.Position{}, fmt.Errorf("natstransport: room %q: append: other processes appended first (%d tries): %w", name, try+1, ctx.Err())
+		case <-time.After(mrand.N(min(time.Millisecond<<min(try, 5), appendBackoff))):
+		}
 	}
 }
 
@@ -312,9 +343,7 @@ func isWrongLastSequence(err error) bool {
 
 // lastOnSubject returns the stream sequence and the position of the last
 // message on subject, or 0 and the zero position if it has none.
-func lastOnSubject(st jetstream.Stream, subject string) (uint64, room.Position, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
-	defer cancel()
+func lastOnSubject(ctx context.Context, st jetstream.Stream, subject string) (uint64, room.Position, error) {
 	m, err := st.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, room.Position{}, nil
@@ -339,14 +368,17 @@ func newEpoch() string {
 // Read returns the position of the room's newest message and up to max of
 // its messages after from, from the stream, or a *room.RecoveryError if
 // they are not all kept there any more, from is of another epoch, or
-// ahead of the room.
-func (t *Transport) Read(name string, from room.Position, max int) (room.Position, []room.Event, error) {
+// ahead of the room. ctx bounds its requests to JetStream (5 seconds
+// if it has no deadline).
+func (t *Transport) Read(ctx context.Context, name string, from room.Position, max int) (room.Position, []room.Event, error) {
 	st := t.history()
 	if st == nil {
 		return room.Position{}, nil, &room.RecoveryError{Room: name, Position: from, Reason: "no history"}
 	}
+	ctx, cancel := bound(ctx, defaultTimeout)
+	defer cancel()
 	subject := t.histSubject(name)
-	lastSeq, head, err := lastOnSubject(st, subject)
+	lastSeq, head, err := lastOnSubject(ctx, st, subject)
 	if err != nil {
 		return room.Position{}, nil, fmt.Errorf("natstransport: room %q: history: %w", name, err)
 	}
@@ -369,7 +401,7 @@ func (t *Transport) Read(name string, from room.Position, max int) (room.Positio
 	// looks for its stream sequence.
 	seq, onward := t.readOn(name, from)
 	if !onward || max <= 0 {
-		firstSeq, first, err := firstOnSubject(st, subject)
+		firstSeq, first, err := firstOnSubject(ctx, st, subject)
 		switch {
 		case errors.Is(err, errNotKept):
 			return refuse("aged out") // all gone since the last was read
@@ -380,14 +412,14 @@ func (t *Transport) Read(name string, from room.Position, max int) (room.Positio
 		case max <= 0:
 			return head, nil, nil
 		}
-		if seq, err = seqOfOffset(st, subject, firstSeq, lastSeq, from.Offset+1); err != nil {
+		if seq, err = seqOfOffset(ctx, st, subject, firstSeq, lastSeq, from.Offset+1); err != nil {
 			if errors.Is(err, errNotKept) {
 				return refuse("aged out")
 			}
 			return head, nil, fmt.Errorf("natstransport: room %q: history: %w", name, err)
 		}
 	}
-	evs, endSeq, err := t.directBatch(subject, seq, max)
+	evs, endSeq, err := t.directBatch(ctx, subject, seq, max)
 	if err != nil {
 		return head, nil, fmt.Errorf("natstransport: room %q: history: %w", name, err)
 	}
@@ -441,9 +473,7 @@ var errNotKept = errors.New("not kept")
 // getOnSubject returns the stream sequence and the position of the
 // first message on subject at or after stream sequence seq, or
 // errNotKept if there is none.
-func getOnSubject(st jetstream.Stream, subject string, seq uint64) (uint64, room.Position, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), histTimeout)
-	defer cancel()
+func getOnSubject(ctx context.Context, st jetstream.Stream, subject string, seq uint64) (uint64, room.Position, error) {
 	m, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, room.Position{}, errNotKept
@@ -460,8 +490,8 @@ func getOnSubject(st jetstream.Stream, subject string, seq uint64) (uint64, room
 
 // firstOnSubject returns the stream sequence and the position of the
 // oldest message kept on subject, or errNotKept if there is none.
-func firstOnSubject(st jetstream.Stream, subject string) (uint64, room.Position, error) {
-	return getOnSubject(st, subject, 1)
+func firstOnSubject(ctx context.Context, st jetstream.Stream, subject string) (uint64, room.Position, error) {
+	return getOnSubject(ctx, st, subject, 1)
 }
 
 // seqOfOffset finds the stream sequence of the message at offset on
@@ -469,13 +499,13 @@ func firstOnSubject(st jetstream.Stream, subject string) (uint64, room.Position,
 // lastSeq. The subject's offsets grow with the stream's sequences, so a
 // binary search over the sequences finds it, each step a direct get of
 // the subject's first message at or after a sequence.
-func seqOfOffset(st jetstream.Stream, subject string, firstSeq, lastSeq, offset uint64) (uint64, error) {
+func seqOfOffset(ctx context.Context, st jetstream.Stream, subject string, firstSeq, lastSeq, offset uint64) (uint64, error) {
 	// The first message at or after lo has an offset below offset, or is
 	// the sought one; the one at or after hi has offset or more.
 	lo, hi := firstSeq, lastSeq
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		seq, pos, err := getOnSubject(st, subject, mid)
+		seq, pos, err := getOnSubject(ctx, st, subject, mid)
 		if err != nil {
 			return 0, err
 		}
@@ -485,7 +515,7 @@ func seqOfOffset(st jetstream.Stream, subject string, firstSeq, lastSeq, offset 
 			lo = seq + 1 // nothing of the subject's between mid and seq
 		}
 	}
-	seq, pos, err := getOnSubject(st, subject, lo)
+	seq, pos, err := getOnSubject(ctx, st, subject, lo)
 	if err != nil {
 		return 0, err
 	}
@@ -498,7 +528,7 @@ func seqOfOffset(st jetstream.Stream, subject string, firstSeq, lastSeq, offset 
 // directBatch reads up to max messages of subject from stream sequence
 // seq on, with one batched direct get, and returns them with the stream
 // sequence of the last.
-func (t *Transport) directBatch(subject string, seq uint64, max int) ([]room.Event, uint64, error) {
+func (t *Transport) directBatch(ctx context.Context, subject string, seq uint64, max int) ([]room.Event, uint64, error) {
 	req, err := json.Marshal(struct {
 		Seq     uint64 `json:"seq"`
 		NextFor string `json:"next_by_subj"`
@@ -517,8 +547,6 @@ func (t *Transport) directBatch(subject string, seq uint64, max int) ([]room.Eve
 	if err := t.nc.PublishRequest("$JS.API.DIRECT.GET."+histStreamName(t.prefix), inbox, req); err != nil {
 		return nil, 0, err
 	}
-	timeout := time.NewTimer(histTimeout)
-	defer timeout.Stop()
 	var evs []room.Event
 	var last uint64
 	for {
@@ -542,8 +570,8 @@ func (t *Transport) directBatch(subject string, seq uint64, max int) ([]room.Eve
 			if len(evs) == max {
 				return evs, last, nil
 			}
-		case <-timeout.C:
-			return nil, 0, fmt.Errorf("direct get: no answer within %v", histTimeout)
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("direct get: %w", ctx.Err())
 		}
 	}
 }

@@ -108,9 +108,9 @@ func greetingHandler(hub *room.Hub, greeting string) http.Handler {
 			if perr != nil {
 				return &service.CloseError{Code: 4400, Reason: perr.Error()}
 			}
-			m, err = hub.Resume("h", c, nil, pos)
+			m, err = hub.Resume(ctx, "h", c, nil, pos)
 		} else {
-			m, err = hub.Join("h", c, nil)
+			m, err = hub.Join(ctx, "h", c, nil)
 		}
 		if err != nil {
 			return &service.CloseError{Code: 4000, Reason: err.Error()}
@@ -262,7 +262,7 @@ func TestHistoryWithoutJetStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	if err := tr.KeepHistory(room.History{Size: 10}); !errors.Is(err, natstransport.ErrNoJetStream) || !errors.Is(err, room.ErrHistoryUnavailable) {
+	if err := tr.KeepHistory(t.Context(), room.History{Size: 10}); !errors.Is(err, natstransport.ErrNoJetStream) || !errors.Is(err, room.ErrHistoryUnavailable) {
 		t.Fatalf("KeepHistory without JetStream: %v, want ErrNoJetStream, matching room.ErrHistoryUnavailable", err)
 	}
 	r, err := room.New("plain", &room.Options{Transport: tr, History: &room.History{Size: 10}})
@@ -272,7 +272,7 @@ func TestHistoryWithoutJetStream(t *testing.T) {
 	defer r.Close()
 	errc := make(chan error, 1)
 	url2 := serve(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		_, err := r.Resume(c, nil, room.Position{Epoch: "e", Offset: 1})
+		_, err := r.Resume(ctx, c, nil, room.Position{Epoch: "e", Offset: 1})
 		errc <- err
 		return nil
 	})})
@@ -407,7 +407,7 @@ func TestHistorySendAfterBroadcast(t *testing.T) {
 	members := make(chan *room.Member, 1)
 	n := startHistoryNodeWith(t, url, newHistoryHub, func(hub *room.Hub) http.Handler {
 		return &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			m, err := hub.Join("h", c, nil)
+			m, err := hub.Join(ctx, "h", c, nil)
 			if err != nil {
 				return err
 			}

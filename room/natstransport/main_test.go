@@ -70,8 +70,8 @@ type countingTransport struct {
 	count *atomic.Int64
 }
 
-func (c countingTransport) Publish(name string, e room.Event) error {
-	err := c.Transport.Publish(name, e)
+func (c countingTransport) Publish(ctx context.Context, name string, e room.Event) error {
+	err := c.Transport.Publish(ctx, name, e)
 	if e.Kind == room.Message {
 		c.count.Add(1)
 	}

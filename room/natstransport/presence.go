@@ -1,7 +1,6 @@
 package natstransport
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -166,22 +165,16 @@ func (a *attachment) synchronize() {
 // this covers announcements lost while the connection was down).
 func (a *attachment) detach() {
 	t := a.t
-	a.detached.Store(true)
 	t.mu.Lock()
 	if t.rooms[a.name] == a {
 		delete(t.rooms, a.name)
 	}
+	closed := t.closed.Load() // Close stops it, and says goodbye
 	t.mu.Unlock()
-	if t.closed.Load() {
-		return // Close unsubscribed, and said goodbye
-	}
-	if a.histStop != nil {
-		a.histStop()
-	}
-	if err := a.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if err := a.stop(); err != nil {
 		t.report(fmt.Errorf("natstransport: room %q: unsubscribe: %w", a.name, err))
 	}
-	if t.nc.IsConnected() {
+	if !closed && t.nc.IsConnected() {
 		t.publishControl(a.subject, kindGone)
 	}
 }

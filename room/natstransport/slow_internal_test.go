@@ -28,7 +28,7 @@ func TestDroppedMessagesResynchronize(t *testing.T) {
 	}
 	defer sender.Close()
 	events := make(chan room.Event, 1000)
-	detachS, err := sender.Attach("r", func(e room.Event) { events <- e })
+	detachS, err := sender.Attach(t.Context(), "r", func(e room.Event) { events <- e })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestDroppedMessagesResynchronize(t *testing.T) {
 	}
 	defer slow.Close()
 	release := make(chan struct{})
-	detachW, err := slow.Attach("r", func(room.Event) { <-release })
+	detachW, err := slow.Attach(t.Context(), "r", func(room.Event) { <-release })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestDroppedMessagesResynchronize(t *testing.T) {
 	}
 
 	for i := range 20 {
-		if err := sender.Publish("r", room.Event{Kind: room.Message, Type: protocol.Text, Data: []byte{byte(i)}}); err != nil {
+		if err := sender.Publish(t.Context(), "r", room.Event{Kind: room.Message, Type: protocol.Text, Data: []byte{byte(i)}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package natstransport
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsmap/wsmap/room"
+	"github.com/wsmap/wsmap/room/internal/xsync"
 )
 
 // Defaults for Options.
@@ -85,17 +87,20 @@ type Transport struct {
 	// mu guards what follows. It is never held while an attachment's
 	// lock is taken; an attachment's lock may be held while it is (a
 	// room publishes from within a delivery).
-	mu      sync.RWMutex
-	rooms   map[string]*attachment
-	peers   map[string]time.Time // other processes, by ID: when last heard from
-	expired map[string]time.Time // processes whose members were removed for silence, and when
+	mu        sync.RWMutex
+	rooms     map[string]*attachment
+	attaching map[string]bool      // rooms being attached, outside mu
+	peers     map[string]time.Time // other processes, by ID: when last heard from
+	expired   map[string]time.Time // processes whose members were removed for silence, and when
 
 	// The heartbeat loop's own.
 	reconnects uint64
 	closedSeen bool
 
 	// The stream of the rooms' histories, once KeepHistory has made it
-	// (see history.go).
+	// (see history.go): making is held while KeepHistory makes or
+	// updates it, histMu while what follows is read or written.
+	making   xsync.Mutex
 	histMu   sync.Mutex
 	js       jetstream.JetStream
 	stream   jetstream.Stream
@@ -142,6 +147,7 @@ func New(nc *nats.Conn, opts *Options) (*Transport, error) {
 		done:       make(chan struct{}),
 		loopEnded:  make(chan struct{}),
 		rooms:      make(map[string]*attachment),
+		attaching:  make(map[string]bool),
 		peers:      make(map[string]time.Time),
 		expired:    make(map[string]time.Time),
 		reconnects: nc.Stats().Reconnects,
@@ -190,8 +196,11 @@ func (t *Transport) Conn() *nats.Conn { return t.nc }
 // Attach subscribes to the room's subject and delivers to deliver what
 // other processes publish there, one event at a time and in order. A
 // Transport carries a room once: a second Attach of the same name
-// before detaching fails with ErrAttached.
-func (t *Transport) Attach(name string, deliver func(room.Event)) (detach func(), err error) {
+// before detaching fails with ErrAttached. With rooms' histories (see
+// KeepHistory), ctx bounds the making of the room's history consumer (5
+// seconds if it has no deadline); the other rooms' events go on
+// meanwhile.
+func (t *Transport) Attach(ctx context.Context, name string, deliver func(room.Event)) (detach func(), err error) {
 	a := &attachment{
 		t:       t,
 		name:    name,
@@ -200,26 +209,66 @@ func (t *Transport) Attach(name string, deliver func(room.Event)) (detach func()
 		members: make(map[string]map[string]room.MemberInfo),
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed.Load() {
+	switch {
+	case t.closed.Load():
+		t.mu.Unlock()
 		return nil, ErrClosed
-	}
-	if t.rooms[name] != nil {
+	case t.rooms[name] != nil || t.attaching[name]:
+		t.mu.Unlock()
 		return nil, fmt.Errorf("%w: %q", ErrAttached, name)
 	}
-	sub, err := t.nc.Subscribe(a.subject, a.receive)
+	t.attaching[name] = true
+	t.mu.Unlock()
+	err = a.start(ctx)
+	t.mu.Lock()
+	delete(t.attaching, name)
+	if err == nil && t.closed.Load() {
+		err = ErrClosed // Close did not see it: stop it here
+		_ = a.stop()
+	}
+	if err == nil {
+		t.rooms[name] = a
+	}
+	t.mu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("natstransport: room %q: subscribe: %w", name, err)
+		return nil, err
+	}
+	return sync.OnceFunc(a.detach), nil
+}
+
+// start subscribes to the room's subject and, with rooms' histories,
+// starts its history consumer.
+func (a *attachment) start(ctx context.Context) error {
+	sub, err := a.t.nc.Subscribe(a.subject, a.receive)
+	if err != nil {
+		return fmt.Errorf("natstransport: room %q: subscribe: %w", a.name, err)
 	}
 	a.sub = sub
-	if st := t.history(); st != nil {
-		if err := a.consumeHistory(st); err != nil {
+	if st := a.t.history(); st != nil {
+		ctx, cancel := bound(ctx, defaultTimeout)
+		defer cancel()
+		if err := a.consumeHistory(ctx, st); err != nil {
 			_ = sub.Unsubscribe()
-			return nil, err
+			return err
 		}
 	}
-	t.rooms[name] = a
-	return sync.OnceFunc(a.detach), nil
+	return nil
+}
+
+// stop ends the room's subscription and history consumer, once; the
+// attachment delivers nothing more. It returns the error of the
+// unsubscription, if any other than a closed connection's.
+func (a *attachment) stop() error {
+	if !a.detached.CompareAndSwap(false, true) {
+		return nil // stopped already
+	}
+	if a.histStop != nil {
+		a.histStop()
+	}
+	if err := a.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		return err
+	}
+	return nil
 }
 
 // Publish sends an event of this process's room to the others. A
@@ -228,10 +277,15 @@ func (t *Transport) Attach(name string, deliver func(room.Event)) (detach func()
 // (nats.ReconnectBufSize), nats.ErrMaxPayload for a message larger than
 // the server takes, nats.ErrConnectionClosed once it has given up.
 // Presence events are not sent while the connection is down: when it
-// comes back, every room announces its members again.
-func (t *Transport) Publish(name string, e room.Event) error {
+// comes back, every room announces its members again. Publish does not
+// wait for the network (the connection buffers what it sends): a ctx
+// that has ended only refuses the call.
+func (t *Transport) Publish(ctx context.Context, name string, e room.Event) error {
 	if t.closed.Load() {
 		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	env := envelope{origin: t.origin, member: e.Member.ID}
 	switch e.Kind {
@@ -309,11 +363,7 @@ func (t *Transport) Close() error {
 	t.mu.Unlock()
 	var errs []error
 	for _, a := range rooms {
-		a.detached.Store(true)
-		if a.histStop != nil {
-			a.histStop()
-		}
-		if err := a.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		if err := a.stop(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -227,10 +227,10 @@ func TestGracefulCloseForgetsAtOnce(t *testing.T) {
 	if err := trB.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if _, err := trB.Attach("x", func(room.Event) {}); !errors.Is(err, natstransport.ErrClosed) {
+	if _, err := trB.Attach(t.Context(), "x", func(room.Event) {}); !errors.Is(err, natstransport.ErrClosed) {
 		t.Errorf("Attach after Close: %v, want ErrClosed", err)
 	}
-	if err := trB.Publish("x", room.Event{Kind: room.Message, Type: protocol.Text}); !errors.Is(err, natstransport.ErrClosed) {
+	if err := trB.Publish(t.Context(), "x", room.Event{Kind: room.Message, Type: protocol.Text}); !errors.Is(err, natstransport.ErrClosed) {
 		t.Errorf("Publish after Close: %v, want ErrClosed", err)
 	}
 }
@@ -269,24 +269,24 @@ func TestOptionsAndAttachErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	detach, err := tr.Attach("r", func(room.Event) {})
+	detach, err := tr.Attach(t.Context(), "r", func(room.Event) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Attach("r", func(room.Event) {}); !errors.Is(err, natstransport.ErrAttached) {
+	if _, err := tr.Attach(t.Context(), "r", func(room.Event) {}); !errors.Is(err, natstransport.ErrAttached) {
 		t.Errorf("second Attach: %v, want ErrAttached", err)
 	}
 	detach()
 	detach() // a second call does nothing
-	detach, err = tr.Attach("r", func(room.Event) {})
+	detach, err = tr.Attach(t.Context(), "r", func(room.Event) {})
 	if err != nil {
 		t.Fatalf("Attach after detach: %v", err)
 	}
 	defer detach()
-	if err := tr.Publish("r", room.Event{Kind: room.Message, Type: 9}); err == nil {
+	if err := tr.Publish(t.Context(), "r", room.Event{Kind: room.Message, Type: 9}); err == nil {
 		t.Error("Publish of message type 9: no error")
 	}
-	if err := tr.Publish("r", room.Event{Kind: 42}); err == nil {
+	if err := tr.Publish(t.Context(), "r", room.Event{Kind: 42}); err == nil {
 		t.Error("Publish of event kind 42: no error")
 	}
 	if err := tr.Close(); err != nil {

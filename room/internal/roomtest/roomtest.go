@@ -25,7 +25,7 @@ func Member(hub *room.Hub, toSelf bool) http.Handler {
 		if name == "" {
 			name = "r"
 		}
-		m, err := hub.Join(name, c, map[string]string{"nick": q.Get("nick")})
+		m, err := hub.Join(ctx, name, c, map[string]string{"nick": q.Get("nick")})
 		if err != nil {
 			return err
 		}
