@@ -105,34 +105,18 @@ func (c *Conn) waitClosed() {
 // unless the peer's own close frame arrives. Calls on a connection that is
 // already closing only record the refusal.
 func (c *Conn) beginClose(ce *CloseError, refused bool) *CloseError {
-	c.mu.Lock()
-	if refused && c.failed == nil {
-		c.failed = ce
+	if refused {
+		c.mu.Lock()
+		if c.failed == nil {
+			c.failed = ce
+		}
+		c.mu.Unlock()
 	}
-	wasOpen := c.leaveOpenLocked(ce)
-	c.mu.Unlock()
-	if wasOpen {
-		c.rd.startClosing(time.Now().Add(c.opts.CloseTimeout))
-		// Only the call that leaves the open state sends a close frame, so
-		// the frame always carries the first reason to close, whichever
-		// goroutine gets here later.
-		c.cancel(c.outcome(ce))
-		c.sendClose(ce.Code, ce.Reason)
-	}
+	// Only the close that leaves the open state sends a close frame, so
+	// the frame always carries the first reason to close, whichever
+	// goroutine gets here later.
+	c.stepConn(connClose, ce)
 	return ce
-}
-
-// leaveOpenLocked moves an open connection to closing, ce being the close
-// that began it, and reports whether it was open.
-func (c *Conn) leaveOpenLocked(ce *CloseError) bool {
-	if c.state != StateOpen {
-		return false
-	}
-	c.initiated = ce
-	c.state = StateClosing
-	close(c.closing)
-	c.stopKeepaliveLocked()
-	return true
 }
 
 // fail fails the connection (RFC 6455 section 7.1.7) for a violation
@@ -145,20 +129,9 @@ func (c *Conn) fail(ce *CloseError) *CloseError {
 	if c.failed == nil && c.peerClose == nil {
 		c.failed = ce
 	}
-	wasOpen := c.leaveOpenLocked(ce)
-	closed := c.state == StateClosed
 	c.mu.Unlock()
-	out := c.outcome(ce)
-	if closed {
-		return out
-	}
-	if wasOpen {
-		c.cancel(out)
-	}
-	c.sendClose(ce.Code, ce.Reason)
-	c.dropAfterClose()
-	c.finish(out)
-	return out
+	c.stepConn(connFail, ce)
+	return c.outcome(ce)
 }
 
 // dropAfterClose ends the TCP connection after a failure's close frame:
@@ -218,25 +191,10 @@ func (c *Conn) outcome(def *CloseError) *CloseError {
 	return def
 }
 
-// finish ends the connection for good: closes the TCP connection, records
-// the outcome, cancels the context and releases the connection.
-func (c *Conn) finish(ce *CloseError) {
-	c.finishOnce.Do(func() {
-		c.mu.Lock()
-		if c.state == StateOpen {
-			close(c.closing)
-		}
-		c.state = StateClosed
-		c.err = ce
-		c.stopKeepaliveLocked()
-		c.mu.Unlock()
-		_ = c.netConn.Close()
-		c.rd.connFinished(ce)
-		c.cancel(ce)
-		close(c.done)
-		c.release()
-	})
-}
+// finish ends the connection for good, with ce as its outcome: closes
+// the TCP connection, records the outcome, cancels the context and
+// releases the connection.
+func (c *Conn) finish(ce *CloseError) { c.stepConn(connFinish, ce) }
 
 // CloseWithError closes the connection as a handler returning err would
 // (see Handler): nil with 1000 (normal closure), a *CloseError or a

@@ -101,10 +101,9 @@ type Conn struct {
 
 	observers atomic.Pointer[[]Observer] // replaced whole under mu
 
-	finishOnce sync.Once
-	refs       atomic.Int32 // the connection itself, plus a running handler
-	reg        *registry    // the server's registry, if any
-	lifetime   *Lifetime    // the handshake middleware following the connection
+	refs     atomic.Int32 // the connection itself, plus a running handler
+	reg      *registry    // the server's registry, if any
+	lifetime *Lifetime    // the handshake middleware following the connection
 }
 
 // newConn wraps an upgraded gorilla connection; start sets it going.
