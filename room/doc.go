@@ -30,4 +30,31 @@
 // Rooms in one process need nothing else. To spread a room's members over
 // several processes, give the Hub or Room a Transport, which carries
 // messages and presence between them.
+//
+// # Concurrency
+//
+// Room, Member and Hub are safe for concurrent use. Their locks (a
+// hub's, a room's, one per shard of a room's members) are held only to
+// read or change their state: no Transport call, no History.Encode and
+// no write to a connection is made while one is held. Rooms do not wait on each other: a Hub makes
+// a room over a Transport without its lock, so that the Joins of other
+// rooms go on meanwhile, and the Joins of that room wait for it as long
+// as their ctx allows. A room's presence events are handed to its
+// Transport in the order they happened, by whichever goroutine finds
+// them waiting (see Transport.Publish).
+//
+// A room runs these goroutines:
+//
+//   - one per member, which writes its queue to its connection; it ends
+//     when the member leaves;
+//   - one per shard of up to 128 members whose queue a broadcast found
+//     idle, but the shard the broadcaster writes to itself, and one
+//     for what is queued after the batch the broadcaster wrote; it ends
+//     when the shard's queue is empty;
+//   - over a Transport, one that publishes the room's presence events
+//     when a Join or Leave finds more waiting than its own, which ends
+//     when none is left; and one that detaches a closed room, which
+//     ends once the Transport's detach returns;
+//   - with History, in a Hub, a timer that closes an empty room once
+//     its newest message has aged out.
 package room

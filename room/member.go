@@ -60,8 +60,9 @@ func (m *Member) Err() error {
 // Join adds c to the room with the given metadata (copied). A goroutine
 // writes the room's messages to c until the member leaves, which it does
 // when Leave is called, when c starts closing, when a write fails, or when
-// its queue overflows. Join waits for nothing but the room's lock: over
-// a Transport, the member's arrival is published after it returns.
+// its queue overflows. Join waits for no Transport beyond handing it the
+// member's arrival (Transport.Publish), which it leaves to the goroutine
+// that is publishing the room's presence, if one is.
 func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
 	return r.join(context.Background(), c, meta, nil)
 }

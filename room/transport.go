@@ -27,7 +27,8 @@ type Transport interface {
 	// Attach starts carrying the named room for this process: deliver
 	// receives, one at a time and in order, what other processes publish
 	// to it. detach stops it. ctx bounds the attaching, not what
-	// follows.
+	// follows. The room may call Publish from within deliver (to answer
+	// a Sync, say); it calls detach once, never from within deliver.
 	Attach(ctx context.Context, room string, deliver func(Event)) (detach func(), err error)
 
 	// Publish hands an event that happened here to the room's other

@@ -108,8 +108,9 @@
 // Member.Send messages are not kept. Without JetStream on the NATS
 // servers, KeepHistory fails with ErrNoJetStream, the room carries
 // messages as without a history, and Resume reports "no history";
-// JetStream failing otherwise (for more than 5 seconds of tries) fails
-// KeepHistory with that error, and the room is not made.
+// JetStream failing otherwise (until the ctx of the tries ends: 5
+// seconds for a room being made) fails KeepHistory with that error, and
+// the room is not made.
 //
 // What it costs: a process appends to one room one broadcast at a time,
 // each a round trip to JetStream, so that a room's broadcasts from one
@@ -119,6 +120,19 @@
 // JetStream. The stream's bounds are one for all the rooms of the
 // Transports that share a prefix: every History over them must be the
 // same (a KeepHistory with other bounds updates the stream for all).
+//
+// # Contexts
+//
+// Every method of a Transport's that talks to JetStream (KeepHistory,
+// Attach with histories, Append, Read) waits as long as its ctx allows,
+// and no longer: room gives each call at most 5 seconds (10 for an
+// Append), ending it sooner when its caller's ctx ends, and a ctx
+// without a deadline is given one here (the same 5 seconds, 10 for an
+// Append). Publish does not wait for the network: NATS buffers what it
+// sends. While one room waits for JetStream (its history consumer being
+// made, its append), the other rooms' events and appends go on; a room's
+// appends from one process go one at a time, each waiting for the one
+// before it as long as its ctx allows.
 //
 // # Concurrency
 //
