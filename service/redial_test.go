@@ -55,7 +55,8 @@ func (k *killable) start() {
 			k.conns[c] = struct{}{}
 		}
 	}}
-	go func() { _ = k.srv.Serve(l) }()
+	srv := k.srv // kill may clear k.srv before the goroutine runs
+	go func() { _ = srv.Serve(l) }()
 }
 
 func (k *killable) kill() {
