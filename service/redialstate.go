@@ -116,17 +116,20 @@ func (a redialAction) String() string {
 	return "redialAction(" + strconv.Itoa(int(a)) + ")"
 }
 
-// redialTransition is a row of the table: from a phase, on an event, to
+// redialRow is a row of the table: from a phase, on an event, to
 // the next phase, doing an action.
-type redialTransition struct {
+type redialRow struct {
 	from redialPhase
 	on   redialEvent
 	to   redialPhase
 	do   redialAction
 }
 
-// redialTable holds every transition of the machine; step follows it.
-var redialTable = [...]redialTransition{
+// redialRows is the machine's transition table; step follows it. Each
+// action returns only events that the phase it runs in lists (checked by
+// TestRedialMachineComplete), so a pair the table does not list is a bug:
+// step panics on it rather than change nothing.
+var redialRows = [...]redialRow{
 	{phaseNew, evUsable, phaseConnecting, actDial},
 	{phaseNew, evFinal, phaseStopped, actStop}, // a URL no attempt can dial
 
@@ -157,7 +160,7 @@ var redialTable = [...]redialTransition{
 // connected and in.err when it stops, and returns the action to perform.
 // It panics on a pair that the table does not hold.
 func (m *redialMachine) step(in redialInput) redialAction {
-	for _, t := range redialTable {
+	for _, t := range redialRows {
 		if t.from != m.phase || t.on != in.ev {
 			continue
 		}

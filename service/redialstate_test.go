@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// redialRow is a transition as the tests expect it.
-type redialRow struct {
+// redialWantRow is a transition as the tests expect it.
+type redialWantRow struct {
 	From redialPhase
 	On   redialEvent
 	To   redialPhase
@@ -19,7 +19,7 @@ type redialRow struct {
 // wantRedialRows is every transition of the Redialer's machine, written
 // out again: TestRedialMachineRows checks each against step, and that the
 // table holds no other.
-var wantRedialRows = []redialRow{
+var wantRedialRows = []redialWantRow{
 	{phaseNew, evUsable, phaseConnecting, actDial},
 	{phaseNew, evFinal, phaseStopped, actStop},
 
@@ -58,8 +58,8 @@ func tryStep(m *redialMachine, in redialInput) (do redialAction, panicked any) {
 // is why it stopped.
 func TestRedialMachineRows(t *testing.T) {
 	t.Parallel()
-	if len(redialTable) != len(wantRedialRows) {
-		t.Errorf("the table holds %d transitions, the test %d", len(redialTable), len(wantRedialRows))
+	if len(redialRows) != len(wantRedialRows) {
+		t.Errorf("the table holds %d transitions, the test %d", len(redialRows), len(wantRedialRows))
 	}
 	for _, row := range wantRedialRows {
 		t.Run(fmt.Sprintf("%v on %v", row.From, row.On), func(t *testing.T) {
@@ -70,7 +70,7 @@ func TestRedialMachineRows(t *testing.T) {
 			if panicked != nil {
 				t.Fatal(panicked)
 			}
-			got := redialRow{row.From, row.On, m.phase, do}
+			got := redialWantRow{row.From, row.On, m.phase, do}
 			if diff := cmp.Diff(row, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
@@ -136,7 +136,7 @@ var redialActionEvents = map[redialAction][]redialEvent{
 func TestRedialMachineComplete(t *testing.T) {
 	t.Parallel()
 	has := func(p redialPhase, ev redialEvent) bool {
-		for _, row := range redialTable {
+		for _, row := range redialRows {
 			if row.from == p && row.on == ev {
 				return true
 			}
@@ -145,13 +145,13 @@ func TestRedialMachineComplete(t *testing.T) {
 	}
 	reached := map[redialPhase]bool{phaseNew: true}
 	for range numRedialPhases {
-		for _, row := range redialTable {
+		for _, row := range redialRows {
 			if reached[row.from] {
 				reached[row.to] = true
 			}
 		}
 	}
-	for _, row := range redialTable {
+	for _, row := range redialRows {
 		evs, ok := redialActionEvents[row.do]
 		if !ok && row.to != phaseStopped {
 			t.Errorf("%v on %v: %v ends the goroutine outside stopped", row.from, row.on, row.do)
