@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
@@ -81,8 +82,9 @@ func checkDial(rawURL string, o *DialOptions) (*url.URL, string, error) {
 // the error, with up to 1 KiB of its body, so the caller can read the
 // status and the server's reason.
 //
-// ctx bounds the handshake only; the connection lives until closed. Its
-// Context carries ctx's values.
+// ctx bounds the handshake only: its end interrupts the handshake at
+// any point, the server's response included, and Dial returns its cause.
+// The connection lives until closed; its Context carries ctx's values.
 func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.Response, error) {
 	var o DialOptions
 	if opts != nil {
@@ -93,7 +95,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		return nil, nil, err
 	}
 	copts := o.Options.withDefaults()
-	gd := guardedDialer{dial: o.NetDialContext, tls: o.TLSConfig, host: u.Hostname()}
+	gd := guardedDialer{dial: o.NetDialContext, tls: o.TLSConfig, host: u.Hostname(), ctx: ctx}
 	d := websocket.Dialer{
 		NetDialContext:    gd.dialTCP,
 		NetDialTLSContext: gd.dialTLS,
@@ -103,6 +105,14 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		WriteBufferPool:   &writeBufferPool,
 	}
 	ws, resp, err := d.DialContext(ctx, rawURL, o.Header)
+	if gd.stop != nil && !gd.stop() {
+		// ctx ended during the handshake, which its end interrupted, or
+		// as it succeeded: either way the connection is not to be used.
+		if err == nil {
+			_ = ws.NetConn().Close()
+		}
+		return nil, resp, fmt.Errorf("service: Dial %s: %w", shown, context.Cause(ctx))
+	}
 	if err != nil {
 		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
 			return nil, resp, refusal(resp, shown)
@@ -169,14 +179,26 @@ type guardedDialer struct {
 	tls   *tls.Config
 	host  string
 	guard *wire.Guard // the connection's guard, once dialed
+	// ctx is Dial's. Its end interrupts the handshake: gorilla reads the
+	// server's response watching only the deadline, which stop's
+	// callback moves to the past.
+	ctx  context.Context
+	stop func() bool
 }
 
 func (d *guardedDialer) dialRaw(ctx context.Context, network, addr string) (net.Conn, error) {
+	var nc net.Conn
+	var err error
 	if d.dial != nil {
-		return d.dial(ctx, network, addr)
+		nc, err = d.dial(ctx, network, addr)
+	} else {
+		var nd net.Dialer
+		nc, err = nd.DialContext(ctx, network, addr)
 	}
-	var nd net.Dialer
-	return nd.DialContext(ctx, network, addr)
+	if err == nil {
+		d.stop = context.AfterFunc(d.ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	}
+	return nc, err
 }
 
 func (d *guardedDialer) dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {

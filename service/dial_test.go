@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -131,5 +132,62 @@ func TestDialRefusal(t *testing.T) {
 	// A URL that does not parse is not repeated either.
 	if _, _, err := Dial(context.Background(), "ws://h/%zz?token=secret", nil); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("malformed URL: %v", err)
+	}
+}
+
+// TestDialInterrupted checks that the end of Dial's ctx ends a handshake
+// whose response does not come, at once rather than at the handshake
+// timeout, with the context's error; and that a context that ends after
+// Dial returns leaves the connection alone.
+func TestDialInterrupted(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer nc.Close() // reads nothing, answers nothing, until the test ends
+		}
+	}()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("the user gave up")
+	time.AfterFunc(100*time.Millisecond, func() { cancel(cause) })
+	start := time.Now()
+	_, _, err = Dial(ctx, "ws://"+ln.Addr().String()+"/", &DialOptions{Options: &Options{HandshakeTimeout: 10 * time.Second}})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Dial returned after %v, want soon after its ctx ended", d)
+	}
+	if !errors.Is(err, cause) {
+		t.Errorf("Dial: %v, want the context's cause", err)
+	}
+
+	// A context ended after Dial returned.
+	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		typ, data, err := c.Recv(ctx)
+		if err != nil {
+			return err
+		}
+		return c.Send(ctx, typ, data)
+	})
+	dctx, dcancel := context.WithCancel(context.Background())
+	c, _, err := Dial(dctx, url, nil)
+	dcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(1000, "")
+	time.Sleep(50 * time.Millisecond)
+	ctx2 := testCtx(t, 5*time.Second)
+	if err := c.Send(ctx2, 1, []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := c.Recv(ctx2); err != nil || string(data) != "still here" {
+		t.Errorf("after Dial's ctx ended: %q, %v", data, err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -135,7 +134,7 @@ func (r *Redialer) dial(attempt int) redialInput {
 	if err != nil {
 		return r.ending(err, attempt)
 	}
-	c, err := dialInterruptibly(ctx, rawURL, dial)
+	c, _, err := Dial(ctx, rawURL, dial)
 	if err != nil {
 		return r.ending(err, attempt)
 	}
@@ -147,39 +146,6 @@ func (r *Redialer) dial(attempt int) redialInput {
 		}
 	}
 	return redialInput{ev: evDialed, conn: c}
-}
-
-// dialInterruptibly is Dial whose whole opening handshake ends when ctx
-// does. Dial reads the server's response watching only ctx's deadline,
-// not its end: once the TCP connection is up, a context.AfterFunc moves
-// the connection's deadline to the past if ctx ends before Dial returns.
-func dialInterruptibly(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, error) {
-	var d DialOptions
-	if opts != nil {
-		d = *opts
-	}
-	netDial := d.NetDialContext
-	if netDial == nil {
-		var nd net.Dialer
-		netDial = nd.DialContext
-	}
-	var stop func() bool // set on this goroutine, which Dial dials on
-	d.NetDialContext = func(dctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := netDial(dctx, network, addr)
-		if err == nil {
-			stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-		}
-		return nc, err
-	}
-	c, _, err := Dial(ctx, rawURL, &d)
-	if stop != nil && !stop() && err == nil {
-		// ctx ended as the handshake succeeded: the deadline may have
-		// passed under the connection.
-		c.CloseWithError(ctx.Err())
-		<-c.Done()
-		return nil, ctx.Err()
-	}
-	return c, err
 }
 
 // flush sends on c, in order, what Send held; Sends meanwhile add to what
