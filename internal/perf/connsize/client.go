@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,16 +20,36 @@ import (
 type clientConfig struct {
 	url      string
 	conns    int
-	sources  int // loopback source addresses, 127.0.0.1 and up
-	messages int // messages each connection sends once open
-	parallel int // handshakes under way at once
+	sources  int  // loopback source addresses, 127.0.0.1 and up
+	messages int  // messages each connection sends once open
+	parallel int  // handshakes under way at once
+	browser  bool // send the headers a browser sends
+}
+
+// browserHeader returns the headers a browser's WebSocket handshake
+// carries besides those gorilla's dialer writes (Host, Upgrade,
+// Connection, Sec-WebSocket-Key, -Version and -Protocol): Chrome's, with
+// a session cookie.
+func browserHeader(url string) http.Header {
+	origin := "http://" + strings.TrimPrefix(url, "ws://")
+	origin = origin[:strings.Index(origin[len("http://"):], "/")+len("http://")]
+	return http.Header{
+		"Origin":          {origin},
+		"User-Agent":      {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"},
+		"Accept-Encoding": {"gzip, deflate, br, zstd"},
+		"Accept-Language": {"en-US,en;q=0.9"},
+		"Cache-Control":   {"no-cache"},
+		"Pragma":          {"no-cache"},
+		"Cookie":          {"session=Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5d2FsZG8"},
+	}
 }
 
 // runClient opens cfg.conns connections to cfg.url, sends each one's
 // messages, prints "connected N" on stdout, and holds the connections,
 // answering the server's pings, until its standard input ends. Every
-// connection reads on a goroutine of its own, which answers pings (as
-// gorilla's default ping handler does while reading).
+// connection reads, from the moment it is open, on a goroutine of its
+// own, which answers pings (as gorilla's default ping handler does while
+// reading).
 func runClient(cfg clientConfig) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -50,15 +71,13 @@ func runClient(cfg clientConfig) error {
 					return
 				}
 				conns[i] = c
+				go drain(c) // at once: the server's keepalive pings begin before the last connection opens
 			}
 		})
 	}
 	wg.Wait()
 	if p := failed.Load(); p != nil {
 		return *p
-	}
-	for _, c := range conns {
-		go drain(c)
 	}
 	fmt.Printf("connected %d\n", cfg.conns)
 	// Hold until the server's process closes our input (or exits).
@@ -83,7 +102,12 @@ func dialOne(ctx context.Context, cfg clientConfig, i int) (*websocket.Conn, err
 		ReadBufferSize:   256,
 		WriteBufferSize:  256,
 	}
-	c, resp, err := d.DialContext(ctx, fmt.Sprintf("%s/%d", cfg.url, i), http.Header{})
+	h := http.Header{}
+	if cfg.browser {
+		h = browserHeader(cfg.url)
+		d.EnableCompression = true // Sec-WebSocket-Extensions, which the server does not take up
+	}
+	c, resp, err := d.DialContext(ctx, fmt.Sprintf("%s/%d", cfg.url, i), h)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	go run ./internal/perf/connsize [-conns 2000] [-sources 1] [-messages 0] [-hold 4s] [-ping 0] [-sites] [-json] [-memprofile FILE]
+//	go run ./internal/perf/connsize [-conns 2000] [-sources 1] [-messages 0] [-browser] [-hold 4s] [-ping 0] [-sites] [-json] [-memprofile FILE]
 //
 // The server is a service.Server serving a mux of one route,
 // /conn/(?P<id>[0-9]+) with the subprotocol "echo", whose handler
@@ -17,15 +17,20 @@
 //
 // A client process of its own (this program again) opens -conns
 // connections with gorilla/websocket, from -sources loopback source
-// addresses (127.0.0.1 and up), has each send -messages text messages,
-// and holds them, answering pings, so that the server process's figures
-// are the server's alone. After -hold the server collects the garbage
-// twice and reads the growth of its figures since before the client
-// started: the live heap (runtime.MemStats HeapAlloc), the heap's spans
-// (HeapInuse), freed spans not yet returned to the system, goroutine
-// stacks (StackInuse), the runtime's other memory, and resident memory
-// (VmRSS, read before the collections, as the comparison's idle scenario
-// reads it).
+// addresses (127.0.0.1 and up), with the headers gorilla's dialer
+// writes (or, with -browser, those of a browser too: Origin,
+// User-Agent, Accept-Encoding, Accept-Language, Cache-Control, Pragma,
+// Sec-WebSocket-Extensions and a session cookie), has each send
+// -messages text messages, and holds them, answering pings, so that the
+// server process's figures are the server's alone. Before it starts,
+// the server opens and closes 64 connections of its own, so that what
+// only the first connections pay is left out. After -hold the server
+// reads the growth of its figures since before the client started, as found:
+// the heap the runtime holds (HeapInuse + HeapIdle - HeapReleased),
+// goroutine stacks (StackInuse), the runtime's metadata and resident
+// memory (VmRSS), as the comparison's idle scenario reads it; then it
+// collects the garbage twice and reads the live heap (HeapAlloc) and
+// the spans that hold it (HeapInuse).
 //
 // The measurement runs twice, each in a server process of its own: once
 // plain, for the figures above, and once recording every allocation
@@ -38,7 +43,9 @@
 // second process's heap profile for go tool pprof
 // (-sample_index=inuse_space).
 //
-// The layout of service.Conn, field by field, comes from reflection.
+// The report ends with the garbage the connections left, by the code
+// that allocated it, and the layout of service.Conn and of its larger
+// parts, field by field, from reflection.
 package main
 
 import (
@@ -59,6 +66,7 @@ func main() {
 	conns := flag.Int("conns", 2000, "connections to hold")
 	sources := flag.Int("sources", 1, "loopback source addresses for the client (127.0.0.1 and up), for more than about 28,000 connections")
 	messages := flag.Int("messages", 0, "text messages each connection sends once open")
+	browser := flag.Bool("browser", false, "the client sends the headers a browser sends (Origin, User-Agent, a cookie...)")
 	parallel := flag.Int("parallel", 64, "handshakes under way at once")
 	hold := flag.Duration("hold", 4*time.Second, "how long the connections are held before measuring")
 	ping := flag.Duration("ping", 0, "the connections' keepalive PingInterval; 0 for the default")
@@ -68,7 +76,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("connsize: ")
-	cc := clientConfig{url: *url, conns: *conns, sources: *sources, messages: *messages, parallel: *parallel}
+	cc := clientConfig{url: *url, conns: *conns, sources: *sources, messages: *messages, parallel: *parallel, browser: *browser}
 	switch *role {
 	case "client":
 		if err := runClient(cc); err != nil {
@@ -85,7 +93,7 @@ func main() {
 		}
 	case "":
 		args := []string{"-conns", strconv.Itoa(*conns), "-sources", strconv.Itoa(*sources),
-			"-messages", strconv.Itoa(*messages), "-parallel", strconv.Itoa(*parallel),
+			"-messages", strconv.Itoa(*messages), "-parallel", strconv.Itoa(*parallel), "-browser=" + strconv.FormatBool(*browser),
 			"-hold", hold.String(), "-ping", ping.String()}
 		plain, err := serverProcess(args)
 		if err != nil {

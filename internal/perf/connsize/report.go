@@ -130,8 +130,8 @@ func report(w io.Writer, plain, rec *measurement, sites bool) {
 		b    int64
 	}{
 		{"live heap (HeapAlloc)", plain.HeapAlloc},
-		{"free slots in the heap's spans (HeapInuse - HeapAlloc)", plain.HeapInuse - plain.HeapAlloc},
-		{"freed heap kept, not returned to the system (HeapIdle - HeapReleased)", plain.HeapFree},
+		{"free slots in the live heap's spans (HeapInuse - HeapAlloc)", plain.HeapInuse - plain.HeapAlloc},
+		{"garbage not yet collected, and freed heap kept (the heap held as found, less HeapInuse after collecting)", plain.HeapHeld - plain.HeapInuse},
 		{"goroutine stacks (StackInuse)", plain.StackInuse},
 		{"span descriptors (MSpanSys)", plain.MSpanSys},
 		{"the collector's metadata (GCSys)", plain.GCSys},
@@ -143,7 +143,7 @@ func report(w io.Writer, plain, rec *measurement, sites bool) {
 		sum += l.b
 	}
 	fmt.Fprintf(w, "| **sum** | **%s** | **%s** |\n", per(sum), kib(sum))
-	fmt.Fprintf(w, "| resident growth (VmRSS, before the collections) | %s | %s |\n", per(plain.RSS), kib(plain.RSS))
+	fmt.Fprintf(w, "| resident growth (VmRSS) | %s | %s |\n", per(plain.RSS), kib(plain.RSS))
 	fmt.Fprintf(w, "| allocated while connecting, garbage included (TotalAlloc; %.1f objects) | %s | %s |\n\n",
 		float64(plain.Mallocs)/n, per(plain.TotalAlloc), kib(plain.TotalAlloc))
 
@@ -193,6 +193,22 @@ func report(w io.Writer, plain, rec *measurement, sites bool) {
 		per(tool), per(rec.HeapAlloc-tool))
 	fmt.Fprintf(w, "| live heap measured without recording | | %s |\n\n", per(plain.HeapAlloc))
 
+	fmt.Fprintln(w, "| garbage per connection, by the code that allocated it (the 12 largest) | B |")
+	fmt.Fprintln(w, "|---|---|")
+	garbage := map[string]int64{}
+	var allGarbage int64
+	for _, s := range rec.Sites {
+		if g := s.Allocated - s.Bytes; g > 0 && !toolSite(s.Stack) {
+			garbage[garbageKey(s.Stack)] += g
+			allGarbage += g
+		}
+	}
+	keys := slices.SortedFunc(maps.Keys(garbage), func(a, b string) int { return int(garbage[b] - garbage[a]) })
+	for _, k := range keys[:min(12, len(keys))] {
+		fmt.Fprintf(w, "| %s | %s |\n", k, per(garbage[k]))
+	}
+	fmt.Fprintf(w, "| **in all** | **%s** |\n\n", per(allGarbage))
+
 	for _, t := range layouts() {
 		fmt.Fprintf(w, "%s: %d B\n\n", t, t.Size())
 		fmt.Fprintln(w, "| field | type | B |")
@@ -216,6 +232,30 @@ func report(w io.Writer, plain, rec *measurement, sites bool) {
 			}
 		}
 	}
+}
+
+// toolSite reports whether a stack is this program's own.
+func toolSite(stack []string) bool {
+	r, ok := rowOf(stack)
+	return ok && r.group == groupTool
+}
+
+// garbageKey names the code that allocated: the first frame outside the
+// runtime and the standard library's helpers, with its caller.
+func garbageKey(stack []string) string {
+	for i, f := range stack {
+		fn, _, _ := strings.Cut(f, " ")
+		if strings.HasPrefix(fn, "runtime.") || strings.HasPrefix(fn, "internal/") || strings.HasPrefix(fn, "bufio.") ||
+			strings.HasPrefix(fn, "bytes.") || strings.HasPrefix(fn, "strings.") || strings.HasPrefix(fn, "sync.") {
+			continue
+		}
+		key := shortFunc(f)
+		if i > 0 {
+			key = shortFunc(stack[i-1]) + " in " + key
+		}
+		return key
+	}
+	return shortFunc(firstOwn(stack))
 }
 
 // objects writes a row's objects per connection by size, the largest

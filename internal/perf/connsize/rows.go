@@ -26,19 +26,26 @@ const (
 	groupTool    = "this program's own records"
 )
 
-// rows attribute the live heap. The more specific rows come first.
+// rows attribute the live heap. The more specific rows come first: the
+// runtime's own structures before the code on whose behalf they grew.
 var rows = []row{
 	// This program's own (the records of the first sample, live at the second).
 	{groupTool, "", []string{"main.memRecords"}},
 	{groupTool, "", []string{"main.sample"}},
 	{groupTool, "", []string{"main.startClient"}},
 
+	// The runtime's own, whatever the code that made it grow.
+	{groupRuntime, "the goroutine's descriptor (runtime.g) and the runtime's records of it", []string{"runtime.malg"}},
+	{groupRuntime, "the goroutine's descriptor (runtime.g) and the runtime's records of it", []string{"runtime.allgadd"}},
+	{groupRuntime, "the goroutine's descriptor (runtime.g) and the runtime's records of it", []string{"runtime.acquireSudog"}},
+	{groupRuntime, "the runtime's per-P heaps of timers (a keepalive timer and the socket's deadlines)", []string{"runtime.(*timers).addHeap"}},
+
 	{groupConn, "the frame writer (wire.Writer, its lock's channel, its raw handle)", []string{"wire.NewWriter"}},
 	{groupConn, "the frame guard (wire.Guard) and its raw handle on the socket", []string{"wire.NewGuard"}},
 	{groupConn, "its context's Done channel, made by the first Recv", []string{"context.(*cancelCtx).Done", "service.(*Conn).next"}},
 	{groupConn, "the context (context.WithCancelCause over WithoutCancel)", []string{"context.", "service.newConn"}},
 	{groupConn, "the channels readSem, writeSem, closing and done", []string{"runtime.makechan", "service.newConn"}},
-	{groupConn, "the reader's turn timer (time.AfterFunc) and its method value", []string{"service.(*reader).toIdleLocked"}},
+	{groupConn, "the reader's timer for the turn and the stall limit (time.AfterFunc) and its method value", []string{"service.(*reader).setAlarm"}},
 	{groupConn, "the keepalive timer (time.AfterFunc) and its method value", []string{"service.(*Conn).start"}},
 	{groupConn, "the frame guard's read method value", []string{"wire.(*Guard).waitChunk"}},
 	{groupConn, "the Conn itself and the method values given to gorilla's handlers", []string{"service.newConn"}},
@@ -60,11 +67,6 @@ var rows = []row{
 	{groupSocket, "the local and remote addresses (TCPAddr over the syscall's sockaddr)", []string{"syscall.anyToSockaddr"}},
 	{groupSocket, "the local and remote addresses (TCPAddr over the syscall's sockaddr)", []string{"net.sockaddrToTCP"}},
 	{groupSocket, "net.TCPConn", []string{"net.newTCPConn"}},
-
-	{groupRuntime, "the goroutine's descriptor (runtime.g)", []string{"runtime.malg"}},
-	{groupRuntime, "the goroutine's descriptor (runtime.g)", []string{"runtime.allgadd"}},
-	{groupRuntime, "the goroutine's descriptor (runtime.g)", []string{"runtime.acquireSudog"}},
-	{groupRuntime, "the runtime's per-P heaps of timers (a keepalive timer and the socket's deadlines)", []string{"runtime.(*timers).addHeap"}},
 
 	{groupServer, "the registry's map", []string{"service.(*registry).add"}},
 }

@@ -36,33 +36,38 @@ type serverConfig struct {
 type measurement struct {
 	Conns      int
 	Goroutines int
-	// Runtime figures after two collections (runtime.MemStats).
-	HeapAlloc  int64 // live heap objects
-	HeapInuse  int64 // spans holding them, with their free slots
-	HeapFree   int64 // free spans not returned to the system (HeapIdle - HeapReleased)
+	// The heap after two collections (runtime.MemStats): live objects,
+	// and the spans holding them, with their free slots.
+	HeapAlloc int64
+	HeapInuse int64
+	// The rest is read as found, before the collections, at the moment
+	// resident memory is: the heap the runtime holds (HeapInuse +
+	// HeapIdle - HeapReleased: live objects, garbage not yet collected
+	// and freed spans kept), goroutine stacks, and the runtime's
+	// metadata: span descriptors (MSpanSys), the collector's (GCSys),
+	// and the rest (OtherSys, which holds the netpoller's descriptors,
+	// with BuckHashSys and MCacheSys).
+	HeapHeld   int64
 	StackInuse int64
-	// The runtime's metadata: span descriptors (MSpanSys), the
-	// collector's (GCSys), and the rest (OtherSys, which holds the
-	// netpoller's descriptors, and BuckHashSys, MCacheSys).
-	MSpanSys int64
-	GCSys    int64
-	OtherSys int64
+	MSpanSys   int64
+	GCSys      int64
+	OtherSys   int64
+	RSS        int64 // VmRSS of /proc/self/status
 	// Allocated in all (TotalAlloc) and objects (Mallocs), garbage
 	// included: what the handshakes cost the collector.
 	TotalAlloc int64
 	Mallocs    int64
-	// Resident memory (/proc/self/status VmRSS), before the forced
-	// collections, as the idle comparison reads it.
-	RSS   int64
-	Sites []site `json:",omitempty"`
+	Sites      []site `json:",omitempty"`
 }
 
 // site is one allocation site's growth: the live bytes and objects
-// allocated at the same stack.
+// allocated at the same stack, and the bytes allocated there in all,
+// garbage included.
 type site struct {
-	Stack   []string // "function file:line", the allocation first
-	Bytes   int64
-	Objects int64
+	Stack     []string // "function file:line", the allocation first
+	Bytes     int64
+	Objects   int64
+	Allocated int64
 }
 
 // handler is the connection handler as a user writes it: it receives
@@ -115,9 +120,17 @@ func runServer(cfg serverConfig) (*measurement, error) {
 		return nil, err
 	}
 	defer stop()
-	for deadline := time.Now().Add(cfg.clientStart); srv.Len() < cc.conns; time.Sleep(10 * time.Millisecond) {
+	// The client has them all open: the server must soon count them all,
+	// and never fewer than it counted (none may close).
+	most := 0
+	for deadline := time.Now().Add(time.Minute); most < cc.conns; time.Sleep(10 * time.Millisecond) {
+		n := srv.Len()
+		if n < most {
+			return nil, fmt.Errorf("%d connections served of %d, after %d: some closed", n, cc.conns, most)
+		}
+		most = n
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%d connections served of %d", srv.Len(), cc.conns)
+			return nil, fmt.Errorf("%d connections served of %d", n, cc.conns)
 		}
 	}
 	time.Sleep(cfg.hold)
@@ -173,21 +186,47 @@ func warmUp(url string, srv *service.Server) error {
 		_ = c.Close()
 	}
 	conns = nil
-	return wait(0)
+	if err := wait(0); err != nil {
+		return err
+	}
+	// A connection let go may still be held a while, by a timer that has
+	// yet to fire: wait until the live heap stops shrinking.
+	prev := liveHeap()
+	for range 20 {
+		time.Sleep(500 * time.Millisecond)
+		cur := liveHeap()
+		if cur+4<<10 > prev {
+			return nil
+		}
+		prev = cur
+	}
+	return errors.New("warming up: the live heap keeps shrinking")
 }
 
-// snapshot is the process's figures at one moment.
+// liveHeap returns the live heap after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// snapshot is the process's figures at one moment: as found (found,
+// rss), then after two collections (ms).
 type snapshot struct {
 	rss        int64
-	ms         runtime.MemStats
+	found, ms  runtime.MemStats
 	goroutines int
 	records    map[[32]uintptr]runtime.MemProfileRecord
 }
 
-// sample reads the resident memory, then collects the garbage twice and
-// reads the runtime's figures and, with profile, its allocation records.
+// sample reads the resident memory and the runtime's figures, then
+// collects the garbage twice and reads them again and, with profile, its
+// allocation records.
 func sample(profile bool) snapshot {
-	s := snapshot{rss: residentBytes()}
+	var s snapshot
+	runtime.ReadMemStats(&s.found)
+	s.rss = residentBytes()
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&s.ms)
@@ -200,29 +239,31 @@ func sample(profile bool) snapshot {
 
 // minus returns the growth from b to s for n connections.
 func (s snapshot) minus(b snapshot, n int) *measurement {
-	d := func(f func(ms *runtime.MemStats) uint64) int64 { return int64(f(&s.ms)) - int64(f(&b.ms)) }
+	gc := func(f func(ms *runtime.MemStats) uint64) int64 { return int64(f(&s.ms)) - int64(f(&b.ms)) }
+	found := func(f func(ms *runtime.MemStats) uint64) int64 { return int64(f(&s.found)) - int64(f(&b.found)) }
 	m := &measurement{
 		Conns:      n,
 		Goroutines: s.goroutines - b.goroutines,
-		HeapAlloc:  d(func(ms *runtime.MemStats) uint64 { return ms.HeapAlloc }),
-		HeapInuse:  d(func(ms *runtime.MemStats) uint64 { return ms.HeapInuse }),
-		HeapFree:   d(func(ms *runtime.MemStats) uint64 { return ms.HeapIdle - ms.HeapReleased }),
-		StackInuse: d(func(ms *runtime.MemStats) uint64 { return ms.StackInuse }),
-		TotalAlloc: d(func(ms *runtime.MemStats) uint64 { return ms.TotalAlloc }),
-		Mallocs:    d(func(ms *runtime.MemStats) uint64 { return ms.Mallocs }),
-		MSpanSys:   d(func(ms *runtime.MemStats) uint64 { return ms.MSpanSys }),
-		GCSys:      d(func(ms *runtime.MemStats) uint64 { return ms.GCSys }),
-		OtherSys:   d(func(ms *runtime.MemStats) uint64 { return ms.OtherSys + ms.BuckHashSys + ms.MCacheSys }),
+		HeapAlloc:  gc(func(ms *runtime.MemStats) uint64 { return ms.HeapAlloc }),
+		HeapInuse:  gc(func(ms *runtime.MemStats) uint64 { return ms.HeapInuse }),
+		HeapHeld:   found(func(ms *runtime.MemStats) uint64 { return ms.HeapInuse + ms.HeapIdle - ms.HeapReleased }),
+		StackInuse: found(func(ms *runtime.MemStats) uint64 { return ms.StackInuse }),
+		MSpanSys:   found(func(ms *runtime.MemStats) uint64 { return ms.MSpanSys }),
+		GCSys:      found(func(ms *runtime.MemStats) uint64 { return ms.GCSys }),
+		OtherSys:   found(func(ms *runtime.MemStats) uint64 { return ms.OtherSys + ms.BuckHashSys + ms.MCacheSys }),
 		RSS:        s.rss - b.rss,
+		TotalAlloc: gc(func(ms *runtime.MemStats) uint64 { return ms.TotalAlloc }),
+		Mallocs:    gc(func(ms *runtime.MemStats) uint64 { return ms.Mallocs }),
 	}
 	for k, r := range s.records {
 		old := b.records[k]
 		bytes := r.InUseBytes() - old.InUseBytes()
 		objs := r.InUseObjects() - old.InUseObjects()
-		if bytes == 0 && objs == 0 {
+		alloc := r.AllocBytes - old.AllocBytes
+		if bytes == 0 && objs == 0 && alloc == 0 {
 			continue
 		}
-		m.Sites = append(m.Sites, site{Stack: frames(r.Stack()), Bytes: bytes, Objects: objs})
+		m.Sites = append(m.Sites, site{Stack: frames(r.Stack()), Bytes: bytes, Objects: objs, Allocated: alloc})
 	}
 	return m
 }
@@ -297,7 +338,7 @@ func residentBytes() int64 {
 func startClient(cc clientConfig, timeout time.Duration) (stop func(), err error) {
 	cmd := exec.Command(os.Args[0], "-role", "client", "-url", cc.url,
 		"-conns", strconv.Itoa(cc.conns), "-sources", strconv.Itoa(cc.sources),
-		"-messages", strconv.Itoa(cc.messages), "-parallel", strconv.Itoa(cc.parallel))
+		"-messages", strconv.Itoa(cc.messages), "-parallel", strconv.Itoa(cc.parallel), "-browser="+strconv.FormatBool(cc.browser))
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
