@@ -157,7 +157,7 @@ func (t *Transport) KeepHistory(ctx context.Context, h room.History) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("natstransport: history stream: %w", err)
+			return fmt.Errorf("natstransport: history stream: %w (last try: %w)", ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}
