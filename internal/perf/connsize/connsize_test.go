@@ -10,7 +10,7 @@ import (
 	"github.com/wsmap/wsmap/internal/wstest"
 )
 
-// TestIdleConnHeap holds 300 idle connections and checks that the rows
+// TestIdleConnHeap holds 1,000 idle connections and checks that the rows
 // account for the live heap measured without recording, within 5%, and
 // that little of it is left to the "other" row: a row that no longer
 // matches what the service allocates shows up there.
@@ -20,7 +20,7 @@ func TestIdleConnHeap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "-conns", "300", "-hold", "1s", "-json").Output()
+	out, err := exec.Command(bin, "-conns", "1000", "-hold", "1s", "-json").Output()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
