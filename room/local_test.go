@@ -76,7 +76,7 @@ func TestEncodeHoldsNoLock(t *testing.T) {
 	<-entered
 	fast := make(chan error, 1)
 	c2 := dial(t, url)
-	within(t, 2*time.Second, "the room's methods while Encode works", func() {
+	within(t, 5*time.Second, "the room's methods while Encode works", func() {
 		if got := r.Position().Offset; got != 0 {
 			t.Errorf("Position while the first broadcast is encoded: offset %d, want 0", got)
 		}

@@ -77,7 +77,7 @@ func TestPresenceOutbox(t *testing.T) {
 	<-tr.holding
 	c2 := dial(t, url)
 	var m2 *room.Member
-	within(t, 2*time.Second, "the room's methods while a Publish is held", func() {
+	within(t, 5*time.Second, "the room's methods while a Publish is held", func() {
 		m2 = <-members
 		if n := len(r.Members()); n != 2 {
 			t.Errorf("%d members, want 2", n)
