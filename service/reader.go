@@ -332,6 +332,7 @@ func (r *reader) step(e readerEvent, cause *CloseError) readerAction {
 			r.err = &CloseError{Code: protocol.CloseAbnormal, Err: net.ErrClosed}
 		}
 		r.alarm = evNone
+		r.dropTimer()
 	}
 	if do&aStopAlarm != 0 {
 		r.alarm = evNone

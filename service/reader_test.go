@@ -239,6 +239,26 @@ func TestReaderTransitions(t *testing.T) {
 				t.Errorf("ended with %v, want 4000", c.Err())
 			}
 		}},
+		{"direct: a receive that waits past its turn holds no timer", Options{}, func(t *testing.T, c *Conn, p *peer) {
+			ch := recvAsync(c.Context(), c)
+			expectState(t, c, rDirect, 0)
+			waitFor(t, 3*turnDelay, func() bool { return !c.rd.holdsTimer() })
+			send(t, p, "a")
+			expectRecv(t, ch, "a")
+			expectState(t, c, rIdle, 0)
+			if !c.rd.holdsTimer() {
+				t.Error("idle without a timer: the turn would never end")
+			}
+		}},
+		{"ended: holds no timer", short, func(t *testing.T, c *Conn, p *peer) {
+			send(t, p, "a", "b") // fills the queue: the stall limit is due
+			expectState(t, c, rFull, 2)
+			c.abort(errors.New("test"))
+			expectState(t, c, rEnded, 2)
+			if c.rd.holdsTimer() {
+				t.Error("an ended reader still holds its timer")
+			}
+		}},
 		{"idle: the connection's end gives ended", Options{}, func(t *testing.T, c *Conn, p *peer) {
 			expectState(t, c, rIdle, 0)
 			c.abort(errors.New("test"))

@@ -22,7 +22,12 @@ func (r *reader) setAlarm(e readerEvent, d time.Duration) {
 	if r.timerOn && r.fireAt <= r.due {
 		return
 	}
-	r.timerOn, r.fireAt = true, r.due
+	r.setTimer(d)
+}
+
+// setTimer makes the timer fire in d, making one if there is none.
+func (r *reader) setTimer(d time.Duration) {
+	r.timerOn, r.fireAt = true, time.Since(r.born)+d
 	if r.timer == nil {
 		r.timer = time.AfterFunc(d, r.onTimer)
 	} else {
@@ -30,23 +35,36 @@ func (r *reader) setAlarm(e readerEvent, d time.Duration) {
 	}
 }
 
+// dropTimer stops the timer and lets it go: a connection that waits with
+// nothing due, or has ended, holds none.
+func (r *reader) dropTimer() {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.timerOn = false
+}
+
 // onTimer delivers the alarm that is due, or sets the timer for the rest.
 func (r *reader) onTimer() {
 	r.mu.Lock()
 	r.timerOn = false
 	if r.alarm == evNone {
+		r.dropTimer()
 		r.mu.Unlock()
 		return
 	}
 	if now := time.Since(r.born); now < r.due {
-		r.timerOn, r.fireAt = true, r.due
-		r.timer.Reset(r.due - now)
+		r.setTimer(r.due - now)
 		r.mu.Unlock()
 		return
 	}
 	e := r.alarm
 	r.alarm = evNone
 	do := r.step(e, nil)
+	if r.alarm == evNone {
+		r.dropTimer()
+	}
 	state, held := r.state, len(r.queue)-r.head
 	r.mu.Unlock()
 	if do&aFailStall != 0 {
