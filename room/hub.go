@@ -31,7 +31,7 @@ type Hub struct {
 // entry is a room the hub holds, or is making.
 type entry struct {
 	// making is held while the room is made, by the Join that makes
-	// it; the others wait for it by locking it.
+	// it (see Hub.make); the others wait for it by locking it.
 	making xsync.Mutex
 	// Guarded by the hub's lock.
 	room  *Room // nil while it is made
@@ -132,19 +132,20 @@ func (h *Hub) room(ctx context.Context, name string, create bool) (*Room, error)
 	for {
 		h.mu.Lock()
 		e := h.rooms[name]
+		var r *Room
+		if e != nil {
+			r = e.room
+		}
+		h.mu.Unlock()
 		if e == nil {
 			if !create {
-				h.mu.Unlock()
 				return nil, nil
 			}
-			e = &entry{}
-			e.making.TryLock() // a new Mutex: always
-			h.rooms[name] = e
-			h.mu.Unlock()
-			return h.make(ctx, name, e)
+			if r, made, err := h.make(ctx, name); made {
+				return r, err
+			}
+			continue // another Join got there first
 		}
-		r := e.room
-		h.mu.Unlock()
 		if r == nil {
 			// Being made by another Join: wait for it.
 			if err := e.making.Lock(ctx); err != nil {
@@ -173,24 +174,36 @@ func (h *Hub) room(ctx context.Context, name string, create bool) (*Room, error)
 	}
 }
 
-// make makes the named room for e, whose making it holds, and unlocks
-// it. If the making fails because ctx ended, or panics, the Joins that
-// wait for it try again; otherwise they fail with its error.
-func (h *Hub) make(ctx context.Context, name string, e *entry) (r *Room, err error) {
+// make makes the named room, unless the hub holds it, or another Join
+// is making it, by now: made is false then. While it makes it, it holds
+// the making of the room's entry, which the other Joins wait for. If the
+// making fails because ctx ended, or panics, they try again; otherwise
+// they fail with its error.
+func (h *Hub) make(ctx context.Context, name string) (r *Room, made bool, err error) {
+	e := &entry{}
+	e.making.TryLock() // a new Mutex: always
+	defer e.making.Unlock()
+	h.mu.Lock()
+	if h.rooms[name] != nil {
+		h.mu.Unlock()
+		return nil, false, nil
+	}
+	h.rooms[name] = e
+	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
+		defer h.mu.Unlock()
 		if r != nil {
 			e.room = r
-		} else {
-			e.err, e.retry = err, err == nil || ctx.Err() != nil
-			if h.rooms[name] == e {
-				delete(h.rooms, name)
-			}
+			return
 		}
-		h.mu.Unlock()
-		e.making.Unlock()
+		e.err, e.retry = err, err == nil || ctx.Err() != nil
+		if h.rooms[name] == e {
+			delete(h.rooms, name)
+		}
 	}()
-	return newRoom(ctx, name, &h.opts, h)
+	r, err = newRoom(ctx, name, &h.opts, h)
+	return r, true, err
 }
 
 // gone forgets r, closed and detached, unless the hub holds another room
