@@ -8,10 +8,10 @@ import (
 )
 
 // Mutex is a mutual exclusion lock whose Lock gives up when its context
-// ends. The zero value is an unlocked Mutex. A Mutex must not be copied
-// after first use. Unlike sync.Mutex it may be unlocked by a goroutine
-// other than the one that locked it, which is how a lock held while
-// something is being made is handed over: whoever makes it unlocks it.
+// ends: for a lock held while something is made or sent over the
+// network, which a waiter may not want to wait for as long. The zero
+// value is an unlocked Mutex. A Mutex must not be copied after first
+// use. As with sync.Mutex, a locked Mutex is not tied to a goroutine.
 type Mutex struct {
 	once sync.Once
 	ch   chan struct{} // holds one token while the Mutex is locked

@@ -64,8 +64,7 @@ func TestMutexLockGivesUp(t *testing.T) {
 	if !mu.TryLock() {
 		t.Fatal("the Mutex is held after Locks that gave up")
 	}
-	// Another goroutine may unlock it: the hand-over of a lock held
-	// while something is made.
+	// Another goroutine may unlock it.
 	done := make(chan error, 1)
 	go func() { done <- mu.Lock(context.Background()) }()
 	go mu.Unlock()
