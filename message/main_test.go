@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsmap/wsmap/message"
 	"github.com/wsmap/wsmap/message/internal/msgtest"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 	"github.com/wsmap/wsmap/wsmaptest"
 )
@@ -40,7 +41,7 @@ func rawPeer(t *testing.T, codec message.Codec, h message.Handler, opts *message
 // send writes a text frame.
 func send(t *testing.T, c *service.Conn, frame string) {
 	t.Helper()
-	if err := c.SendText(context.Background(), frame); err != nil {
+	if err := c.Send(context.Background(), protocol.Text, []byte(frame)); err != nil {
 		t.Fatalf("send %s: %v", frame, err)
 	}
 }

@@ -132,7 +132,7 @@ func TestLog(t *testing.T) {
 		t.Parallel()
 		res := dial(t, base+"/room/8", nil)
 		id := ask(t, res.conn, "reqid")
-		if err := res.conn.SendText(context.Background(), "fail"); err != nil {
+		if err := res.conn.Send(context.Background(), protocol.Text, []byte("fail")); err != nil {
 			t.Fatal(err)
 		}
 		if code, _ := recvClose(t, res.conn); code != protocol.CloseInternalError {
@@ -148,7 +148,7 @@ func TestLog(t *testing.T) {
 		t.Parallel()
 		res := dial(t, base+"/room/9", nil)
 		id := ask(t, res.conn, "reqid")
-		if err := res.conn.SendText(context.Background(), "panic"); err != nil {
+		if err := res.conn.Send(context.Background(), protocol.Text, []byte("panic")); err != nil {
 			t.Fatal(err)
 		}
 		if code, _ := recvClose(t, res.conn); code != protocol.CloseInternalError {
@@ -169,7 +169,7 @@ func TestLog(t *testing.T) {
 		t.Parallel()
 		res := dial(t, base+"/room/10", nil)
 		id := ask(t, res.conn, "reqid")
-		if err := res.conn.SendText(context.Background(), "close"); err != nil {
+		if err := res.conn.Send(context.Background(), protocol.Text, []byte("close")); err != nil {
 			t.Fatal(err)
 		}
 		if code, reason := recvClose(t, res.conn); code != 4000 || reason != "done" {
@@ -197,7 +197,7 @@ func TestRecover(t *testing.T) {
 	ask(t, bystander.conn, "before")
 	victim := dial(t, base+"/ws", nil)
 	id := ask(t, victim.conn, "reqid")
-	if err := victim.conn.SendText(context.Background(), "panic"); err != nil {
+	if err := victim.conn.Send(context.Background(), protocol.Text, []byte("panic")); err != nil {
 		t.Fatal(err)
 	}
 	if code, reason := recvClose(t, victim.conn); code != protocol.CloseInternalError || reason != "internal error" {
@@ -242,7 +242,7 @@ func TestMessageRate(t *testing.T) {
 	res := dial(t, serve(t, m)+"/ws", nil)
 	ctx := context.Background()
 	for _, msg := range []string{"1", "2", "3", "4"} {
-		if err := res.conn.SendText(ctx, msg); err != nil {
+		if err := res.conn.Send(ctx, protocol.Text, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
 	}

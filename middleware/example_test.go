@@ -24,7 +24,7 @@ func wsURL(srv *httptest.Server) string { return "ws" + strings.TrimPrefix(srv.U
 // greet tells the client who it is.
 var greet = service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 	who, _ := middleware.Identity(ctx)
-	return c.SendText(ctx, fmt.Sprintf("hello, %v", who))
+	return c.Send(ctx, protocol.Text, []byte(fmt.Sprintf("hello, %v", who)))
 })
 
 // Auth checks a token before the upgrade and hands the identity to the

@@ -86,7 +86,7 @@ func ask(t *testing.T, c *service.Conn, msg string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.SendText(ctx, msg); err != nil {
+	if err := c.Send(ctx, protocol.Text, []byte(msg)); err != nil {
 		t.Fatalf("send %q: %v", msg, err)
 	}
 	_, data, err := c.Recv(ctx)

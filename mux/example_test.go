@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -53,7 +54,7 @@ func ExampleNew() {
 			fmt.Println(err)
 			return
 		}
-		_ = c.SendText(ctx, "hi")
+		_ = c.Send(ctx, protocol.Text, []byte("hi"))
 		_, reply, _ := c.Recv(ctx)
 		fmt.Printf("%s: %q\n", dial.path, reply)
 		_ = c.Close(1000, "")

@@ -14,6 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 	"github.com/wsmap/wsmap/wsmaptest"
 )
@@ -23,14 +24,15 @@ import (
 func paramsHandler() service.Handler {
 	return service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		r := c.Request()
-		return c.SendText(ctx, strings.Join([]string{
+		return c.Send(ctx, protocol.Text, []byte(strings.Join([]string{
 			"path=" + r.URL.Path,
 			"tenant=" + c.Param("tenant"),
 			"chi-tenant=" + chi.URLParam(r, "tenant"),
 			"room=" + c.Param("room"),
 			"pattern=" + r.Pattern,
 			"rid=" + middleware.GetReqID(ctx),
-		}, " "))
+		}, " ")))
+
 	})
 }
 
@@ -129,7 +131,7 @@ func TestChiTimeoutInFront(t *testing.T) {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return c.SendText(ctx, "after the timeout")
+		return c.Send(ctx, protocol.Text, []byte("after the timeout"))
 	}))
 	r := chi.NewRouter()
 	r.Use(middleware.Timeout(50 * time.Millisecond))

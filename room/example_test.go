@@ -53,7 +53,7 @@ func ExampleHub() {
 	<-joined
 	fmt.Println("members:", hub.Room("lobby").Len())
 
-	_ = ann.SendText(ctx, "hello")
+	_ = ann.Send(ctx, protocol.Text, []byte("hello"))
 	_, msg, _ := bob.Recv(ctx)
 	fmt.Println("bob got:", string(msg))
 	_, msg, _ = ann.Recv(ctx)

@@ -142,7 +142,7 @@ func TestPresenceUnderConcurrentJoinsAndLeaves(t *testing.T) {
 				_ = c.Close(protocol.CloseNormal, "")
 				return
 			}
-			_ = c.SendText(c.Context(), "hi")
+			_ = c.Send(c.Context(), protocol.Text, []byte("hi"))
 			_ = hubs[i%2].Room("r").Members()
 		})
 	}
@@ -203,7 +203,7 @@ func TestBroadcastAcrossProcesses(t *testing.T) {
 	b1, b2 := dial(t, base1+"/?nick=b1"), dial(t, base1+"/?nick=b2")
 	wstest.WaitFor(t, 10*time.Second, "presence", func() bool { r := hubs[0].Room("r"); return r != nil && len(r.Members()) == 3 })
 	ctx := t.Context()
-	if err := a1.SendText(ctx, "from a1"); err != nil {
+	if err := a1.Send(ctx, protocol.Text, []byte("from a1")); err != nil {
 		t.Fatal(err)
 	}
 	if _, data, err := b1.Recv(ctx); err != nil || string(data) != "from a1" {

@@ -123,7 +123,7 @@ func TestBroadcastFromSkipsTheSender(t *testing.T) {
 	wstest.WaitFor(t, 10*time.Second, "both to join", func() bool { r := hub.Room("r"); return r != nil && r.Len() == 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := a.SendText(ctx, "from a"); err != nil {
+	if err := a.Send(ctx, protocol.Text, []byte("from a")); err != nil {
 		t.Fatal(err)
 	}
 	if _, data, err := b.Recv(ctx); err != nil || string(data) != "from a" {

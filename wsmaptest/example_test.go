@@ -34,13 +34,13 @@ func ExampleConnect() {
 		if err != nil {
 			return err
 		}
-		return c.SendText(ctx, string(data)+"!")
+		return c.Send(ctx, protocol.Text, []byte(string(data)+"!"))
 	})
 	t := new(demo)
 	defer t.done()
 	c := wsmaptest.Connect(t, shout, nil)
 	ctx := context.Background()
-	_ = c.SendText(ctx, "hello")
+	_ = c.Send(ctx, protocol.Text, []byte("hello"))
 	_, reply, _ := c.Recv(ctx)
 	fmt.Println(string(reply))
 	// Output: hello!

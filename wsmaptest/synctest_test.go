@@ -77,7 +77,7 @@ func TestRedialOnFakeTime(t *testing.T) {
 		var n atomic.Int32
 		// Each connection gets its number, then 1012 (service restart).
 		s := wsmaptest.NewServer(t, &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			if err := c.SendText(ctx, fmt.Sprintf("connection %d to %s", n.Add(1), c.Request().URL.Path)); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(fmt.Sprintf("connection %d to %s", n.Add(1), c.Request().URL.Path))); err != nil {
 				return err
 			}
 			return &service.CloseError{Code: protocol.CloseServiceRestart}

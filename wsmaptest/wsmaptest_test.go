@@ -59,7 +59,7 @@ func ask(t *testing.T, c *service.Conn, msg string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.SendText(ctx, msg); err != nil {
+	if err := c.Send(ctx, protocol.Text, []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
 	_, data, err := c.Recv(ctx)
@@ -87,7 +87,7 @@ func TestServerDial(t *testing.T) {
 	if got := ask(t, c, "hi"); got != "|lobby|hi" {
 		t.Errorf("room: %q", got)
 	}
-	_ = c.SendText(ctx, "bye")
+	_ = c.Send(ctx, protocol.Text, []byte("bye"))
 	if reason := wsmaptest.ExpectClose(t, c, 4000); reason != "bye" {
 		t.Errorf("close reason %q", reason)
 	}
@@ -118,7 +118,7 @@ func TestConnectAndPair(t *testing.T) {
 	}
 	server, client := wsmaptest.Pair(t, nil)
 	ctx := context.Background()
-	if err := server.SendText(ctx, "from the server"); err != nil {
+	if err := server.Send(ctx, protocol.Text, []byte("from the server")); err != nil {
 		t.Fatal(err)
 	}
 	if _, data, err := client.Recv(ctx); err != nil || string(data) != "from the server" {

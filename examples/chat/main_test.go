@@ -100,7 +100,7 @@ func TestChatProgram(t *testing.T) {
 	}
 
 	// A message reaches everyone in the room, its sender too, verbatim.
-	if err := b.SendText(ctx, "<b>hi</b> & bye"); err != nil {
+	if err := b.Send(ctx, protocol.Text, []byte("<b>hi</b> & bye")); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, ctx, a, nickB+": <b>hi</b> & bye")
@@ -108,12 +108,12 @@ func TestChatProgram(t *testing.T) {
 
 	// Another room does not hear it; /chat is the lobby.
 	lobby, _ := join(t, ctx, base+"/chat", "lobby")
-	if err := a.SendText(ctx, "only test-room"); err != nil {
+	if err := a.Send(ctx, protocol.Text, []byte("only test-room")); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, ctx, a, nickA+": only test-room")
 	expect(t, ctx, b, nickA+": only test-room")
-	if err := lobby.SendText(ctx, "lobby"); err != nil {
+	if err := lobby.Send(ctx, protocol.Text, []byte("lobby")); err != nil {
 		t.Fatal(err)
 	}
 	if m := recv(t, ctx, lobby); m.Kind != "chat" || !strings.HasSuffix(m.Text, ": lobby") || m.Pos == "" {
@@ -127,7 +127,7 @@ func TestChatProgram(t *testing.T) {
 	expect(t, ctx, a, nickB+" has left.")
 
 	// Binary messages are refused with 1003.
-	if err := a.SendBinary(ctx, []byte{1}); err != nil {
+	if err := a.Send(ctx, protocol.Binary, []byte{1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := a.Recv(ctx); err == nil {
@@ -176,7 +176,7 @@ func TestChatResume(t *testing.T) {
 	a, nickA := join(t, ctx, base, "resume")
 	b, nickB := join(t, ctx, base, "resume")
 	expect(t, ctx, a, nickB+" has joined.")
-	if err := b.SendText(ctx, "one"); err != nil {
+	if err := b.Send(ctx, protocol.Text, []byte("one")); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, ctx, a, nickB+": one")
@@ -189,7 +189,7 @@ func TestChatResume(t *testing.T) {
 	}
 	expect(t, ctx, a, nickB+" has left.")
 	for _, text := range []string{"two", "three"} {
-		if err := a.SendText(ctx, text); err != nil {
+		if err := a.Send(ctx, protocol.Text, []byte(text)); err != nil {
 			t.Fatal(err)
 		}
 		expect(t, ctx, a, nickA+": "+text)
@@ -211,7 +211,7 @@ func TestChatResume(t *testing.T) {
 		t.Errorf("hello after catching up: %+v, want resumed as %s", h, nickB)
 	}
 	expect(t, ctx, a, nickB+" is back.") // to the others
-	if err := back.SendText(ctx, "four"); err != nil {
+	if err := back.Send(ctx, protocol.Text, []byte("four")); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, ctx, a, nickB+": four")

@@ -18,7 +18,7 @@ import (
 // lists, sorted.
 func askWho(t *testing.T, ctx context.Context, c *service.Conn) []string {
 	t.Helper()
-	if err := c.SendText(ctx, "/who"); err != nil {
+	if err := c.Send(ctx, protocol.Text, []byte("/who")); err != nil {
 		t.Fatal(err)
 	}
 	m := recv(t, ctx, c)
@@ -69,7 +69,7 @@ func TestChatAcrossServers(t *testing.T) {
 	}
 	// A message from the member on the second server reaches all
 	// three, once.
-	if err := conns[1].SendText(ctx, "hello from the middle"); err != nil {
+	if err := conns[1].Send(ctx, protocol.Text, []byte("hello from the middle")); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range conns {
@@ -99,7 +99,7 @@ func TestChatAcrossServers(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("the killed server's member gone from presence after %v", time.Since(start).Round(100*time.Millisecond))
-	if err := conns[0].SendText(ctx, "still here"); err != nil {
+	if err := conns[0].Send(ctx, protocol.Text, []byte("still here")); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, ctx, conns[0], nicks[0]+": still here")

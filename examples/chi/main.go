@@ -42,6 +42,7 @@ import (
 	wsmw "github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/middleware/prommetrics"
 	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -134,7 +135,7 @@ func room(ctx context.Context, c *service.Conn) error {
 		if err != nil {
 			return err
 		}
-		if err := c.SendText(ctx, "["+name+"] "+string(data)); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("["+name+"] "+string(data))); err != nil {
 			return err
 		}
 	}

@@ -37,7 +37,7 @@ func TestChiProgram(t *testing.T) {
 	if echo.Subprotocol() != "echo" {
 		t.Errorf("subprotocol %q", echo.Subprotocol())
 	}
-	_ = echo.SendBinary(ctx, []byte{1, 2, 3})
+	_ = echo.Send(ctx, protocol.Binary, []byte{1, 2, 3})
 	if typ, data, err := echo.Recv(ctx); err != nil || typ != protocol.Binary || string(data) != "\x01\x02\x03" {
 		t.Errorf("echo: %v %q %v", typ, data, err)
 	}
@@ -46,7 +46,7 @@ func TestChiProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = room.SendText(ctx, "hello")
+	_ = room.Send(ctx, protocol.Text, []byte("hello"))
 	if _, data, err := room.Recv(ctx); err != nil || string(data) != "[lobby-1] hello" {
 		t.Errorf("room: %q %v", data, err)
 	}

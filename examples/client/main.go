@@ -122,7 +122,7 @@ func run(ctx context.Context, url string, offer []string, wait time.Duration, st
 				sending = false
 				break
 			}
-			if err := c.SendText(ctx, line); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(line)); err != nil {
 				sending = false
 			}
 		case <-closed:

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -31,7 +32,7 @@ func server(t *testing.T) string {
 			}
 			switch string(data) {
 			case "bin":
-				err = c.SendBinary(ctx, []byte{0xca, 0xfe})
+				err = c.Send(ctx, protocol.Binary, []byte{0xca, 0xfe})
 			case "quit":
 				return &service.CloseError{Code: 4000, Reason: "asked to quit"}
 			default:

@@ -57,7 +57,7 @@ func dial(t *testing.T, addr, proto string) *client {
 // send sends a message as it is written.
 func (c *client) send(raw string) {
 	c.t.Helper()
-	if err := c.c.SendText(c.ctx, raw); err != nil {
+	if err := c.c.Send(c.ctx, protocol.Text, []byte(raw)); err != nil {
 		c.t.Fatalf("send %s: %v", raw, err)
 	}
 }

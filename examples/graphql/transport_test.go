@@ -233,7 +233,7 @@ func TestTransport(t *testing.T) {
 	t.Run("a binary message is read as text", func(t *testing.T) {
 		t.Parallel()
 		c := dial(t, p.Addr, proto)
-		if err := c.c.SendBinary(c.ctx, []byte(`{"type":"ping"}`)); err != nil {
+		if err := c.c.Send(c.ctx, protocol.Binary, []byte(`{"type":"ping"}`)); err != nil {
 			t.Fatal(err)
 		}
 		c.expect(frame{Type: "pong"})

@@ -47,7 +47,7 @@ func TestMapperProgram(t *testing.T) {
 			t.Errorf("%s %q: subprotocol %q, want %q", tt.path, tt.offer, c.Subprotocol(), tt.wantProto)
 		}
 		for range 2 { // the reply prefix must not accumulate
-			if err := c.SendText(ctx, tt.msg); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(tt.msg)); err != nil {
 				t.Fatal(err)
 			}
 			typ, got, err := c.Recv(ctx)

@@ -65,7 +65,7 @@ func mustDial(t *testing.T, addr, id string, protocols ...string) *rawStation {
 // send writes a frame.
 func (s *rawStation) send(frame string) {
 	s.t.Helper()
-	if err := s.c.SendText(context.Background(), frame); err != nil {
+	if err := s.c.Send(context.Background(), protocol.Text, []byte(frame)); err != nil {
 		s.t.Fatalf("send %s: %v", frame, err)
 	}
 }

@@ -95,7 +95,7 @@ func runBroadcast(ctx context.Context, cfg config, out io.Writer) (bool, error) 
 			}
 			payload(msg, 0, uint64(seq))
 			sentAt[seq].Store(int64(time.Since(start)))
-			if err := members[0].SendBinary(ctx, msg); err != nil {
+			if err := members[0].Send(ctx, protocol.Binary, msg); err != nil {
 				return err
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/service"
 )
@@ -38,7 +39,7 @@ func roomServerQueue(t *testing.T, n int) (string, *atomic.Int64) {
 			return err
 		}
 		defer m.Leave()
-		if err := c.SendText(ctx, joined); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte(joined)); err != nil {
 			return err
 		}
 		for {
@@ -106,7 +107,7 @@ func TestBroadcastCountsWhatGoesWrong(t *testing.T) {
 			mu.Lock()
 			clients = append(clients, c)
 			mu.Unlock()
-			if err := c.SendText(ctx, joined); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(joined)); err != nil {
 				return err
 			}
 			for {
@@ -141,7 +142,7 @@ func TestBroadcastCountsWhatGoesWrong(t *testing.T) {
 	t.Run("never joined", func(t *testing.T) {
 		t.Parallel()
 		_, url := serve(t, func(ctx context.Context, c *service.Conn) error {
-			return c.SendText(ctx, "hello")
+			return c.Send(ctx, protocol.Text, []byte("hello"))
 		})
 		got := only(t, wsload(t, 1, "-mode", "broadcast", "-conns", "3", "-messages", "5", "-protocols", "echo", url))
 		if got.ConnErrors != 3 || got.Messages != 0 {

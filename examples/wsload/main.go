@@ -497,7 +497,7 @@ func echo(ctx context.Context, cfg config, id uint64, c *service.Conn, slots cha
 				sendErr <- ctx.Err()
 				return
 			}
-			if err := c.SendBinary(ctx, msg); err != nil {
+			if err := c.Send(ctx, protocol.Binary, msg); err != nil {
 				sendErr <- err
 				return
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/wsmap/wsmap/message"
 	"github.com/wsmap/wsmap/message/jsonrpc"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -96,7 +97,7 @@ func TestRPCCountsWhatGoesWrong(t *testing.T) {
 				continue
 			}
 			for _, a := range append(answers, held...) {
-				if err := c.SendText(ctx, a); err != nil {
+				if err := c.Send(ctx, protocol.Text, []byte(a)); err != nil {
 					return err
 				}
 			}

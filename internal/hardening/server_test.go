@@ -85,7 +85,7 @@ func startTarget(t testing.TB, opts service.Options, handshake time.Duration) *t
 		mux.Route{Pattern: `/send`, NoProtocol: count(func(ctx context.Context, c *service.Conn) error {
 			msg := make([]byte, 64<<10)
 			for {
-				if err := c.SendBinary(ctx, msg); err != nil {
+				if err := c.Send(ctx, protocol.Binary, msg); err != nil {
 					return err
 				}
 			}
@@ -145,7 +145,7 @@ func (tg *target) echoOnce() error {
 	if c.Subprotocol() != "echo" {
 		return fmt.Errorf("subprotocol %q, want echo", c.Subprotocol())
 	}
-	if err := c.SendText(ctx, "ping?"); err != nil {
+	if err := c.Send(ctx, protocol.Text, []byte("ping?")); err != nil {
 		return err
 	}
 	_, data, err := c.Recv(ctx)

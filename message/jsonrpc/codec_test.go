@@ -154,10 +154,10 @@ func TestSpecificationExamples(t *testing.T) {
 	msgtest.Serve(t, message.New(sc, jsonrpc.Codec{}, specServer(), &message.Options{MaxIncoming: 1, OnError: func(*message.Peer, error) {}}))
 	const sentinel, sentinelAnswer = `{"jsonrpc":"2.0","method":"sum","params":[0],"id":"sentinel"}`, `{"jsonrpc":"2.0","id":"sentinel","result":0}`
 	for _, tt := range tests {
-		if err := cc.SendText(context.Background(), tt.send); err != nil {
+		if err := cc.Send(context.Background(), protocol.Text, []byte(tt.send)); err != nil {
 			t.Fatal(err)
 		}
-		if err := cc.SendText(context.Background(), sentinel); err != nil {
+		if err := cc.Send(context.Background(), protocol.Text, []byte(sentinel)); err != nil {
 			t.Fatal(err)
 		}
 		got := msgtest.Recv(t, cc)

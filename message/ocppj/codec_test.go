@@ -104,7 +104,7 @@ func TestFrames(t *testing.T) {
 				want = tt.v20
 			}
 			for _, f := range []string{tt.send, sentinel} {
-				if err := c.SendText(context.Background(), f); err != nil {
+				if err := c.Send(context.Background(), protocol.Text, []byte(f)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -128,7 +128,7 @@ func TestFrames(t *testing.T) {
 func TestBinaryCloses(t *testing.T) {
 	t.Parallel()
 	c := serve(t, ocppj.V201, nil)
-	if err := c.SendBinary(context.Background(), []byte(`[2,"a","Heartbeat",{}]`)); err != nil {
+	if err := c.Send(context.Background(), protocol.Binary, []byte(`[2,"a","Heartbeat",{}]`)); err != nil {
 		t.Fatal(err)
 	}
 	if reason := wsmaptest.ExpectClose(t, c, protocol.CloseUnsupportedData); reason != "OCPP-J messages are text" {
@@ -157,7 +157,7 @@ func TestCallsAndErrors(t *testing.T) {
 	if got := msgtest.Recv(t, cc); got != `[2,"1","GetConfiguration",{"key":["HeartbeatInterval"]}]` {
 		t.Fatalf("the call: %s", got)
 	}
-	if err := cc.SendText(context.Background(), `[3,"1",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]`); err != nil {
+	if err := cc.Send(context.Background(), protocol.Text, []byte(`[3,"1",{"configurationKey":[{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-result; err != nil {
@@ -167,7 +167,7 @@ func TestCallsAndErrors(t *testing.T) {
 	if got := msgtest.Recv(t, cc); !strings.HasPrefix(got, `[2,"2","Reset"`) {
 		t.Fatalf("the second call: %s", got)
 	}
-	if err := cc.SendText(context.Background(), `[4,"2","NotSupported","no resets here",{"detail":1}]`); err != nil {
+	if err := cc.Send(context.Background(), protocol.Text, []byte(`[4,"2","NotSupported","no resets here",{"detail":1}]`)); err != nil {
 		t.Fatal(err)
 	}
 	var e *message.Error

@@ -12,6 +12,7 @@ import (
 	"github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/middleware/prommetrics"
 	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -44,7 +45,7 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	_ = c.SendText(ctx, "hello")
+	_ = c.Send(ctx, protocol.Text, []byte("hello"))
 	_, _, _ = c.Recv(ctx)
 	_, _, _ = service.Dial(ctx, "ws://"+l.Addr().String()+"/nowhere", nil)
 	_ = c.Close(1000, "")

@@ -106,7 +106,7 @@ func TestScriptedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, msg := range []string{"hello", "hi"} {
-		if err := c1.SendText(ctx, msg); err != nil {
+		if err := c1.Send(ctx, protocol.Text, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := c1.Recv(ctx); err != nil {
@@ -121,7 +121,7 @@ func TestScriptedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c2.SendBinary(ctx, []byte("close")); err != nil {
+	if err := c2.Send(ctx, protocol.Binary, []byte("close")); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c2.Recv(ctx); err == nil {

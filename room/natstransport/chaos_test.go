@@ -109,9 +109,9 @@ func newChaosClient(ctx context.Context, url string) *chaosClient {
 			last := cc.last
 			cc.mu.Unlock()
 			if last.Offset == 0 {
-				return c.SendText(ctx, "join")
+				return c.Send(ctx, protocol.Text, []byte("join"))
 			}
-			return c.SendText(ctx, "since "+last.String())
+			return c.Send(ctx, protocol.Text, []byte("since "+last.String()))
 		},
 	})
 	go cc.read(ctx)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/room/natstransport"
 	"github.com/wsmap/wsmap/service"
@@ -89,7 +90,7 @@ func ExampleConnect() {
 		fmt.Println("in the lobby:", m.Meta["nick"])
 	}
 
-	if err := ann.SendText(ctx, "hi bob"); err != nil {
+	if err := ann.Send(ctx, protocol.Text, []byte("hi bob")); err != nil {
 		log.Fatal(err)
 	}
 	_, data, err := bob.Recv(ctx)

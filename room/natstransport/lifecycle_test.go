@@ -37,7 +37,7 @@ func TestKilledServerLeavesPresence(t *testing.T) {
 	wstest.WaitFor(t, 5*time.Second, "a to see the child's members", func() bool {
 		return cmp.Equal(a.members("r"), []string{"a1", "a2", "k1", "k2"})
 	})
-	if err := k1.SendText(t.Context(), "from the child"); err != nil {
+	if err := k1.Send(t.Context(), protocol.Text, []byte("from the child")); err != nil {
 		t.Fatal(err)
 	}
 	if got := recvText(t, a1, 5*time.Second); got != "from the child" {
@@ -56,7 +56,7 @@ func TestKilledServerLeavesPresence(t *testing.T) {
 	})
 	t.Logf("members of the killed server forgotten after %v (PeerTimeout %v)", time.Since(start).Round(time.Millisecond), testOpts.PeerTimeout)
 
-	if err := a1.SendText(t.Context(), "still talking"); err != nil {
+	if err := a1.Send(t.Context(), protocol.Text, []byte("still talking")); err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*service.Conn{"a1": a1, "a2": a2} {
@@ -93,7 +93,7 @@ func TestStalledServerComesBack(t *testing.T) {
 	})
 	// Messages sent while the child was stopped may arrive late; what is
 	// sent now arrives.
-	if err := a1.SendText(t.Context(), "welcome back"); err != nil {
+	if err := a1.Send(t.Context(), protocol.Text, []byte("welcome back")); err != nil {
 		t.Fatal(err)
 	}
 	if got := recvText(t, a1, 5*time.Second); got != "welcome back" {
@@ -148,7 +148,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 
 	// Local members keep working.
 	published := a.published.Load()
-	if err := a1.SendText(t.Context(), "local"); err != nil {
+	if err := a1.Send(t.Context(), protocol.Text, []byte("local")); err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*service.Conn{"a1": a1, "a2": a2} {
@@ -192,7 +192,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 		}
 	}
 	// A member's message is delivered locally, and the sender told.
-	if err := a1.SendText(t.Context(), "while full"); err != nil {
+	if err := a1.Send(t.Context(), protocol.Text, []byte("while full")); err != nil {
 		t.Fatal(err)
 	}
 	if got := recvText(t, a1, 5*time.Second); got != "while full" {
@@ -240,7 +240,7 @@ func testNATSRestart(t *testing.T, opts natstransport.Options) {
 	}
 	t.Logf("presence whole again %v after NATS came back", time.Since(start).Round(time.Millisecond))
 
-	if err := b2.SendText(t.Context(), "after"); err != nil {
+	if err := b2.Send(t.Context(), protocol.Text, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*service.Conn{"a1": a1, "a2": a2, "a3": a3, "b2": b2, "b3": b3} {

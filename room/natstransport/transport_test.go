@@ -58,7 +58,7 @@ func TestEveryMessageOnceEverywhere(t *testing.T) {
 		}
 		wg.Go(func() {
 			for k := range each {
-				if err := cl.c.SendText(t.Context(), fmt.Sprintf("%s#%02d", cl.name, k)); err != nil {
+				if err := cl.c.Send(t.Context(), protocol.Text, []byte(fmt.Sprintf("%s#%02d", cl.name, k))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -176,7 +176,7 @@ func TestRoomNamesStayApart(t *testing.T) {
 		})
 	}
 	for _, name := range names {
-		if err := conns[name][0].SendText(t.Context(), "to "+name); err != nil {
+		if err := conns[name][0].Send(t.Context(), protocol.Text, []byte("to "+name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,7 +344,7 @@ func TestMalformedMessagesReported(t *testing.T) {
 			t.Fatal("a malformed message was not reported")
 		}
 	}
-	if err := c.SendText(t.Context(), "still here"); err != nil {
+	if err := c.Send(t.Context(), protocol.Text, []byte("still here")); err != nil {
 		t.Fatal(err)
 	}
 	if got := recvText(t, c, 5*time.Second); got != "still here" {
@@ -391,7 +391,7 @@ func TestConnectionClosedForGood(t *testing.T) {
 	wstest.WaitFor(t, 5*time.Second, "a to list only a1", func() bool {
 		return cmp.Equal(nicks(hub.Room("r").Members()), []string{"a1"})
 	})
-	if err := a1.SendText(t.Context(), "alone"); err != nil {
+	if err := a1.Send(t.Context(), protocol.Text, []byte("alone")); err != nil {
 		t.Fatal(err)
 	}
 	if got := recvText(t, a1, 5*time.Second); got != "alone" {

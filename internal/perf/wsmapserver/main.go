@@ -36,6 +36,7 @@ import (
 	"github.com/wsmap/wsmap/message"
 	"github.com/wsmap/wsmap/message/jsonrpc"
 	"github.com/wsmap/wsmap/mux"
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/service"
 )
@@ -115,7 +116,7 @@ func roomHandler(dropped *atomic.Int64) service.Handler {
 			return err
 		}
 		defer m.Leave()
-		if err := c.SendText(ctx, "joined"); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("joined")); err != nil {
 			return err
 		}
 		for {
