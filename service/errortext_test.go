@@ -130,12 +130,6 @@ func TestErrorTexts(t *testing.T) {
 				return err
 			}, func(*wstest.Conn) {})
 		}, `service: reading closed by CloseRead`},
-		{"JSON that does not parse", func(t *testing.T) error {
-			return serverSees(t, Options{}, func(ctx context.Context, c *Conn) error {
-				var v struct{ A int }
-				return c.RecvJSON(ctx, &v)
-			}, write(frame(wstest.OpText, 0, `{"A":`)))
-		}, `service: RecvJSON: unexpected end of JSON input`},
 		{"invalid message type", func(t *testing.T) error {
 			return serverSees(t, Options{}, func(ctx context.Context, c *Conn) error {
 				return c.Send(ctx, protocol.MessageType(9), nil)

@@ -165,7 +165,7 @@ func ExampleConn_Send() {
 			done := make(chan struct{})
 			for i := range 3 {
 				go func() {
-					_ = c.SendJSON(ctx, map[string]int{"worker": i})
+					_ = c.Send(ctx, protocol.Text, []byte(fmt.Sprint("worker ", i)))
 					done <- struct{}{}
 				}()
 			}
@@ -176,14 +176,14 @@ func ExampleConn_Send() {
 		}),
 	})
 	defer stop()
-	seen := map[int]bool{}
+	seen := map[string]bool{}
 	for range 3 {
-		var m struct{ Worker int }
-		if err := c.RecvJSON(ctx, &m); err != nil {
+		_, data, err := c.Recv(ctx)
+		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		seen[m.Worker] = true
+		seen[string(data)] = true
 	}
 	fmt.Println(len(seen), "workers heard")
 	// Output:

@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -97,29 +96,8 @@ func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, err
 // and dashboards.
 func (c *Conn) CloseRead() { c.rd.closeRead() }
 
-// RecvJSON receives a text message and decodes it as JSON into v. A
-// message it cannot use is reported as a *MessageError and leaves the
-// connection open, so that the handler decides: the next RecvJSON reads
-// the next message, and returning the error closes the connection as the
-// peer's fault, with 1003 (unsupported data) for a binary message and 1007
-// (invalid payload data) for text that does not decode into v. The
-// MessageError wraps the decoder's error (such as *json.SyntaxError).
-func (c *Conn) RecvJSON(ctx context.Context, v any) error {
-	typ, data, err := c.Recv(ctx)
-	if err != nil {
-		return err
-	}
-	if typ != protocol.Text {
-		return &MessageError{Code: protocol.CloseUnsupportedData, Reason: "RecvJSON: got a " + typ.String() + " message, want text"}
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return &MessageError{Code: protocol.CloseInvalidPayload, Reason: truncateReason("RecvJSON: " + err.Error()), Err: err}
-	}
-	return nil
-}
-
 // MessageError is a received message the application cannot use, such as
-// one RecvJSON cannot decode. The connection stays open; a handler that
+// one wsjson.Recv cannot decode. The connection stays open; a handler that
 // returns it (or an error wrapping it) closes the connection with Code and
 // Reason, blaming the peer, and it is not reported to Options.OnError.
 type MessageError struct {

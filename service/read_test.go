@@ -3,16 +3,12 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
@@ -286,64 +282,4 @@ func TestReaderEnforcesLimitAndUTF8(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestRecvJSON(t *testing.T) {
-	t.Parallel()
-	type reply struct {
-		Code   protocol.CloseCode
-		Reason string
-		Syntax bool // the error wraps a *json.SyntaxError
-	}
-	replies := make(chan reply, 2)
-	outcome := make(chan error, 1)
-	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
-		var v struct{ N int }
-		if err := c.RecvJSON(ctx, &v); err != nil {
-			return err
-		}
-		v.N++
-		if err := c.SendJSON(ctx, v); err != nil {
-			return err
-		}
-		var me *MessageError
-		var se *json.SyntaxError
-		err := c.RecvJSON(ctx, &v) // malformed: the connection stays usable
-		if !errors.As(err, &me) {
-			return err
-		}
-		replies <- reply{me.Code, me.Reason, errors.As(err, &se)}
-		err = c.RecvJSON(ctx, &v) // a binary message
-		if !errors.As(err, &me) {
-			return err
-		}
-		replies <- reply{me.Code, me.Reason, errors.As(err, &se)}
-		defer func() { outcome <- c.Err() }()
-		return fmt.Errorf("handler: %w", err) // closes as the client's fault
-	})
-	c := dial(t, url, nil)
-	ctx := testCtx(t, 5*time.Second)
-	if err := c.SendJSON(ctx, map[string]int{"N": 41}); err != nil {
-		t.Fatal(err)
-	}
-	var got struct{ N int }
-	if err := c.RecvJSON(ctx, &got); err != nil || got.N != 42 {
-		t.Fatalf("got %+v, %v", got, err)
-	}
-	_ = c.SendText(ctx, "{not json")
-	_ = c.SendBinary(ctx, []byte("{}"))
-	want := []reply{
-		{protocol.CloseInvalidPayload, "RecvJSON: invalid character 'n' looking for beginning of object key string", true},
-		{protocol.CloseUnsupportedData, "RecvJSON: got a binary message, want text", false},
-	}
-	for i, w := range want {
-		if diff := cmp.Diff(w, <-replies); diff != "" {
-			t.Errorf("error %d (-want +got):\n%s", i, diff)
-		}
-	}
-	_, _, err := c.Recv(ctx)
-	if code, reason := CloseStatus(err); code != protocol.CloseUnsupportedData || reason != want[1].Reason {
-		t.Errorf("client saw %v, want 1003 %q", err, want[1].Reason)
-	}
-	<-outcome
 }

@@ -39,10 +39,10 @@ func Recv(ctx context.Context, c *service.Conn, v any) error {
 		return err
 	}
 	if typ != protocol.Text {
-		return &service.MessageError{Code: protocol.CloseUnsupportedData, Reason: "wsjson: got a " + typ.String() + " message, want text"}
+		return &service.MessageError{Code: protocol.CloseUnsupportedData, Reason: "got a " + typ.String() + " message, want JSON text"}
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return &service.MessageError{Code: protocol.CloseInvalidPayload, Reason: reason("wsjson: " + err.Error()), Err: err}
+		return &service.MessageError{Code: protocol.CloseInvalidPayload, Reason: reason("invalid JSON: " + err.Error()), Err: err}
 	}
 	return nil
 }

@@ -49,10 +49,10 @@ func TestSendRecv(t *testing.T) {
 		data string
 		want outcome
 	}{
-		{"malformed", protocol.Text, "{not json", outcome{protocol.CloseInvalidPayload, "wsjson: invalid character 'n' looking for beginning of object key string", true}},
-		{"wrong type", protocol.Text, `{"X": "one"}`, outcome{protocol.CloseInvalidPayload, "wsjson: json: cannot unmarshal string into Go struct field point.X of type int", false}},
-		{"binary", protocol.Binary, "{}", outcome{protocol.CloseUnsupportedData, "wsjson: got a binary message, want text", false}},
-		{"cut short", protocol.Text, `{"X": 1`, outcome{protocol.CloseInvalidPayload, "wsjson: unexpected end of JSON input", true}},
+		{"malformed", protocol.Text, "{not json", outcome{protocol.CloseInvalidPayload, "invalid JSON: invalid character 'n' looking for beginning of object key string", true}},
+		{"wrong type", protocol.Text, `{"X": "one"}`, outcome{protocol.CloseInvalidPayload, "invalid JSON: json: cannot unmarshal string into Go struct field point.X of type int", false}},
+		{"binary", protocol.Binary, "{}", outcome{protocol.CloseUnsupportedData, "got a binary message, want JSON text", false}},
+		{"cut short", protocol.Text, `{"X": 1`, outcome{protocol.CloseInvalidPayload, "invalid JSON: unexpected end of JSON input", true}},
 	}
 	for _, tt := range tests {
 		if err := client.Send(ctx, tt.typ, []byte(tt.data)); err != nil {
@@ -66,6 +66,9 @@ func TestSendRecv(t *testing.T) {
 		var se *json.SyntaxError
 		if diff := cmp.Diff(tt.want, outcome{me.Code, me.Reason, errors.As(err, &se)}); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tt.name, diff)
+		}
+		if want := "service: " + tt.want.Reason; err.Error() != want {
+			t.Errorf("%s: error %q, want %q", tt.name, err, want)
 		}
 		if len(me.Reason) > protocol.MaxCloseReason {
 			t.Errorf("%s: reason of %d bytes, longer than a close frame takes", tt.name, len(me.Reason))
@@ -98,7 +101,7 @@ func TestMessageErrorCloses(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err := c.Recv(ctx)
-	if code, reason := service.CloseStatus(err); code != protocol.CloseUnsupportedData || reason != "wsjson: got a binary message, want text" {
+	if code, reason := service.CloseStatus(err); code != protocol.CloseUnsupportedData || reason != "got a binary message, want JSON text" {
 		t.Errorf("closed with %v, want 1003 saying the message was binary", err)
 	}
 }
