@@ -150,9 +150,12 @@ func (c *Conn) dropAfterClose() {
 // sendClose sends the connection's one close frame.
 func (c *Conn) sendClose(code protocol.CloseCode, reason string) {
 	// FormatCloseMessage gives an empty payload for 1005, which is how a
-	// close without a status is answered. The write fails with
-	// ErrCloseSent when gorilla has already sent a close frame for a
-	// protocol error it detected; either way one close frame goes out.
+	// close without a status is answered. Where gorilla writes the
+	// connection's frames, it may have sent a close frame already, for a
+	// protocol error it found while reading: the write then fails with
+	// ErrCloseSent. Where the frame writer writes them, gorilla's close
+	// frame was refused (see frame.go) and this is the one. Either way
+	// one close frame goes out.
 	msg := websocket.FormatCloseMessage(int(code), reason)
 	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(c.opts.CloseTimeout))
 }

@@ -1,53 +1,117 @@
 package service
 
 import (
+	"errors"
+	"io"
 	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
-// Writing frames. On a server connection without compression, c.fw (see
-// wire.Writer) writes whole messages as single frames itself, and every
-// write to the socket, gorilla's control frames and Writer streams
-// included, holds its frame lock for the length of one frame. gorilla's
-// write buffer is then needed only by Writer streams, which borrow it from
-// a pool for the length of a message, so that a connection holds no write
-// buffer between messages. Control frames wait for the frame lock only
-// until their deadline. The one write that does not take it is gorilla's
-// own close frame on a protocol error it finds while reading; it is a
-// single write, so it cannot split a frame, and the connection is failing
-// then anyway. On other connections gorilla writes every frame.
+// Writing frames. Each connection has one writer of frames, which writes
+// every frame it sends after the opening handshake, control frames
+// included: its frame writer (c.fw, a wire.Writer) where newConn made one,
+// on connections without compression, and gorilla on the others, which
+// compresses what it writes. The functions below are the only ones that
+// ask which; each does what its name says with the connection's writer.
+//
+// The two never write on the same connection. A frame writer takes the
+// write direction over from the frame guard that gorilla reads and writes
+// through, and the guard then refuses gorilla's writes (see
+// wire.Guard.Write). What gorilla would still write of its own accord is
+// the close frame of a protocol error it finds while reading; the reader
+// fails the connection for the error it reports (classifyReadError), and
+// the close frame goes out through the frame writer.
+//
+// Messages go out one at a time, under the connection's write lock
+// (lockWrite), which also covers setWriteDeadline, the deadline of the
+// next message's writes. Control frames may go out from any goroutine
+// meanwhile, each under its own deadline, between two frames of a
+// message.
 
-// writeControl sends a control frame with gorilla, holding the frame lock
-// where the connection writes its own frames.
+// setWriteDeadline sets the deadline of the next message's writes.
+func (c *Conn) setWriteDeadline(t time.Time) {
+	if c.fw != nil {
+		c.fw.SetDeadline(t)
+		return
+	}
+	_ = c.ws.SetWriteDeadline(t)
+}
+
+// writeMessage writes a whole message.
+func (c *Conn) writeMessage(typ protocol.MessageType, data []byte) error {
+	if c.fw != nil {
+		return c.fw.WriteFrame(typ, data)
+	}
+	return c.ws.WriteMessage(int(typ), data)
+}
+
+// prepare readies prepared messages for the connection's writer, before
+// the write lock is taken: gorilla writes frames it has built once for
+// all connections like this one. An error is the messages', not the
+// connection's.
+func (c *Conn) prepare(ps []*PreparedMessage) error {
+	if c.fw != nil {
+		return nil // the frame writer frames the payload as Send does
+	}
+	for _, p := range ps {
+		if _, err := p.frames(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writePrepared writes the first prepared messages of ps, as many as go
+// out in one write, and returns how many.
+func (c *Conn) writePrepared(ps []*PreparedMessage) (int, error) {
+	if c.fw != nil {
+		return wire.WriteFrames(c.fw, ps)
+	}
+	return 1, c.ws.WritePreparedMessage(ps[0].pm)
+}
+
+// tryWritePrepared writes prepared messages at once if that needs no
+// waiting (see TrySendPrepared and wire.TryWriteFrames); gorilla never
+// does.
+func (c *Conn) tryWritePrepared(ps []*PreparedMessage) (int, *wire.Tail) {
+	if c.fw != nil {
+		return wire.TryWriteFrames(c.fw, ps)
+	}
+	return 0, nil
+}
+
+// nextWriter begins a message written piece by piece.
+func (c *Conn) nextWriter(typ protocol.MessageType) (io.WriteCloser, error) {
+	if c.fw != nil {
+		return c.fw.Stream(typ), nil
+	}
+	return c.ws.NextWriter(int(typ))
+}
+
+// writeControl sends a control frame of gorilla's type (PingMessage,
+// PongMessage or CloseMessage) before deadline. After the close frame it
+// fails with websocket.ErrCloseSent.
 func (c *Conn) writeControl(msgType int, payload []byte, deadline time.Time) error {
-	if c.fw == nil {
-		return c.ws.WriteControl(msgType, payload, deadline)
+	if c.fw != nil {
+		err := c.fw.WriteControl(wire.Opcode(msgType), payload, deadline)
+		if err == wire.ErrCloseSent {
+			return websocket.ErrCloseSent
+		}
+		return err
 	}
-	if !c.fw.LockUntil(deadline) {
-		return wire.ErrDeadline
-	}
-	defer c.fw.Unlock()
-	if c.fw.CloseSent() {
-		return websocket.ErrCloseSent
-	}
-	err := c.ws.WriteControl(msgType, payload, deadline)
-	if msgType == websocket.CloseMessage {
-		// After a close frame, gorilla refuses its own writes; the
-		// connection's own frames are refused by the frame writer.
-		c.fw.SetCloseSent()
-	}
-	return err
+	return c.ws.WriteControl(msgType, payload, deadline)
 }
 
 // onPing answers a ping, as gorilla's default handler does, through the
-// frame lock. It runs in the reading goroutine.
+// connection's frame writer. It runs in the reading goroutine.
 func (c *Conn) onPing(data string) error {
 	err := c.writeControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-	if err == nil || err == websocket.ErrCloseSent {
+	if err == nil || errors.Is(err, websocket.ErrCloseSent) {
 		return nil
 	}
 	if _, ok := err.(net.Error); ok {

@@ -28,7 +28,7 @@ import (
 // and messages that fit in 4 KiB with their header are sent this way;
 // TrySendPrepared stops at the first message that does not.
 func (c *Conn) TrySendPrepared(ps ...*PreparedMessage) int {
-	if c.fw == nil || len(ps) == 0 {
+	if len(ps) == 0 {
 		return 0
 	}
 	select {
@@ -40,7 +40,7 @@ func (c *Conn) TrySendPrepared(ps ...*PreparedMessage) int {
 		c.unlockWrite()
 		return 0
 	}
-	n, tail := wire.TryWriteFrames(c.fw, ps)
+	n, tail := c.tryWritePrepared(ps)
 	if tail == nil {
 		c.unlockWrite()
 		for _, p := range ps[:n] {
@@ -61,10 +61,7 @@ func (c *Conn) TrySendPrepared(ps ...*PreparedMessage) int {
 // the locks it holds.
 func (c *Conn) writeTail(p *PreparedMessage, tail *wire.Tail) {
 	defer c.unlockWrite()
-	deadline := time.Now().Add(c.opts.WriteTimeout)
-	_ = c.ws.SetWriteDeadline(deadline)
-	c.fw.SetDeadline(deadline)
-	err := c.fw.WriteTail(tail, deadline)
+	err := c.fw.WriteTail(tail, time.Now().Add(c.opts.WriteTimeout))
 	if c.writeResult(c.ctx, err, false) == nil {
 		c.sent(p.typ, len(p.data))
 	}

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service/internal/wire"
@@ -110,6 +112,62 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("no message")
+		}
+	}
+}
+
+// TestOneCloseFrameForGorillasFindings sends violations that gorilla, not
+// the frame guard, finds while reading (a frame out of the sequence of a
+// fragmented message, a close frame with a bad code or reason), with and
+// without compression, and checks that the server answers with exactly
+// one close frame, 1002 with the violation as its reason, and then ends
+// the connection: where the frame writer writes the frames, gorilla's own
+// close frame is refused by the guard and the reader's goes out through
+// the frame writer; where gorilla writes them, gorilla's is the one.
+func TestOneCloseFrameForGorillasFindings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		frames []wstest.Frame
+		reason string
+	}{
+		{"continuation without a start", []wstest.Frame{{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("x")}}, "continuation after FIN"},
+		{"a message inside a fragmented one", []wstest.Frame{{Opcode: wstest.OpText, Payload: []byte("a")}, {Fin: true, Opcode: wstest.OpText, Payload: []byte("b")}}, "data before FIN"},
+		{"close code 999", []wstest.Frame{{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xe7}}}, "bad close code 999"},
+		{"close reason not UTF-8", []wstest.Frame{{Fin: true, Opcode: wstest.OpClose, Payload: []byte{0x03, 0xe8, 0xff}}}, "invalid utf8 payload in close frame"},
+	}
+	for _, compressed := range []bool{false, true} {
+		_, addr := serveFunc(t, Options{Compression: compressed}, func(ctx context.Context, c *Conn) error {
+			for {
+				if _, _, err := c.Recv(ctx); err != nil {
+					return err
+				}
+			}
+		})
+		var headers []string
+		if compressed {
+			headers = []string{"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover"}
+		}
+		for _, tt := range tests {
+			rc := rawDial(t, addr, headers...)
+			for _, f := range tt.frames {
+				if err := rc.WriteFrame(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var closes []string
+			for {
+				f, err := rc.ReadFrame(5 * time.Second)
+				if err != nil {
+					break // the server ended the connection
+				}
+				if f.Opcode == wstest.OpClose {
+					closes = append(closes, fmt.Sprintf("%d %s", f.CloseCode(), f.CloseReason()))
+				}
+			}
+			if diff := cmp.Diff([]string{"1002 " + tt.reason}, closes); diff != "" {
+				t.Errorf("%s (compressed %v): close frames (-want +got):\n%s", tt.name, compressed, diff)
+			}
 		}
 	}
 }

@@ -35,12 +35,7 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 		return err
 	}
 	defer c.unlockWrite()
-	err := c.write(ctx, func() error {
-		if c.fw != nil {
-			return c.fw.WriteFrame(typ, data)
-		}
-		return c.ws.WriteMessage(int(typ), data)
-	})
+	err := c.write(ctx, func() error { return c.writeMessage(typ, data) })
 	if err != nil {
 		return err
 	}
@@ -106,25 +101,18 @@ func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	if c.fw == nil {
-		for _, p := range ps {
-			if _, err := p.frames(); err != nil {
-				return err
-			}
-		}
+	if err := c.prepare(ps); err != nil {
+		return err
 	}
 	if err := c.lockWrite(ctx); err != nil {
 		return err
 	}
 	defer c.unlockWrite()
 	for len(ps) > 0 {
-		n := 1
+		var n int
 		err := c.write(ctx, func() (err error) {
-			if c.fw != nil {
-				n, err = wire.WriteFrames(c.fw, ps)
-				return err
-			}
-			return c.ws.WritePreparedMessage(ps[0].pm)
+			n, err = c.writePrepared(ps)
+			return err
 		})
 		if err != nil {
 			return err
@@ -157,8 +145,10 @@ func (c *Conn) SendJSON(ctx context.Context, v any) error {
 }
 
 // Writer returns a writer for one message of the given type, for payloads
-// produced piece by piece; each Write may go out as a frame of its own.
-// The message ends when the writer is closed. Until then the writer holds
+// produced piece by piece. The message goes out in frames as it is
+// written: small writes are gathered into frames of about 4 KiB, a larger
+// one may go out as a frame of its own, and the last frame goes out when
+// the writer is closed, which ends the message. Until then the writer holds
 // the connection: other senders wait, so always close it. ctx bounds the
 // wait for the connection and every write, as for Send.
 func (c *Conn) Writer(ctx context.Context, typ protocol.MessageType) (io.WriteCloser, error) {
@@ -171,7 +161,7 @@ func (c *Conn) Writer(ctx context.Context, typ protocol.MessageType) (io.WriteCl
 	w := &messageWriter{c: c, ctx: ctx, typ: typ}
 	err := c.write(ctx, func() error {
 		var err error
-		w.w, err = c.ws.NextWriter(int(typ))
+		w.w, err = c.nextWriter(typ)
 		return err
 	})
 	if err != nil {
@@ -196,10 +186,6 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	}
 	var n int
 	err := w.c.write(w.ctx, func() error {
-		if w.c.fw != nil {
-			w.c.fw.Lock()
-			defer w.c.fw.Unlock()
-		}
 		var err error
 		n, err = w.w.Write(p)
 		return err
@@ -215,13 +201,7 @@ func (w *messageWriter) Close() error {
 	}
 	w.closed = true
 	defer w.c.unlockWrite()
-	err := w.c.write(w.ctx, func() error {
-		if w.c.fw != nil {
-			w.c.fw.Lock()
-			defer w.c.fw.Unlock()
-		}
-		return w.w.Close()
-	})
+	err := w.c.write(w.ctx, w.w.Close)
 	if err != nil {
 		return err
 	}
@@ -263,17 +243,15 @@ func (c *Conn) waitWrite(ctx context.Context) error {
 
 func (c *Conn) unlockWrite() { <-c.writeSem }
 
-// write runs one gorilla write under the write timeout and ctx. If the
-// write fails, or ctx ends while it is under way, the connection ends.
+// write runs f, a write of the connection's writer of frames (see
+// frame.go), under the write timeout and ctx. If the write fails, or ctx
+// ends while it is under way, the connection ends.
 func (c *Conn) write(ctx context.Context, f func() error) error {
 	deadline := time.Now().Add(c.opts.WriteTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	_ = c.ws.SetWriteDeadline(deadline)
-	if c.fw != nil {
-		c.fw.SetDeadline(deadline)
-	}
+	c.setWriteDeadline(deadline)
 	// The connection's own context is cancelled only once it is closing,
 	// which lets a write finish: no need to watch it. Not watching keeps
 	// the hot path free of allocations.

@@ -2,9 +2,12 @@ package wire
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/wsmap/wsmap/protocol"
 )
@@ -42,6 +45,9 @@ const (
 // A client's guard first passes the HTTP response through unread, then
 // follows frames once its header ends, if its status is 101.
 //
+// Gorilla writes through the guard too, until a Writer takes the write
+// direction over (see Write).
+//
 // A Guard is read by one goroutine at a time, as gorilla's reader is.
 type Guard struct {
 	net.Conn
@@ -61,6 +67,10 @@ type Guard struct {
 	msgFirst byte   // the first header byte of the current message's first frame
 	msgDone  bool   // the current message's final frame's header was seen
 	err      *FrameError
+
+	// writeOwned: a Writer writes the connection's frames (NewWriter),
+	// and the guard refuses writes.
+	writeOwned atomic.Bool
 
 	// Reading the socket (see readConn): data is the unread part of
 	// chunk, a pooled buffer (a Chunk, or a big chunk when full says the
@@ -354,4 +364,32 @@ func (s *respScan) scan(b []byte) (int, bool) {
 	return len(b), false
 }
 
-var _ io.Reader = (*Guard)(nil)
+// ErrWriteOwned is the error of a write through a guard once a Writer
+// writes the connection's frames.
+var ErrWriteOwned = errors.New("wire: the connection's frames are written by its frame writer")
+
+// Write writes p to the connection: gorilla writes through the guard,
+// which it holds as its connection. Once a Writer writes the connection's
+// frames (NewWriter), Write refuses, with ErrWriteOwned, and writes
+// nothing: gorilla then writes nothing of its own accord but the close
+// frame of a protocol error it finds while reading, and the connection's
+// owner sends that close frame through the Writer instead, when it sees
+// the error.
+func (g *Guard) Write(p []byte) (int, error) {
+	if g.writeOwned.Load() {
+		return 0, ErrWriteOwned
+	}
+	return g.Conn.Write(p)
+}
+
+// SetWriteDeadline sets the connection's write deadline, unless a Writer
+// writes the connection's frames: each frame's deadline is then the
+// Writer's, and the call does nothing.
+func (g *Guard) SetWriteDeadline(t time.Time) error {
+	if g.writeOwned.Load() {
+		return nil
+	}
+	return g.Conn.SetWriteDeadline(t)
+}
+
+var _ io.ReadWriter = (*Guard)(nil)

@@ -1,12 +1,15 @@
 package wire
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -477,5 +480,57 @@ func TestMessageLen(t *testing.T) {
 				t.Errorf("MessageLen(%d) = %d, want %d", tt.begun, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestGuardRefusesWritesOnceOwned checks that a guard passes writes and
+// write deadlines to the connection until a Writer is made over it, and
+// then refuses them, writing nothing, so that the Writer's frames are the
+// only bytes written after the handshake.
+func TestGuardRefusesWritesOnceOwned(t *testing.T) {
+	t.Parallel()
+	a, b := tcpPair(t)
+	g := NewGuard(a, nil, FromClient)
+	if n, err := g.Write([]byte("handshake")); n != 9 || err != nil {
+		t.Fatalf("Write before a Writer: %d, %v", n, err)
+	}
+	if err := g.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Write([]byte("late")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Write past the deadline set through the guard: %v, want a deadline error", err)
+	}
+	_ = g.SetWriteDeadline(time.Time{})
+	w := NewWriter(a, g)
+	if n, err := g.Write([]byte("gorilla's close frame")); n != 0 || err != ErrWriteOwned {
+		t.Errorf("Write once a Writer owns the connection: %d, %v; want 0, ErrWriteOwned", n, err)
+	}
+	if err := g.SetWriteDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Errorf("SetWriteDeadline once a Writer owns the connection: %v", err)
+	}
+	if err := w.WriteFrame(protocol.Text, []byte("frame")); err != nil {
+		t.Fatalf("the Writer's frame, after a deadline set through the guard: %v", err)
+	}
+	// A frame larger than the socket's buffers, which the peer reads
+	// only after a write deadline was set through the guard: the frame's
+	// own deadline holds.
+	big := bytes.Repeat([]byte{'b'}, 8<<20)
+	w.SetDeadline(time.Now().Add(10 * time.Second))
+	errc := make(chan error, 1)
+	go func() { errc <- w.WriteFrame(protocol.Binary, big) }()
+	time.Sleep(100 * time.Millisecond) // into the write, which waits for the peer
+	_ = g.SetWriteDeadline(time.Now())
+	time.Sleep(100 * time.Millisecond)
+	_ = b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(b)
+	got := make([]byte, 9)
+	if _, err := io.ReadFull(r, got); err != nil || string(got) != "handshake" {
+		t.Fatalf("read %q, %v; want the handshake's bytes", got, err)
+	}
+	if diff := cmp.Diff([]frame{{1, "frame"}, {2, string(big)}}, readFrames(t, r, 2)); diff != "" {
+		t.Errorf("after the handshake's bytes (-want +got):\n%.300s", diff)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("the large frame's write: %v", err)
 	}
 }
