@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -168,6 +169,41 @@ func TestOneCloseFrameForGorillasFindings(t *testing.T) {
 			if diff := cmp.Diff([]string{"1002 " + tt.reason}, closes); diff != "" {
 				t.Errorf("%s (compressed %v): close frames (-want +got):\n%s", tt.name, compressed, diff)
 			}
+		}
+	}
+}
+
+// TestFailureEndsWithoutReset sends a frame the guard refuses followed by
+// bytes the server never reads, and checks that the close frame arrives
+// and the server then ends the connection with a FIN and no reset: the
+// bytes nobody read are dropped before the socket is closed, so that the
+// peer's socket is still whole once the connection has ended (a write to
+// it goes out, where after a reset it fails with EPIPE), and a peer that
+// loses what it received on a reset (as some systems' stacks do) still
+// reads the close frame.
+func TestFailureEndsWithoutReset(t *testing.T) {
+	t.Parallel()
+	_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+		_, _, err := c.Recv(ctx)
+		return err
+	})
+	for i := range 5 {
+		rc := rawDial(t, addr)
+		burst := wstest.Encode(wstest.Frame{Fin: true, RSV: 2, Opcode: wstest.OpText, Payload: []byte("bad")})
+		burst = append(burst, make([]byte, 8<<10)...)
+		if _, err := rc.Write(burst); err != nil {
+			t.Fatal(err)
+		}
+		f, err := rc.ReadFrame(5 * time.Second)
+		if err != nil || f.Opcode != wstest.OpClose || f.CloseCode() != 1002 {
+			t.Fatalf("connection %d: read %+v, %v; want the close frame, 1002", i, f, err)
+		}
+		if _, err := rc.ReadFrame(5 * time.Second); err != io.EOF {
+			t.Fatalf("connection %d: after the close frame: %v, want io.EOF", i, err)
+		}
+		time.Sleep(50 * time.Millisecond) // for a reset, if one was sent, to arrive
+		if _, err := rc.Write([]byte{0}); err != nil {
+			t.Errorf("connection %d: a write once the server has closed: %v; the server reset the connection", i, err)
 		}
 	}
 }

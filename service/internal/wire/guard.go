@@ -23,30 +23,33 @@ const (
 	FromServer
 )
 
-// Guard reads a connection's bytes before gorilla does and follows the
-// frames in them, refusing, with a close code and a reason, what RFC 6455
-// forbids in a frame header, before gorilla reads the frame or allocates
-// for it:
+// Guard is the network connection gorilla holds. Gorilla reads the
+// connection's bytes through it; it writes through it only until a Writer
+// takes the write direction over (see Write).
 //
-//   - RSV2 or RSV3, RSV1 on a control or continuation frame (RFC 7692
-//     section 6.1), and RSV1 at all without compression;
-//   - a reserved opcode;
-//   - a frame masked the wrong way: a client's must be, a server's must
-//     not be (section 5.1);
-//   - a control frame fragmented or longer than 125 bytes (section 5.5);
-//   - a 64-bit length with its most significant bit set (section 5.2);
+// Reading, the guard follows the frames in the bytes and refuses, with a
+// close code and a reason, before gorilla reads the frame:
+//
+//   - RSV2 or RSV3 ("RSV2 or RSV3 set");
+//   - where compression was negotiated, RSV1 on a control or continuation
+//     frame (RFC 7692 section 6.1), which gorilla lets through;
+//   - a reserved opcode ("reserved opcode 3");
+//   - a masked frame from a server (RFC 6455 section 5.1);
+//   - a control frame longer than 125 bytes (section 5.5);
+//   - a 64-bit length with its most significant bit set (section 5.2),
+//     which gorilla refuses as a message too big;
 //   - a message longer on the wire than the limit, as soon as a frame
-//     header announces it (1009).
+//     header announces it (1009, "message too big: N bytes, limit L").
 //
-// Everything else gorilla still parses and checks. The bytes of an
-// offending frame are held back: gorilla sees a read error, the
+// The others all 1002. Gorilla checks the rest itself, with reasons of its
+// own: RSV1 without compression, an unmasked frame from a client, a
+// fragmented control frame, a frame out of the sequence of a fragmented
+// message, a close frame's code and reason. The bytes of a frame the
+// guard refuses are held back: gorilla sees a read error, the
 // *FrameError, instead.
 //
 // A client's guard first passes the HTTP response through unread, then
 // follows frames once its header ends, if its status is 101.
-//
-// Gorilla writes through the guard too, until a Writer takes the write
-// direction over (see Write).
 //
 // A Guard is read by one goroutine at a time, as gorilla's reader is.
 type Guard struct {
@@ -55,18 +58,15 @@ type Guard struct {
 
 	limit      int64 // wire bytes per message; 0 for none
 	masked     bool  // frames must be masked
-	compressed bool  // RSV1 may mark a message's first frame
+	compressed bool  // RSV1 may mark a message's first frame, and nothing else
 
 	resp respScan // the HTTP response, on a client's guard
 
-	hdr      [14]byte
-	hn       int    // header bytes seen of the current frame
-	payload  uint64 // payload bytes left in the current frame
-	msgLen   uint64 // wire bytes of the current message so far
-	starts   uint64 // messages whose first frame's header was seen
-	msgFirst byte   // the first header byte of the current message's first frame
-	msgDone  bool   // the current message's final frame's header was seen
-	err      *FrameError
+	hdr     [MaxHeaderLen]byte
+	hn      int    // header bytes seen of the current frame
+	payload uint64 // payload bytes left in the current frame
+	msgLen  uint64 // wire bytes of the current message so far
+	err     *FrameError
 
 	// writeOwned: a Writer writes the connection's frames (NewWriter),
 	// and the guard refuses writes.
@@ -102,8 +102,8 @@ func NewGuard(nc net.Conn, pending []byte, peer Peer) *Guard {
 }
 
 // Configure sets the message limit, in bytes on the wire (0 for none),
-// and whether compression was negotiated, which allows RSV1 on a
-// message's first frame. A client calls it once the handshake has told it
+// and whether compression was negotiated, under which RSV1 may mark a
+// message's first frame and the guard refuses it on others. A client calls it once the handshake has told it
 // so, before reading frames: a client's guard gives out no byte after the
 // response's header until its next read.
 func (g *Guard) Configure(limit int64, compressed bool) {
@@ -160,63 +160,6 @@ func (g *Guard) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// MessageLen returns the payload length of the message numbered begun
-// (counting from 1 the messages whose first frame was read), when the
-// guard knows it: the message is the last the guard has begun, it is not
-// compressed, and the headers of all its frames have been read, or are
-// in the bytes the guard holds and has not given out yet (up to
-// maxLookahead of them). Otherwise it returns 0. The guard reads ahead of
-// its caller, so the count tells whether the frames it follows are the
-// caller's message or a later one's.
-func (g *Guard) MessageLen(begun uint64) uint64 {
-	if g.starts != begun || g.hn != 0 || g.msgFirst&0x40 != 0 || g.resp.passthrough {
-		return 0
-	}
-	if g.msgDone {
-		return g.msgLen
-	}
-	// The message's final frame is ahead: look for it in the bytes held,
-	// after what is left of the current frame's payload.
-	total := g.msgLen
-	b := g.data
-	if len(g.pending) > 0 || uint64(len(b)) < g.payload {
-		return 0
-	}
-	b = b[g.payload:]
-	for range maxLookahead {
-		if len(b) < 2 || len(b) < HeaderLen(b[1]) {
-			return 0
-		}
-		n := HeaderLen(b[1])
-		length, err := Check(b[0], b[1], b[2:n], g.masked, g.compressed)
-		if err != nil {
-			return 0
-		}
-		switch op := b[0] & 0x0f; {
-		case op >= 0x8: // a control frame between the fragments
-		case op != 0x0 || b[0]&0x40 != 0:
-			return 0 // a violation gorilla will find
-		default:
-			total += length
-			if g.limit > 0 && total > uint64(g.limit) {
-				return 0
-			}
-			if b[0]&0x80 != 0 {
-				return total
-			}
-		}
-		if uint64(len(b)-n) < length {
-			return 0
-		}
-		b = b[n+int(length):]
-	}
-	return 0
-}
-
-// maxLookahead bounds the frame headers MessageLen reads ahead, so that
-// asking costs little however small the peer makes its frames.
-const maxLookahead = 64
-
 // scan follows the frames in b. It returns how many bytes of b gorilla
 // may have: all of them, or, on a violation, those before the offending
 // frame's header.
@@ -233,7 +176,7 @@ func (g *Guard) scan(b []byte) (int, *FrameError) {
 		g.hdr[g.hn] = b[i]
 		g.hn++
 		i++
-		if g.hn < 2 || g.hn < HeaderLen(g.hdr[1]) {
+		if g.hn < 2 || g.hn < headerSize(g.hdr[1]) {
 			continue
 		}
 		if err := g.frame(); err != nil {
@@ -243,8 +186,8 @@ func (g *Guard) scan(b []byte) (int, *FrameError) {
 	return len(b), nil
 }
 
-// HeaderLen is the length of a frame header whose second byte is b1.
-func HeaderLen(b1 byte) int {
+// headerSize is the length of a frame header whose second byte is b1.
+func headerSize(b1 byte) int {
 	n := 2
 	switch b1 & 0x7f {
 	case 126:
@@ -261,7 +204,7 @@ func HeaderLen(b1 byte) int {
 // frame checks the complete header in g.hdr and moves on to its payload.
 func (g *Guard) frame() *FrameError {
 	g.hn = 0
-	length, err := Check(g.hdr[0], g.hdr[1], g.hdr[2:], g.masked, g.compressed)
+	length, err := check(g.hdr[0], g.hdr[1], g.hdr[2:], g.masked, g.compressed)
 	if err != nil {
 		return err
 	}
@@ -272,11 +215,8 @@ func (g *Guard) frame() *FrameError {
 	}
 	if op != 0x0 {
 		g.msgLen = 0
-		g.starts++
-		g.msgFirst = g.hdr[0]
 	}
 	g.msgLen += length
-	g.msgDone = g.hdr[0]&0x80 != 0
 	if g.limit > 0 && g.msgLen > uint64(g.limit) {
 		return &FrameError{protocol.CloseMessageTooBig,
 			fmt.Sprintf("message too big: %d bytes, limit %d", g.msgLen, g.limit)}
@@ -284,10 +224,10 @@ func (g *Guard) frame() *FrameError {
 	return nil
 }
 
-// Check applies the header rules a Guard enforces (all but the message
+// check applies the header rules a Guard enforces (all but the message
 // limit) to a frame header: its first two bytes and the bytes after them
 // (the extended length, if any). It returns the payload's length.
-func Check(b0, b1 byte, ext []byte, masked, compressed bool) (uint64, *FrameError) {
+func check(b0, b1 byte, ext []byte, masked, compressed bool) (uint64, *FrameError) {
 	op := b0 & 0x0f
 	control := op >= 0x8
 	length := uint64(b1 & 0x7f)
@@ -303,18 +243,12 @@ func Check(b0, b1 byte, ext []byte, masked, compressed bool) (uint64, *FrameErro
 		return 0, &FrameError{protocol.CloseProtocolError, "RSV2 or RSV3 set"}
 	case op > 0x2 && op != 0x8 && op != 0x9 && op != 0xa:
 		return 0, &FrameError{protocol.CloseProtocolError, fmt.Sprintf("reserved opcode %d", op)}
-	case rsv1 && control:
+	case rsv1 && compressed && control:
 		return 0, &FrameError{protocol.CloseProtocolError, "RSV1 set on a control frame"}
-	case rsv1 && op == 0x0:
+	case rsv1 && compressed && op == 0x0:
 		return 0, &FrameError{protocol.CloseProtocolError, "RSV1 set on a continuation frame"}
-	case rsv1 && !compressed:
-		return 0, &FrameError{protocol.CloseProtocolError, "RSV1 set without compression"}
-	case masked && b1&0x80 == 0:
-		return 0, &FrameError{protocol.CloseProtocolError, "unmasked frame from a client"}
 	case !masked && b1&0x80 != 0:
 		return 0, &FrameError{protocol.CloseProtocolError, "masked frame from a server"}
-	case control && b0&0x80 == 0:
-		return 0, &FrameError{protocol.CloseProtocolError, "fragmented control frame"}
 	case control && length > 125:
 		return 0, &FrameError{protocol.CloseProtocolError, "control frame longer than 125 bytes"}
 	case length>>63 != 0:

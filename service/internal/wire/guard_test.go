@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,11 +80,6 @@ func guardedRaw(data []byte, chunk, pending int, o guardOpts) ([]byte, error) {
 	for i := 0; ; i++ {
 		n, err := g.Read(buf[:sizes[i%len(sizes)]])
 		out = append(out, buf[:n]...)
-		// Whatever the bytes, asking the length never fails, and the
-		// length told is at least what the headers given out announced.
-		if l := g.MessageLen(g.starts); l != 0 && l < g.msgLen {
-			return out, fmt.Errorf("MessageLen %d, below the %d bytes of the headers read", l, g.msgLen)
-		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
@@ -100,11 +97,11 @@ func walk(data []byte, o guardOpts) (int, *FrameError) {
 	pos := 0
 	for pos+2 <= len(data) {
 		b0, b1 := data[pos], data[pos+1]
-		n := HeaderLen(b1)
+		n := headerSize(b1)
 		if pos+n > len(data) {
 			break
 		}
-		length, err := Check(b0, b1, data[pos+2:pos+n], o.peer == FromClient, o.compressed)
+		length, err := check(b0, b1, data[pos+2:pos+n], o.peer == FromClient, o.compressed)
 		if err != nil {
 			return pos, err
 		}
@@ -137,7 +134,7 @@ func passedPrefix(got, data []byte, want int, violation bool) bool {
 		return len(got) == want
 	}
 	extra := len(got) - want
-	return extra == 0 || extra < 2 || extra < HeaderLen(data[want+1])
+	return extra == 0 || extra < 2 || extra < headerSize(data[want+1])
 }
 
 func frames(fs ...wstest.Frame) []byte { return wstest.EncodeAll(fs...) }
@@ -151,7 +148,9 @@ func unmasked(fs ...wstest.Frame) []byte {
 	return b
 }
 
-// TestCheck checks each header rule on its own.
+// TestCheck checks each header rule on its own, and that the guard
+// leaves to gorilla what gorilla refuses by itself (rows marked
+// "gorilla's").
 func TestCheck(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -164,17 +163,18 @@ func TestCheck(t *testing.T) {
 	}{
 		{"text from a client", wstest.Frame{Fin: true, Opcode: wstest.OpText}, 0, FromClient, false, ""},
 		{"text from a server", wstest.Frame{Fin: true, Opcode: wstest.OpText}, 0, FromServer, false, ""},
-		{"unmasked from a client", wstest.Frame{Fin: true, Opcode: wstest.OpText}, 0, FromServer + 10, false, "unmasked frame from a client"},
+		{"unmasked from a client: gorilla's", wstest.Frame{Fin: true, Opcode: wstest.OpText}, 0, FromServer + 10, false, ""},
 		{"masked from a server", wstest.Frame{Fin: true, Opcode: wstest.OpText}, 0, FromServer + 20, false, "masked frame from a server"},
 		{"RSV2", wstest.Frame{Fin: true, RSV: 2, Opcode: wstest.OpText}, 0, FromClient, true, "RSV2 or RSV3 set"},
 		{"RSV3", wstest.Frame{Fin: true, RSV: 1, Opcode: wstest.OpBinary}, 0, FromServer, true, "RSV2 or RSV3 set"},
 		{"RSV1 compressed", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpText}, 0, FromClient, true, ""},
-		{"RSV1 uncompressed", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpText}, 0, FromServer, false, "RSV1 set without compression"},
+		{"RSV1 uncompressed: gorilla's", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpText}, 0, FromServer, false, ""},
+		{"RSV1 on a ping, uncompressed: gorilla's", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpPing}, 0, FromClient, false, ""},
 		{"RSV1 on a ping", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpPing}, 0, FromClient, true, "RSV1 set on a control frame"},
 		{"RSV1 on a continuation", wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpContinuation}, 0, FromClient, true, "RSV1 set on a continuation frame"},
 		{"opcode 3", wstest.Frame{Fin: true, Opcode: 3}, 0, FromClient, false, "reserved opcode 3"},
 		{"opcode 0xB", wstest.Frame{Fin: true, Opcode: 0xB}, 0, FromServer, false, "reserved opcode 11"},
-		{"fragmented ping", wstest.Frame{Opcode: wstest.OpPing}, 0, FromClient, false, "fragmented control frame"},
+		{"fragmented ping: gorilla's", wstest.Frame{Opcode: wstest.OpPing}, 0, FromClient, false, ""},
 		{"ping of 125", wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: make([]byte, 125)}, 0, FromServer, false, ""},
 		{"ping of 126", wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: make([]byte, 126)}, 0, FromServer, false, "control frame longer than 125 bytes"},
 		{"close of 2^16", wstest.Frame{Fin: true, Opcode: wstest.OpClose}, 1 << 16, FromClient, false, "control frame longer than 125 bytes"},
@@ -195,7 +195,7 @@ func TestCheck(t *testing.T) {
 			peer, masked = FromServer, true
 		}
 		wire := wstest.EncodeLen(tt.f, n, masked)
-		_, err := Check(wire[0], wire[1], wire[2:HeaderLen(wire[1])], peer == FromClient, tt.compressed)
+		_, err := check(wire[0], wire[1], wire[2:headerSize(wire[1])], peer == FromClient, tt.compressed)
 		got := ""
 		if err != nil {
 			got = err.Reason
@@ -232,7 +232,6 @@ func TestGuard(t *testing.T) {
 		{"RSV1 on a ping", nil, frames(wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpPing}), 0, 1002, "RSV1 set on a control frame"},
 		{"RSV1 on a close", nil, frames(wstest.Frame{Fin: true, RSV: 4, Opcode: wstest.OpClose}), 0, 1002, "RSV1 set on a control frame"},
 		{"RSV1 on a continuation", frames(wstest.Frame{Opcode: wstest.OpText, RSV: 4}), frames(wstest.Frame{Fin: true, RSV: 4}), 0, 1002, "RSV1 set on a continuation frame"},
-		{"unmasked", nil, unmasked(wstest.Frame{Fin: true, Opcode: wstest.OpText}), 0, 1002, "unmasked frame from a client"},
 		{"length with the top bit", nil, wstest.EncodeLen(wstest.Frame{Fin: true, Opcode: wstest.OpBinary}, 1<<63, true), 0, 1002, "frame length has its most significant bit set"},
 		{"one frame over the limit", nil, wstest.EncodeLen(wstest.Frame{Fin: true, Opcode: wstest.OpBinary}, 1<<40, true), 1 << 20, 1009, "message too big: 1099511627776 bytes, limit 1048576"},
 		{"fragments over the limit", frames(
@@ -406,7 +405,7 @@ func TestGuardReadsBurstsWhole(t *testing.T) {
 	payload := make([]byte, 4096)
 	for len(out) < len(data) {
 		// A header through the small reader, then the payload whole.
-		n, err := g.Read(hdr[:min(ReadBufferSize, HeaderLen(data[len(out)+1]))])
+		n, err := g.Read(hdr[:min(ReadBufferSize, headerSize(data[len(out)+1]))])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,59 +426,6 @@ func TestGuardReadsBurstsWhole(t *testing.T) {
 	}
 	if g.HoldsChunk() {
 		t.Error("holds a read buffer once every byte is read")
-	}
-}
-
-// TestMessageLen checks the length the guard tells of a message once its
-// first header has been read: from the headers it has read, or those
-// ahead of its reader in the bytes it holds.
-func TestMessageLen(t *testing.T) {
-	frag := func(fin bool, op byte, n int) wstest.Frame {
-		return wstest.Frame{Fin: fin, Opcode: op, Payload: bytes.Repeat([]byte{'x'}, n)}
-	}
-	// tiny is a message in n frames of one byte.
-	tiny := func(n int) []wstest.Frame {
-		var fs []wstest.Frame
-		for i := range n {
-			op := byte(0)
-			if i == 0 {
-				op = wstest.OpBinary
-			}
-			fs = append(fs, frag(i == n-1, op, 1))
-		}
-		return fs
-	}
-	tests := []struct {
-		name       string
-		frames     []wstest.Frame
-		compressed bool
-		begun      uint64
-		want       uint64
-	}{
-		{"one frame", []wstest.Frame{frag(true, wstest.OpBinary, 100)}, false, 1, 100},
-		{"fragments", []wstest.Frame{frag(false, wstest.OpText, 10), frag(false, 0, 20), frag(true, 0, 30)}, false, 1, 60},
-		{"a ping between fragments", []wstest.Frame{frag(false, wstest.OpBinary, 10), frag(true, wstest.OpPing, 5), frag(true, 0, 30)}, false, 1, 40},
-		{"final header held, its payload not yet", []wstest.Frame{frag(false, wstest.OpBinary, 3000), frag(true, 0, 3000)}, false, 1, 6000},
-		{"a fragment's payload beyond the bytes held", []wstest.Frame{frag(false, wstest.OpBinary, 5000), frag(true, 0, 10)}, false, 1, 0},
-		{"as many fragments ahead as it looks", tiny(maxLookahead + 1), false, 1, maxLookahead + 1},
-		{"more fragments ahead than it looks", tiny(maxLookahead + 2), false, 1, 0},
-		{"a later message's number", []wstest.Frame{frag(true, wstest.OpBinary, 100)}, false, 2, 0},
-		{"compressed", []wstest.Frame{{Fin: true, RSV: 4, Opcode: wstest.OpBinary, Payload: []byte("zz")}}, true, 1, 0},
-		{"a new message inside a fragmented one", []wstest.Frame{frag(false, wstest.OpBinary, 10), frag(true, wstest.OpBinary, 10)}, false, 1, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data := frames(tt.frames...)
-			g := NewGuard(&countingConn{data: data}, nil, FromClient)
-			g.Configure(0, tt.compressed)
-			hdr := make([]byte, HeaderLen(data[1]))
-			if _, err := io.ReadFull(g, hdr); err != nil {
-				t.Fatal(err)
-			}
-			if got := g.MessageLen(tt.begun); got != tt.want {
-				t.Errorf("MessageLen(%d) = %d, want %d", tt.begun, got, tt.want)
-			}
-		})
 	}
 }
 
@@ -532,5 +478,60 @@ func TestGuardRefusesWritesOnceOwned(t *testing.T) {
 	}
 	if err := <-errc; err != nil {
 		t.Errorf("the large frame's write: %v", err)
+	}
+}
+
+// TestGuardWaitsWithoutBuffer blocks the guards of many idle loopback
+// connections in reads of the size gorilla's reader makes, and checks
+// that waiting holds no read buffer: the heap grows by far less than a
+// chunk a guard. Then a byte arrives for each, and is read.
+func TestGuardWaitsWithoutBuffer(t *testing.T) {
+	const conns = 200
+	guards := make([]*Guard, conns)
+	peers := make([]net.Conn, conns)
+	for i := range guards {
+		a, b := tcpPair(t)
+		guards[i], peers[i] = NewGuard(a, nil, FromClient), b
+		if !guards[i].ReadsDirectly() {
+			t.Skip("this platform's sockets are not read through their descriptors")
+		}
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC() // and the pools' victim caches
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	var waiting sync.WaitGroup
+	waiting.Add(conns)
+	errc := make(chan error, conns)
+	for _, g := range guards {
+		go func() {
+			buf := make([]byte, 2) // a frame header's first read, on the goroutine's stack
+			waiting.Done()
+			n, err := g.Read(buf)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("read %d bytes, want the 1 sent", n)
+			}
+			errc <- err
+		}()
+	}
+	waiting.Wait()
+	time.Sleep(200 * time.Millisecond) // into their reads
+	grown := int64(heap()) - int64(before)
+	for _, p := range peers {
+		if _, err := p.Write([]byte{0x81}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range conns {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if per := grown / conns; per > ChunkSize/4 {
+		t.Errorf("the heap grew by %d bytes a guard waiting for bytes, want far less than a chunk (%d)", per, ChunkSize)
 	}
 }
