@@ -104,7 +104,7 @@ func TestConcurrentReceivers(t *testing.T) {
 	const total = 400
 	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		for i := range total {
-			if err := c.SendText(ctx, strconv.Itoa(i)); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(strconv.Itoa(i))); err != nil {
 				return err
 			}
 		}

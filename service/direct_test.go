@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/internal/wstest"
+	"github.com/wsmap/wsmap/protocol"
 )
 
 // TestReceiveModesInterleave receives one stream of messages by every
@@ -26,7 +27,7 @@ func TestReceiveModesInterleave(t *testing.T) {
 	const n = 240
 	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		for i := range n {
-			if err := c.SendText(ctx, strconv.Itoa(i)+strings.Repeat(".", i*37%3000)); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(strconv.Itoa(i)+strings.Repeat(".", i*37%3000))); err != nil {
 				return err
 			}
 		}
@@ -122,7 +123,7 @@ func TestRecvIntoReusesBuffer(t *testing.T) {
 	sizes := []int{10, 1024, 0, 5000, 100, 1025}
 	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		for i, n := range sizes {
-			if err := c.SendBinary(ctx, bytes.Repeat([]byte{byte('a' + i)}, n)); err != nil {
+			if err := c.Send(ctx, protocol.Binary, bytes.Repeat([]byte{byte('a' + i)}, n)); err != nil {
 				return err
 			}
 		}

@@ -113,14 +113,14 @@ func TestErrorTexts(t *testing.T) {
 		{"send after the peer closed", func(t *testing.T) error {
 			return serverSees(t, Options{}, func(ctx context.Context, c *Conn) error {
 				_ = recvErr(ctx, c)
-				return c.SendText(context.Background(), "late")
+				return c.Send(context.Background(), protocol.Text, []byte("late"))
 			}, func(rc *wstest.Conn) { _ = rc.WriteClose(1001, "leaving") })
 		}, `websocket closed: 1001 (going away) "leaving"`},
 		{"send with a cancelled context", func(t *testing.T) error {
 			return serverSees(t, Options{}, func(ctx context.Context, c *Conn) error {
 				cctx, cancel := context.WithCancel(ctx)
 				cancel()
-				return c.SendText(cctx, "x")
+				return c.Send(cctx, protocol.Text, []byte("x"))
 			}, func(*wstest.Conn) {})
 		}, `context canceled`},
 		{"receive after CloseRead", func(t *testing.T) error {
@@ -144,7 +144,7 @@ func TestErrorTexts(t *testing.T) {
 			return serverSees(t, Options{WriteTimeout: 100 * time.Millisecond}, func(ctx context.Context, c *Conn) error {
 				big := make([]byte, 1<<20)
 				for range 64 {
-					if err := c.SendBinary(ctx, big); err != nil {
+					if err := c.Send(ctx, protocol.Binary, big); err != nil {
 						return err
 					}
 				}
@@ -157,7 +157,7 @@ func TestErrorTexts(t *testing.T) {
 				defer cancel()
 				big := make([]byte, 1<<20)
 				for range 64 {
-					if err := c.SendBinary(sctx, big); err != nil {
+					if err := c.Send(sctx, protocol.Binary, big); err != nil {
 						return err
 					}
 				}

@@ -18,7 +18,7 @@ func TestEvents(t *testing.T) {
 	url, _ := serve(t, &Endpoint{Handler: &Events{
 		OnOpen: func(ctx context.Context, c *Conn) error {
 			log <- "open"
-			return c.SendText(ctx, "welcome")
+			return c.Send(ctx, protocol.Text, []byte("welcome"))
 		},
 		OnMessage: func(ctx context.Context, c *Conn, typ protocol.MessageType, data []byte) error {
 			log <- "message " + string(data)
@@ -38,10 +38,10 @@ func TestEvents(t *testing.T) {
 	var got []string
 	_, msg, _ := c.Recv(ctx)
 	got = append(got, string(msg))
-	_ = c.SendText(ctx, "hello")
+	_ = c.Send(ctx, protocol.Text, []byte("hello"))
 	_, msg, _ = c.Recv(ctx)
 	got = append(got, string(msg))
-	_ = c.SendText(ctx, "fail")
+	_ = c.Send(ctx, protocol.Text, []byte("fail"))
 	_, _, err := c.Recv(ctx)
 	code, _ := CloseStatus(err)
 	got = append(got, code.String())

@@ -24,7 +24,7 @@ func ExampleRedialOptions_beforeDial() {
 	srv := httptest.NewServer(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
 		since, _ := strconv.Atoi(c.Request().URL.Query().Get("since"))
 		for n := since + 1; n <= since+2; n++ {
-			if err := c.SendText(ctx, strconv.Itoa(n)); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(strconv.Itoa(n))); err != nil {
 				return err
 			}
 		}

@@ -48,7 +48,7 @@ func ExampleAccept() {
 		if err != nil {
 			return // Accept has answered the client
 		}
-		_ = c.SendText(c.Context(), "hello over "+c.Subprotocol())
+		_ = c.Send(c.Context(), protocol.Text, []byte("hello over "+c.Subprotocol()))
 		_ = c.Close(protocol.CloseNormal, "bye")
 	}))
 	defer srv.Close()
@@ -93,7 +93,7 @@ func ExampleDial() {
 	}
 	defer c.Close(protocol.CloseNormal, "")
 	fmt.Println(resp.StatusCode, c.Subprotocol())
-	_ = c.SendText(ctx, "ping")
+	_ = c.Send(ctx, protocol.Text, []byte("ping"))
 	typ, data, _ := c.Recv(ctx)
 	fmt.Println(typ, string(data))
 	// Output:
@@ -112,7 +112,7 @@ func ExampleConn_Recv() {
 					return err // the client closed
 				}
 				total += len(data)
-				if err := c.SendText(ctx, fmt.Sprintf("%d bytes so far", total)); err != nil {
+				if err := c.Send(ctx, protocol.Text, []byte(fmt.Sprintf("%d bytes so far", total))); err != nil {
 					return err
 				}
 			}
@@ -120,7 +120,7 @@ func ExampleConn_Recv() {
 	})
 	defer stop()
 	for _, m := range []string{"abc", "de"} {
-		_ = c.SendText(ctx, m)
+		_ = c.Send(ctx, protocol.Text, []byte(m))
 		_, reply, _ := c.Recv(ctx)
 		fmt.Println(string(reply))
 	}
@@ -149,7 +149,7 @@ func ExampleConn_RecvInto() {
 	})
 	defer stop()
 	for _, m := range []string{"abc", "hello"} {
-		_ = c.SendText(ctx, m)
+		_ = c.Send(ctx, protocol.Text, []byte(m))
 		_, reply, _ := c.Recv(ctx)
 		fmt.Println(string(reply))
 	}
@@ -213,7 +213,7 @@ func ExampleEvents() {
 	ctx, c, stop := connect(&service.Endpoint{
 		Handler: &service.Events{
 			OnMessage: func(ctx context.Context, c *service.Conn, typ protocol.MessageType, data []byte) error {
-				return c.SendText(ctx, strings.ToUpper(string(data)))
+				return c.Send(ctx, protocol.Text, []byte(strings.ToUpper(string(data))))
 			},
 			OnClose: func(c *service.Conn, code protocol.CloseCode, reason string) {
 				closed <- fmt.Sprintf("closed with %v %q", code, reason)
@@ -221,7 +221,7 @@ func ExampleEvents() {
 		},
 	})
 	defer stop()
-	_ = c.SendText(ctx, "quiet")
+	_ = c.Send(ctx, protocol.Text, []byte("quiet"))
 	_, msg, _ := c.Recv(ctx)
 	fmt.Println(string(msg))
 	_ = c.Close(protocol.CloseGoingAway, "page closed")
@@ -284,7 +284,7 @@ func ExampleUpgrade() {
 		}
 	}))
 	defer stop()
-	_ = c.SendText(ctx, "hello")
+	_ = c.Send(ctx, protocol.Text, []byte("hello"))
 	_, msg, _ := c.Recv(ctx)
 	fmt.Println(string(msg))
 	_, _, err := c.Recv(ctx) // the handler has returned: the server closes
@@ -364,7 +364,7 @@ func ExampleRedial() {
 			return err
 		}
 		n := conns.Add(1)
-		if err := c.SendText(ctx, fmt.Sprintf("connection %d: got %q", n, hello)); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte(fmt.Sprintf("connection %d: got %q", n, hello))); err != nil {
 			return err
 		}
 		return &service.CloseError{Code: protocol.CloseServiceRestart, Reason: "restarting"}
@@ -376,7 +376,7 @@ func ExampleRedial() {
 	r := service.Redial(ctx, wsURL(srv), &service.RedialOptions{
 		MinBackoff: 10 * time.Millisecond,
 		OnConnect: func(ctx context.Context, c *service.Conn) error {
-			return c.SendText(ctx, "hello")
+			return c.Send(ctx, protocol.Text, []byte("hello"))
 		},
 	})
 	defer r.Close()

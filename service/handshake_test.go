@@ -109,7 +109,7 @@ func TestNegotiate(t *testing.T) {
 func TestEndpointNegotiatesOverRealSockets(t *testing.T) {
 	t.Parallel()
 	url, _ := serve(t, &Endpoint{Protocols: []string{"echo.v1", "echo.v2"}, Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
-		return c.SendText(ctx, "proto="+c.Subprotocol())
+		return c.Send(ctx, protocol.Text, []byte("proto="+c.Subprotocol()))
 	})})
 	for _, tt := range []struct {
 		offer []string

@@ -68,7 +68,7 @@ func TestSendOnlyHandlerAnswersPingsAndSeesClose(t *testing.T) {
 	seen := make(chan result, 1)
 	_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		for {
-			if err := c.SendText(ctx, "tick"); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte("tick")); err != nil {
 				code, reason := CloseStatus(err)
 				if code == 0 {
 					code, reason = CloseStatus(context.Cause(ctx))

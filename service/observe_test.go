@@ -89,19 +89,19 @@ func TestObserve(t *testing.T) {
 			})
 			c := dial(t, "ws://"+addr+"/", nil)
 			ctx := testCtx(t, 5*time.Second)
-			if err := c.SendText(ctx, "hello"); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte("hello")); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := c.Recv(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.SendBinary(ctx, []byte("abcdefg")); err != nil {
+			if err := c.Send(ctx, protocol.Binary, []byte("abcdefg")); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := c.Recv(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.SendText(ctx, "refuse"); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte("refuse")); err != nil {
 				t.Fatal(err)
 			}
 			_, _, err := c.Recv(ctx)
@@ -139,7 +139,7 @@ func TestObserveReader(t *testing.T) {
 		return err
 	})
 	c := dial(t, "ws://"+addr+"/", nil)
-	if err := c.SendText(testCtx(t, 5*time.Second), "refuse"); err != nil {
+	if err := c.Send(testCtx(t, 5*time.Second), protocol.Text, []byte("refuse")); err != nil {
 		t.Fatal(err)
 	}
 	select {

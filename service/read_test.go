@@ -127,7 +127,7 @@ func TestCompressionLimitAppliesAfterDecompression(t *testing.T) {
 				return err
 			}
 			seen <- result{code: len(data)}
-			if err := c.SendBinary(ctx, data); err != nil {
+			if err := c.Send(ctx, protocol.Binary, data); err != nil {
 				return err
 			}
 		}
@@ -136,7 +136,7 @@ func TestCompressionLimitAppliesAfterDecompression(t *testing.T) {
 	ctx := testCtx(t, 10*time.Second)
 	// Within the limit: compressed both ways and intact.
 	small := bytes.Repeat([]byte("compress me "), 1000)
-	if err := c.SendBinary(ctx, small); err != nil {
+	if err := c.Send(ctx, protocol.Binary, small); err != nil {
 		t.Fatal(err)
 	}
 	if _, got, err := c.Recv(ctx); err != nil || !bytes.Equal(got, small) {
@@ -148,7 +148,7 @@ func TestCompressionLimitAppliesAfterDecompression(t *testing.T) {
 	// A bomb: 10 MiB of zeros is about 10 KiB compressed, far under the
 	// wire limit, but over the limit once decompressed.
 	// The server may close before the client finishes sending.
-	if err := c.SendBinary(ctx, make([]byte, 10<<20)); err != nil {
+	if err := c.Send(ctx, protocol.Binary, make([]byte, 10<<20)); err != nil {
 		if code, _ := CloseStatus(err); code != 1009 {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func TestRecvContextCancelKeepsConnection(t *testing.T) {
 	t.Parallel()
 	url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
 		time.Sleep(300 * time.Millisecond)
-		if err := c.SendText(ctx, "late"); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("late")); err != nil {
 			return err
 		}
 		_, _, err := c.Recv(ctx)
@@ -207,13 +207,13 @@ func TestReaderStreamsLargeMessage(t *testing.T) {
 		if err := w.Close(); err != nil {
 			return err
 		}
-		if err := c.SendText(ctx, "after"); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("after")); err != nil {
 			return err
 		}
-		if err := c.SendText(ctx, "skipped in part"); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("skipped in part")); err != nil {
 			return err
 		}
-		if err := c.SendText(ctx, "last"); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("last")); err != nil {
 			return err
 		}
 		_, _, err = c.Recv(ctx)

@@ -115,7 +115,7 @@ var readingHandlers = []struct {
 }{
 	{"never reads, sends every 50ms", func(ctx context.Context, c *Conn, s *served) error {
 		for {
-			if err := c.SendText(ctx, "tick"); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte("tick")); err != nil {
 				return err
 			}
 			select {

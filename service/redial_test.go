@@ -153,7 +153,7 @@ func TestRedialAcrossARestart(t *testing.T) {
 		connects++
 		n := connects
 		mu.Unlock()
-		return c.SendText(ctx, fmt.Sprintf("hello %d", n))
+		return c.Send(ctx, protocol.Text, []byte(fmt.Sprintf("hello %d", n)))
 	}
 	ctx := testCtx(t, 30*time.Second)
 	r := Redial(ctx, srv.url(), opts)
@@ -361,7 +361,7 @@ func TestRedialBeforeDial(t *testing.T) {
 	seen := make(chan request, 10)
 	srv := startKillable(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
 		seen <- request{c.Request().URL.RawQuery, c.Request().Header.Get("X-Attempt") + " " + c.Request().Header.Get("Authorization")}
-		if err := c.SendText(ctx, "hi"); err != nil {
+		if err := c.Send(ctx, protocol.Text, []byte("hi")); err != nil {
 			return err
 		}
 		return &CloseError{Code: protocol.CloseServiceRestart}
@@ -459,7 +459,7 @@ func TestRedialBeforeDialWaitsForTheReader(t *testing.T) {
 	srv := startKillable(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
 		since, _ := strconv.Atoi(c.Request().URL.Query().Get("since"))
 		for n := since + 1; n <= since+3; n++ {
-			if err := c.SendText(ctx, strconv.Itoa(n)); err != nil {
+			if err := c.Send(ctx, protocol.Text, []byte(strconv.Itoa(n))); err != nil {
 				return err
 			}
 		}

@@ -132,7 +132,7 @@ func TestRedialInterrupted(t *testing.T) {
 	restarting := func(t *testing.T) string {
 		return startKillable(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
 			for _, m := range []string{"1", "2"} {
-				if err := c.SendText(ctx, m); err != nil {
+				if err := c.Send(ctx, protocol.Text, []byte(m)); err != nil {
 					return err
 				}
 			}

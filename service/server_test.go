@@ -43,7 +43,7 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 		wg.Go(func() {
 			conns[i] = dial(t, "ws://"+addr+"/", nil)
 			ctx := testCtx(t, 10*time.Second)
-			if err := conns[i].SendText(ctx, "hi"); err != nil {
+			if err := conns[i].Send(ctx, protocol.Text, []byte("hi")); err != nil {
 				t.Error(err)
 			}
 			if _, _, err := conns[i].Recv(ctx); err != nil {

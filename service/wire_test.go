@@ -103,7 +103,7 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 	})
 	c := dial(t, url, nil)
 	for _, n := range []int{10, 5000, 300000, 100} {
-		if err := c.SendBinary(context.Background(), make([]byte, n)); err != nil {
+		if err := c.Send(context.Background(), protocol.Binary, make([]byte, n)); err != nil {
 			t.Fatal(err)
 		}
 		select {

@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,25 +122,6 @@ func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
 		ps = ps[n:]
 	}
 	return nil
-}
-
-// SendText sends s as a text message.
-func (c *Conn) SendText(ctx context.Context, s string) error {
-	return c.Send(ctx, protocol.Text, []byte(s))
-}
-
-// SendBinary sends b as a binary message.
-func (c *Conn) SendBinary(ctx context.Context, b []byte) error {
-	return c.Send(ctx, protocol.Binary, b)
-}
-
-// SendJSON encodes v as JSON and sends it as a text message.
-func (c *Conn) SendJSON(ctx context.Context, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("service: SendJSON: %w", err)
-	}
-	return c.Send(ctx, protocol.Text, data)
 }
 
 // Writer returns a writer for one message of the given type, for payloads

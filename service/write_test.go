@@ -15,7 +15,7 @@ func blockSender(ctx context.Context, c *Conn) (time.Duration, error) {
 	msg := make([]byte, 256<<10)
 	for {
 		start := time.Now()
-		if err := c.SendBinary(ctx, msg); err != nil {
+		if err := c.Send(ctx, protocol.Binary, msg); err != nil {
 			return time.Since(start), err
 		}
 	}
@@ -63,10 +63,10 @@ func TestSendWithEndedContextLeavesConnectionOpen(t *testing.T) {
 		cancel()
 		var o obs
 		for range 100 { // the lock is free each time: no chance involved
-			o.errs = append(o.errs, c.SendText(ended, "never"))
+			o.errs = append(o.errs, c.Send(ended, protocol.Text, []byte("never")))
 		}
 		o.state = c.State()
-		err := c.SendText(ctx, "after")
+		err := c.Send(ctx, protocol.Text, []byte("after"))
 		out <- o
 		return err
 	})
@@ -99,7 +99,7 @@ func TestWriteTimeoutEndsConnection(t *testing.T) {
 		other := make(chan error, 1)
 		go func() {
 			time.Sleep(50 * time.Millisecond)
-			other <- c.SendText(context.Background(), "queued")
+			other <- c.Send(context.Background(), protocol.Text, []byte("queued"))
 		}()
 		took, err := blockSender(context.Background(), c)
 		out <- obs{err, <-other, took}
