@@ -90,11 +90,12 @@ func (c *Conn) Close(code protocol.CloseCode, reason string) error {
 func (c *Conn) waitClosed() {
 	t := time.NewTimer(c.opts.CloseTimeout + c.opts.CloseTimeout/2)
 	defer t.Stop()
+	done := c.Done()
 	select {
-	case <-c.done:
+	case <-done:
 	case <-t.C:
 		c.abort(errors.New("service: close timeout"))
-		<-c.done
+		<-done
 	}
 }
 

@@ -89,8 +89,7 @@ type Conn struct {
 
 	mu        sync.Mutex
 	state     State
-	closing   chan struct{} // closed when the state leaves StateOpen
-	done      chan struct{} // closed when the state is StateClosed
+	done      chan struct{} // closed when the state is StateClosed; made by the first Done
 	peerClose *CloseError   // the peer's close frame
 	failed    *CloseError   // the close sent when failing the connection
 	initiated *CloseError   // the close frame that began closing
@@ -118,8 +117,6 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 		readSem:    make(chan struct{}, 1),
 		writeSem:   make(chan struct{}, 1),
 		state:      StateOpen,
-		closing:    make(chan struct{}),
-		done:       make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	c.rd.init(c)
@@ -200,7 +197,17 @@ func (c *Conn) State() State {
 func (c *Conn) Context() context.Context { return c.ctx }
 
 // Done returns a channel that is closed once the connection is closed.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil { // already closed
+			close(c.done)
+		}
+	}
+	return c.done
+}
 
 // Err returns nil while the connection is not yet closed, and then the
 // *CloseError that says how it ended.

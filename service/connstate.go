@@ -38,8 +38,9 @@ func (e connEvent) String() string {
 type connAction uint8
 
 const (
-	// leave the open state: record the close that began closing, close
-	// c.closing, stop the keepalive, cancel the context
+	// leave the open state: record the close that began closing, stop
+	// the keepalive, cancel the context (which tells that the connection
+	// is closing)
 	connLeaveOpen connAction = 1 << iota
 	// the closing handshake: the reader reads until the peer's close or
 	// the close deadline, and the close frame goes out
@@ -48,7 +49,7 @@ const (
 	// is shut down and the connection finished
 	connFailFast
 	// the end: record the outcome, close the socket, end reading, cancel
-	// the context, close c.done, release the connection
+	// the context, close Done's channel, release the connection
 	connEnd
 )
 
@@ -123,12 +124,13 @@ func (c *Conn) stepConn(e connEvent, ce *CloseError) connAction {
 	c.state = to
 	if do&connLeaveOpen != 0 {
 		c.initiated = ce
-		close(c.closing)
 		c.stopKeepaliveLocked()
 	}
+	var done chan struct{} // Done's channel, if made, to close at the end
 	if do&connEnd != 0 {
 		c.err = ce
 		c.stopKeepaliveLocked()
+		done = c.done
 	}
 	c.mu.Unlock()
 	if do == 0 {
@@ -153,7 +155,9 @@ func (c *Conn) stepConn(e connEvent, ce *CloseError) connAction {
 		_ = c.netConn.Close()
 		c.rd.connFinished(ce)
 		c.cancel(ce)
-		close(c.done)
+		if done != nil {
+			close(done)
+		}
 		c.release()
 	}
 	return do

@@ -85,7 +85,7 @@ func (c *Conn) Ping(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return c.ctxErr(ctx)
-	case <-c.closing:
+	case <-c.ctx.Done(): // the connection is closing
 		return c.closedErr()
 	}
 }

@@ -63,7 +63,7 @@ func (r *reader) loop() {
 func (r *reader) waitStream(mr *messageReader) error {
 	select {
 	case <-mr.done:
-	case <-r.c.closing:
+	case <-r.c.ctx.Done(): // the connection is closing
 		mr.release()
 	}
 	r.streamEvent(evStreamDone)

@@ -216,7 +216,7 @@ func (c *Conn) waitWrite(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return c.ctxErr(ctx)
-	case <-c.closing:
+	case <-c.ctx.Done(): // the connection is closing
 		return c.closedErr()
 	}
 }
