@@ -14,10 +14,10 @@ import (
 
 // Writing frames. Each connection has one writer of frames, which writes
 // every frame it sends after the opening handshake, control frames
-// included: its frame writer (c.fw, a wire.Writer) where newConn made one,
-// on connections without compression, and gorilla on the others, which
-// compresses what it writes. The functions below are the only ones that
-// ask which; each does what its name says with the connection's writer.
+// included: its frame writer (c.fw, a wire.Writer) where newConn made one
+// (on server connections without compression), and gorilla on the
+// others. The functions below are the only ones that ask which; each does
+// what its name says with the connection's writer.
 //
 // The two never write on the same connection. A frame writer takes the
 // write direction over from the frame guard that gorilla reads and writes

@@ -106,14 +106,13 @@ func maskAt(key [4]byte, pos int, b []byte) {
 // whose payload is p, masked with a fresh key if masked, and returns its
 // length. b has room for it (headerLen(len(p), masked) + len(p)).
 func putFrame(b []byte, b0 byte, p []byte, masked bool) int {
-	var key [4]byte
-	if masked {
-		key = newKey()
+	if !masked {
+		h := putHeader(b, b0, len(p), false, [4]byte{})
+		return h + copy(b[h:], p)
 	}
-	h := putHeader(b, b0, len(p), masked, key)
+	key := newKey()
+	h := putHeader(b, b0, len(p), true, key)
 	n := copy(b[h:], p)
-	if masked {
-		maskAt(key, 0, b[h:h+n])
-	}
+	maskAt(key, 0, b[h:h+n])
 	return h + n
 }
