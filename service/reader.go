@@ -38,7 +38,7 @@ type reader struct {
 	err   *CloseError // why reading ended, once ended
 
 	queue     []queued       // messages read ahead, oldest first, from head
-	head      int            //
+	head      int            // index of the oldest in queue
 	queuedLen int64          // payload bytes in the queue
 	pending   *messageReader // a stream the loop handed out that no receive has taken yet
 	notify    chan struct{}  // wakes a receiver that waits for the loop
