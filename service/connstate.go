@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -56,20 +57,21 @@ const (
 var connActionNames = [...]string{"leaveOpen", "handshake", "failFast", "end"}
 
 // String returns the actions' names joined by "|", or "-" for none.
-func (a connAction) String() string {
+func (a connAction) String() string { return flagNames(uint64(a), connActionNames[:]) }
+
+// flagNames joins with "|" the names of the bits set in a, bit i being
+// names[i]; "-" for none. The transition tables' actions are such sets.
+func flagNames(a uint64, names []string) string {
 	if a == 0 {
 		return "-"
 	}
-	s := ""
-	for i, name := range connActionNames {
+	var set []string
+	for i, name := range names {
 		if a&(1<<i) != 0 {
-			if s != "" {
-				s += "|"
-			}
-			s += name
+			set = append(set, name)
 		}
 	}
-	return s
+	return strings.Join(set, "|")
 }
 
 // A connRow is one transition of the connection.

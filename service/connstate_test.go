@@ -1,6 +1,8 @@
 package service
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,52 +23,74 @@ closing  finish  closed   end
 // closed connection.
 func TestConnTable(t *testing.T) {
 	t.Parallel()
-	states := map[string]State{}
-	for s := StateConnecting; s <= StateClosed; s++ {
-		states[s.String()] = s
-	}
-	events := map[string]connEvent{}
+	states := []State{StateConnecting, StateOpen, StateClosing, StateClosed}
+	var events []connEvent
 	for e := range numConnEvents {
-		events[e.String()] = e
+		events = append(events, e)
 	}
-	actions := map[string]connAction{"-": 0}
-	for i := range connActionNames {
-		actions[connAction(1<<i).String()] = 1 << i
+	checkTable(t, connSpec, states, events, connActionNames[:], connTransition)
+}
+
+// checkTable checks a transition function against a specification whose
+// lines are rows, "state event next actions" (actions joined by "|", "-"
+// for none): each row as a subtest, then every pair of states and
+// events the specification leaves out, which must change nothing and do
+// nothing.
+func checkTable[S, E interface {
+	comparable
+	fmt.Stringer
+}, A interface {
+	~uint8 | ~uint32
+	fmt.Stringer
+}](t *testing.T, spec string, states []S, events []E, actionNames []string, transition func(S, E) (S, A)) {
+	t.Helper()
+	stateOf := map[string]S{}
+	for _, s := range states {
+		stateOf[s.String()] = s
+	}
+	eventOf := map[string]E{}
+	for _, e := range events {
+		eventOf[e.String()] = e
 	}
 	type pair struct {
-		s State
-		e connEvent
+		s S
+		e E
 	}
 	specified := map[pair]bool{}
-	for line := range strings.Lines(strings.TrimSpace(connSpec)) {
+	for line := range strings.Lines(strings.TrimSpace(spec)) {
 		f := strings.Fields(line)
-		from, okFrom := states[f[0]]
-		on, okOn := events[f[1]]
-		to, okTo := states[f[2]]
-		if len(f) != 4 || !okFrom || !okOn || !okTo {
+		if len(f) != 4 {
 			t.Fatalf("spec line %q: want a state, an event, a state and actions", line)
 		}
-		var do connAction
-		for _, name := range strings.Split(f[3], "|") {
-			a, ok := actions[name]
-			if !ok {
-				t.Fatalf("spec line %q: unknown action %q", line, name)
+		from, okFrom := stateOf[f[0]]
+		on, okOn := eventOf[f[1]]
+		to, okTo := stateOf[f[2]]
+		if !okFrom || !okOn || !okTo {
+			t.Fatalf("spec line %q: unknown state or event", line)
+		}
+		var do A
+		if f[3] != "-" {
+			for _, name := range strings.Split(f[3], "|") {
+				i := slices.Index(actionNames, name)
+				if i < 0 {
+					t.Fatalf("spec line %q: unknown action %q", line, name)
+				}
+				do |= A(1) << i
 			}
-			do |= a
 		}
 		t.Run(f[0]+"/"+f[1], func(t *testing.T) {
-			if gotTo, gotDo := connTransition(from, on); gotTo != to || gotDo != do {
+			if gotTo, gotDo := transition(from, on); gotTo != to || gotDo != do {
 				t.Errorf("%v on %v: %v, %v; want %v, %v", from, on, gotTo, gotDo, to, do)
 			}
 		})
 		specified[pair{from, on}] = true
 	}
-	for s := StateConnecting; s <= StateClosed; s++ {
-		for e := range numConnEvents {
+	for _, s := range states {
+		for _, e := range events {
 			if specified[pair{s, e}] {
 				continue
 			}
-			if to, do := connTransition(s, e); to != s || do != 0 {
+			if to, do := transition(s, e); to != s || do != 0 {
 				t.Errorf("%v on %v: %v, %v; the specification lists no such row", s, e, to, do)
 			}
 		}

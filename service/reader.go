@@ -397,18 +397,4 @@ func noReadClose() *CloseError {
 var readerActionNames = [...]string{"startLoop", "armTurn", "armStall", "stopAlarm", "wakeReceiver", "wakeLoop", "pop", "takePending", "keep", "end", "readDirect", "wait", "readClosed", "ended", "readWhole", "discard", "handStream", "loopExit", "loopWait", "refuse", "failStall"}
 
 // String returns the actions' names joined by "|", or "-" for none.
-func (a readerAction) String() string {
-	if a == 0 {
-		return "-"
-	}
-	s := ""
-	for i, name := range readerActionNames {
-		if a&(1<<i) != 0 {
-			if s != "" {
-				s += "|"
-			}
-			s += name
-		}
-	}
-	return s
-}
+func (a readerAction) String() string { return flagNames(uint64(a), readerActionNames[:]) }

@@ -370,60 +370,15 @@ ended           recvStream     ended           ended
 // is a no-op.
 func TestReaderTable(t *testing.T) {
 	t.Parallel()
-	states := map[string]readerState{}
+	var states []readerState
 	for s := range numReaderStates {
-		states[s.String()] = s
+		states = append(states, s)
 	}
-	events := map[string]readerEvent{}
+	var events []readerEvent
 	for e := range numReaderEvents {
-		events[e.String()] = e
+		events = append(events, e)
 	}
-	actions := map[string]readerAction{"-": 0}
-	for i := range readerActionNames {
-		actions[readerAction(1<<i).String()] = 1 << i
-	}
-	type pair struct {
-		s readerState
-		e readerEvent
-	}
-	specified := map[pair]bool{}
-	for line := range strings.Lines(strings.TrimSpace(readerSpec)) {
-		f := strings.Fields(line)
-		if len(f) != 4 {
-			t.Fatalf("spec line %q: want 4 fields", line)
-		}
-		from, okFrom := states[f[0]]
-		on, okOn := events[f[1]]
-		to, okTo := states[f[2]]
-		if !okFrom || !okOn || !okTo {
-			t.Fatalf("spec line %q: unknown state or event", line)
-		}
-		var do readerAction
-		for _, name := range strings.Split(f[3], "|") {
-			a, ok := actions[name]
-			if !ok {
-				t.Fatalf("spec line %q: unknown action %q", line, name)
-			}
-			do |= a
-		}
-		t.Run(f[0]+"/"+f[1], func(t *testing.T) {
-			gotTo, gotDo := transition(from, on)
-			if gotTo != to || gotDo != do {
-				t.Errorf("%v on %v: %v, %v; want %v, %v", from, on, gotTo, gotDo, to, do)
-			}
-		})
-		specified[pair{from, on}] = true
-	}
-	for s := range numReaderStates {
-		for e := range numReaderEvents {
-			if specified[pair{s, e}] {
-				continue
-			}
-			if to, do := transition(s, e); to != s || do != 0 {
-				t.Errorf("%v on %v: %v, %v; the specification lists no such row", s, e, to, do)
-			}
-		}
-	}
+	checkTable(t, readerSpec, states, events, readerActionNames[:], transition)
 }
 
 // TestReaderTableComplete checks properties of the whole table that keep

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -32,7 +31,8 @@ func Send(ctx context.Context, c *service.Conn, v any) error {
 // connection's errors are returned as Conn.Recv returns them. A message
 // Recv cannot use is reported as a *service.MessageError, which wraps the
 // decoder's error (such as *json.SyntaxError) and leaves the connection
-// open: the next Recv reads the next message.
+// open: the next Recv reads the next message. Its reason is cut to fit a
+// close frame when a handler returns it.
 func Recv(ctx context.Context, c *service.Conn, v any) error {
 	typ, data, err := c.Recv(ctx)
 	if err != nil {
@@ -42,19 +42,7 @@ func Recv(ctx context.Context, c *service.Conn, v any) error {
 		return &service.MessageError{Code: protocol.CloseUnsupportedData, Reason: "got a " + typ.String() + " message, want JSON text"}
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return &service.MessageError{Code: protocol.CloseInvalidPayload, Reason: reason("invalid JSON: " + err.Error()), Err: err}
+		return &service.MessageError{Code: protocol.CloseInvalidPayload, Reason: "invalid JSON: " + err.Error(), Err: err}
 	}
 	return nil
-}
-
-// reason cuts s to a close frame's reason, at a character boundary.
-func reason(s string) string {
-	if len(s) <= protocol.MaxCloseReason {
-		return s
-	}
-	s = s[:protocol.MaxCloseReason]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
