@@ -58,9 +58,9 @@
 // Options.CloseTimeout, is for closes that the application or the peer
 // starts.
 //
-// A client (Dial) is guarded as a server is: frames are checked before
-// gorilla allocates for them, masked server frames are refused, and so are
-// subprotocols and extensions the client did not offer.
+// A client (Dial) is guarded as a server is: every frame header is checked
+// before gorilla reads the frame, masked server frames are refused, and so
+// are subprotocols and extensions the client did not offer.
 //
 // # Entry points
 //
