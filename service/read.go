@@ -91,9 +91,10 @@ func (c *Conn) Reader(ctx context.Context) (protocol.MessageType, io.Reader, err
 // then on the connection reads by itself, answering pings and echoing the
 // peer's close (which cancels the handler's ctx), and closes with 1008
 // (policy violation) as soon as a data message arrives, or at once if
-// one had arrived already and is still unread. Recv and Reader then
-// return ErrReadClosed. It suits handlers that only send, such as feeds
-// and dashboards.
+// one had arrived already and is still unread (a stream from Reader not
+// read to its end included). Recv and Reader then return ErrReadClosed,
+// and once the connection is closing, the *CloseError that says how. It
+// suits handlers that only send, such as feeds and dashboards.
 func (c *Conn) CloseRead() { c.rd.closeRead() }
 
 // MessageError is a received message the application cannot use, such as
