@@ -160,13 +160,18 @@ func (m *messageReader) release() {
 	m.finishLocked()
 }
 
+// finishLocked tells, once, that the consumer of a stream handed out by
+// the read loop is finished with it: the reader role moves on and the
+// loop reads on.
 func (m *messageReader) finishLocked() {
-	if m.done == nil { // read directly: nobody waits
+	if m.done == nil { // read directly or by the loop itself: nobody waits
 		return
 	}
 	select {
 	case <-m.done:
 	default:
+		// The role moves on before the loop wakes to read on.
+		m.c.rd.streamEvent(evStreamDone)
 		close(m.done)
 	}
 }

@@ -129,9 +129,6 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 
 	if c.rd.held != nil {
 		c.rd.held.release() // the loop discards what is left of it
-		if _, ok := c.rd.held.(*messageReader); ok {
-			c.rd.streamEvent(evStreamDone)
-		}
 		c.rd.held = nil
 	}
 	// Read directly if nothing could interrupt the read but the

@@ -62,10 +62,9 @@ func (r *reader) loop() {
 // returns gorilla's error if reading it failed.
 func (r *reader) waitStream(mr *messageReader) error {
 	select {
-	case <-mr.done:
+	case <-mr.done: // the consumer's finish moved the role on
 	case <-r.c.ctx.Done(): // the connection is closing
 		mr.release()
 	}
-	r.streamEvent(evStreamDone)
 	return mr.gorillaErr
 }
