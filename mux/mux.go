@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/wsmap/wsmap/internal/outerpattern"
 	"github.com/wsmap/wsmap/internal/routeslot"
 	"github.com/wsmap/wsmap/service"
 )
@@ -194,6 +195,11 @@ func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("no WebSocket service at %q", path), http.StatusNotFound)
 		return
 	}
+	if r.Pattern != "" && !underChi(r) {
+		// A router in front (net/http's ServeMux) named path values that
+		// the connection keeps by its pattern, which the route's replaces.
+		r = outerpattern.With(r, r.Pattern)
+	}
 	for i, name := range c.names {
 		if name != "" && sub[2*i] >= 0 {
 			r.SetPathValue(name, path[sub[2*i]:sub[2*i+1]])
@@ -218,6 +224,13 @@ func (m *Mux) route(path string) (*compiled, []int, []func(service.Handler) serv
 	defer m.mu.RUnlock()
 	c, sub := m.idx.lookup(path)
 	return c, sub, m.connMws
+}
+
+// underChi reports whether r is routed by chi routes that lead to the
+// mux.
+func underChi(r *http.Request) bool {
+	rctx := chi.RouteContext(r.Context())
+	return rctx != nil && len(rctx.RoutePatterns) > 0
 }
 
 // routePattern returns pattern, behind the pattern of the chi routes

@@ -121,7 +121,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 		return nil, fmt.Errorf("service: upgrade: %w", err)
 	}
 	c := newConn(r.Context(), ws, opts, true, compressed)
-	c.req = r
+	c.up = keepRequest(r)
 	c.lifetime = lifetimeFrom(r)
 	c.lifetime.markUpgraded()
 	if reg != nil {

@@ -63,7 +63,8 @@ type Conn struct {
 	ws       *websocket.Conn
 	netConn  net.Conn
 	opts     Options
-	req      *http.Request
+	up       *keptRequest  // on the server, what Request builds from
+	req      *http.Request // on the client, the request sent
 	resp     *http.Response
 	proto    string
 	isServer bool
@@ -159,9 +160,20 @@ func (c *Conn) Subprotocol() string { return c.proto }
 
 // Request returns the HTTP request that opened the connection: the
 // client's upgrade request on the server, the request sent on the client.
-// It carries the headers, the URL and, on the server, the path values set
-// by the router. It must not be modified.
-func (c *Conn) Request() *http.Request { return c.req }
+// It carries the headers, the URL, the route's Pattern and, on the
+// server, the path values its pattern names (a net/http, chi or mux
+// pattern), as the handshake saw them.
+//
+// On the server, each call builds a new request from what the
+// connection keeps of the handshake's, with the connection's context
+// (Context) as its context; a handler that reads it often keeps its own.
+// On the client it is the request sent, which must not be modified.
+func (c *Conn) Request() *http.Request {
+	if c.up != nil {
+		return c.up.request(c.ctx)
+	}
+	return c.req
+}
 
 // Response returns the server's handshake response on a client
 // connection, and nil on a server connection. Its body is empty.
@@ -174,13 +186,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.netConn.RemoteAddr() }
 func (c *Conn) LocalAddr() net.Addr { return c.netConn.LocalAddr() }
 
 // Param returns the value of the named path parameter of the upgrade
-// request, as set by the router (http.Request.PathValue); "" if there is
+// request, as set by the router (http.Request.PathValue) and named by its
+// pattern (see Request); "" if there is
 // none or on a client connection.
 func (c *Conn) Param(name string) string {
-	if c.req == nil {
+	if c.up == nil {
 		return ""
 	}
-	return c.req.PathValue(name)
+	return c.up.param(name)
 }
 
 // State returns the connection's current life-cycle stage.

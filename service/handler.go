@@ -160,7 +160,7 @@ func (c *Conn) report(err error) {
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("route", c.req.Pattern),
+		slog.String("route", c.pattern()),
 		slog.String("protocol", c.Subprotocol()),
 		slog.String("remote", c.RemoteAddr().String()),
 	}
