@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wsmap/wsmap/room/internal/xsync"
+	"github.com/wsmap/wsmap/internal/xsync"
 	"github.com/wsmap/wsmap/service"
 )
 

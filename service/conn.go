@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmap/wsmap/internal/xsync"
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
@@ -74,10 +75,10 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	// Reading. readSem is held by the goroutine in Recv or Reader; rd is
+	// Reading. readMu is held by the goroutine in Recv or Reader; rd is
 	// the reader role (see reader).
-	readSem chan struct{}
-	rd      reader
+	readMu xsync.Mutex
+	rd     reader
 
 	writeSem chan struct{} // held by the goroutine writing a message
 
@@ -115,7 +116,6 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 		proto:      ws.Subprotocol(),
 		isServer:   isServer,
 		compressed: compressed,
-		readSem:    make(chan struct{}, 1),
 		writeSem:   make(chan struct{}, 1),
 		state:      StateOpen,
 	}
@@ -186,9 +186,9 @@ func (c *Conn) RemoteAddr() net.Addr { return c.netConn.RemoteAddr() }
 func (c *Conn) LocalAddr() net.Addr { return c.netConn.LocalAddr() }
 
 // Param returns the value of the named path parameter of the upgrade
-// request, as set by the router (http.Request.PathValue) and named by its
-// pattern (see Request); "" if there is
-// none or on a client connection.
+// request, as set by the router (http.Request.PathValue) and named by
+// its pattern (see Request); "" if there is none or on a client
+// connection.
 func (c *Conn) Param(name string) string {
 	if c.up == nil {
 		return ""

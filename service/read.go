@@ -116,16 +116,12 @@ func (e *MessageError) Unwrap() error { return e.Err }
 // next gets the next message: from the queue, directly on the calling
 // goroutine, or from the read loop (see reader).
 func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, error) {
-	select {
-	case c.readSem <- struct{}{}:
-	default:
-		select {
-		case c.readSem <- struct{}{}:
-		case <-ctx.Done():
+	if !c.readMu.TryLock() {
+		if c.readMu.Lock(ctx) != nil {
 			return readResult{}, c.ctxErr(ctx)
 		}
 	}
-	defer func() { <-c.readSem }()
+	defer c.readMu.Unlock()
 
 	if c.rd.held != nil {
 		c.rd.held.release() // the loop discards what is left of it
@@ -133,12 +129,17 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 	}
 	// Read directly if nothing could interrupt the read but the
 	// connection's end. The direct read runs from this small frame: a
-	// handler waiting in Recv keeps the stack it waits on.
-	done := ctx.Done()
-	e := evRecvWait
-	if done == nil || done == c.ctx.Done() {
-		e = evRecvDirect
-		done = nil // the connection's end wakes the receiver anyway
+	// handler waiting in Recv keeps the stack it waits on. The
+	// connection's own context is told apart before asking for its Done
+	// channel, which asking makes.
+	var done <-chan struct{}
+	e := evRecvDirect // the connection's end wakes the receiver anyway
+	if ctx != c.ctx {
+		if done = ctx.Done(); done == c.ctx.Done() {
+			done = nil
+		} else if done != nil {
+			e = evRecvWait
+		}
 	}
 	if stream {
 		e = evRecvStream

@@ -57,7 +57,7 @@ type reader struct {
 	fireAt  time.Duration // when the timer fires, since born, while set
 	timerOn bool
 
-	// Used only by the receiver that holds readSem.
+	// Used only by the receiver that holds readMu.
 	held     stream        // what the application reads from, released by the next receive
 	directMR messageReader // the direct receiver's, reused
 }

@@ -57,7 +57,7 @@ func (r *reader) closeRead() {
 	}
 }
 
-// take is how a receiver that holds readSem gets the next message: a
+// take is how a receiver that holds readMu gets the next message: a
 // queued message, or a stream handed out, or the answer to read
 // directly (aReadDirect), to wait for the loop (aWait, and wait says on
 // what), or to return an error.

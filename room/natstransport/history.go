@@ -17,7 +17,7 @@ import (
 
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
-	"github.com/wsmap/wsmap/room/internal/xsync"
+	"github.com/wsmap/wsmap/internal/xsync"
 )
 
 // Rooms' histories, when a room asks for one (room.Options.History), are

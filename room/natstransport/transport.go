@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wsmap/wsmap/room"
-	"github.com/wsmap/wsmap/room/internal/xsync"
+	"github.com/wsmap/wsmap/internal/xsync"
 )
 
 // Defaults for Options.

@@ -1,11 +1,13 @@
 package wire
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/xsync"
 	"github.com/wsmap/wsmap/protocol"
 )
 
@@ -22,8 +24,8 @@ import (
 //
 // Its zero value is not usable; NewWriter makes one.
 type Writer struct {
-	conn net.Conn // where frames are written and deadlines set
-	sem  chan struct{}
+	conn net.Conn    // where frames are written and deadlines set
+	mu   xsync.Mutex // the frame lock
 	raw  rawWriter
 	mask bool // frames are masked: the connection is a client's
 
@@ -47,7 +49,7 @@ type Writer struct {
 // With a nil g (in tests), the Writer writes unmasked frames, as a
 // server does, and never writes without blocking.
 func NewWriter(conn net.Conn, g *Guard) *Writer {
-	w := &Writer{conn: conn, sem: make(chan struct{}, 1)}
+	w := &Writer{conn: conn}
 	if g != nil {
 		w.mask = !g.masked
 		g.writeOwned.Store(true)
@@ -57,20 +59,13 @@ func NewWriter(conn net.Conn, g *Guard) *Writer {
 }
 
 // lock waits for the frame lock.
-func (w *Writer) lock() { w.sem <- struct{}{} }
+func (w *Writer) lock() { _ = w.mu.Lock(context.Background()) }
 
 // unlock releases the frame lock.
-func (w *Writer) unlock() { <-w.sem }
+func (w *Writer) unlock() { w.mu.Unlock() }
 
 // tryLock takes the frame lock if it is free, and reports whether it did.
-func (w *Writer) tryLock() bool {
-	select {
-	case w.sem <- struct{}{}:
-		return true
-	default:
-		return false
-	}
-}
+func (w *Writer) tryLock() bool { return w.mu.TryLock() }
 
 // lockUntil waits for the frame lock until deadline (forever if it is
 // zero), and reports whether it got it.
@@ -82,14 +77,9 @@ func (w *Writer) lockUntil(deadline time.Time) bool {
 		w.lock()
 		return true
 	}
-	t := time.NewTimer(time.Until(deadline))
-	defer t.Stop()
-	select {
-	case w.sem <- struct{}{}:
-		return true
-	case <-t.C:
-		return false
-	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	return w.mu.Lock(ctx) == nil
 }
 
 // ErrCloseSent is returned by writes after the close frame.
