@@ -61,16 +61,12 @@ func (s State) String() string {
 // serialized, each message written whole; receives are serialized, each
 // caller getting whole, distinct messages.
 type Conn struct {
-	ws       *websocket.Conn
-	netConn  net.Conn
-	opts     Options
-	up       *keptRequest  // on the server, what Request builds from
-	req      *http.Request // on the client, the request sent
-	resp     *http.Response
-	proto    string
-	isServer bool
-	// compressed: permessage-deflate was negotiated.
-	compressed bool
+	ws      *websocket.Conn
+	netConn net.Conn
+	opts    Options
+	up      *keptRequest   // on the server, what Request builds from
+	resp    *http.Response // on the client, with the request sent
+	proto   string
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -89,6 +85,11 @@ type Conn struct {
 	// guard checks the frames read, under gorilla; nil if there is none.
 	guard *wire.Guard
 
+	isServer bool
+	// compressed: permessage-deflate was negotiated.
+	compressed bool
+	refs       atomic.Int32 // the connection itself, plus a running handler
+
 	mu        sync.Mutex
 	state     State
 	done      chan struct{} // closed when the state is StateClosed; made by the first Done
@@ -97,14 +98,12 @@ type Conn struct {
 	initiated *CloseError   // the close frame that began closing
 	err       *CloseError   // the outcome, once closed
 	keepalive *time.Timer
-	pings     map[string]chan struct{}
-	pingSeq   uint64
+	pings     *pings
 
 	observers atomic.Pointer[[]Observer] // replaced whole under mu
 
-	refs     atomic.Int32 // the connection itself, plus a running handler
-	reg      *registry    // the server's registry, if any
-	lifetime *Lifetime    // the handshake middleware following the connection
+	reg      *registry // the server's registry, if any
+	lifetime *Lifetime // the handshake middleware following the connection
 }
 
 // newConn wraps an upgraded gorilla connection; start sets it going.
@@ -172,7 +171,10 @@ func (c *Conn) Request() *http.Request {
 	if c.up != nil {
 		return c.up.request(c.ctx)
 	}
-	return c.req
+	if c.resp != nil {
+		return c.resp.Request
+	}
+	return nil
 }
 
 // Response returns the server's handshake response on a client

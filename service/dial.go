@@ -141,7 +141,6 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	c := newConn(ctx, ws, copts, false, compressed)
 	c.resp = resp
-	c.req = resp.Request
 	c.start()
 	return c, resp, nil
 }

@@ -30,9 +30,12 @@ func (c *Conn) onPong(data string) error {
 	c.rd.pongReceived()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if ch, ok := c.pings[data]; ok {
+	if c.pings == nil {
+		return nil
+	}
+	if ch, ok := c.pings.waiting[data]; ok {
 		close(ch)
-		delete(c.pings, data)
+		delete(c.pings.waiting, data)
 	}
 	return nil
 }
@@ -41,6 +44,13 @@ func (c *Conn) stopKeepaliveLocked() {
 	if c.keepalive != nil {
 		c.keepalive.Stop()
 	}
+}
+
+// pings are the pings sent by Ping, whose pongs are awaited; made by the
+// first Ping.
+type pings struct {
+	seq     uint64
+	waiting map[string]chan struct{} // by payload
 }
 
 // Ping sends a ping and waits for the peer's pong, or for ctx to end. The
@@ -52,17 +62,17 @@ func (c *Conn) Ping(ctx context.Context) error {
 		c.mu.Unlock()
 		return c.closedErr()
 	}
-	c.pingSeq++
-	data := "wsmap-" + strconv.FormatUint(c.pingSeq, 10)
-	ch := make(chan struct{})
 	if c.pings == nil {
-		c.pings = make(map[string]chan struct{})
+		c.pings = &pings{waiting: make(map[string]chan struct{})}
 	}
-	c.pings[data] = ch
+	c.pings.seq++
+	data := "wsmap-" + strconv.FormatUint(c.pings.seq, 10)
+	ch := make(chan struct{})
+	c.pings.waiting[data] = ch
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(c.pings, data)
+		delete(c.pings.waiting, data)
 		c.mu.Unlock()
 	}()
 

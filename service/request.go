@@ -74,8 +74,8 @@ func (c *Conn) pattern() string {
 	switch {
 	case c.up != nil:
 		return c.up.pattern
-	case c.req != nil:
-		return c.req.Pattern
+	case c.resp != nil && c.resp.Request != nil:
+		return c.resp.Request.Pattern
 	}
 	return ""
 }
