@@ -24,7 +24,11 @@ import (
 // Waiting for other senders ends with ctx. A write that cannot finish
 // before ctx ends or Options.WriteTimeout passes ends the connection
 // (locally 1006), so that a peer that stops reading cannot block the
-// application; the error then wraps ErrClosed. The payload of a text
+// application; the error then wraps ErrClosed. On a connection that is
+// closing, or that begins closing while the message is written (the
+// peer's close frame comes), Send returns the close, a *CloseError,
+// whatever the write met: a peer that fails the connection resets it
+// without waiting for the answer to its close frame. The payload of a text
 // message must be valid UTF-8: Send does not check it, the peer will.
 func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) error {
 	if !typ.Valid() {
@@ -260,6 +264,17 @@ func (c *Conn) writeWatched(ctx context.Context, f func() error) error {
 
 // writeResult turns the outcome of a write into Send's error, ending the
 // connection if the write failed.
+//
+// A write that fails once the connection has begun closing reports the
+// close, as one refused after the close frame went out does: the peer's
+// close frame, or the close that began closing here, or how the
+// connection ended. Such a write fails because of the close, whatever the
+// socket says: a peer that fails the connection (RFC 6455 section 7.1.7)
+// closes TCP without waiting for the answer to its close frame, so that
+// the answer, and every write after it, may meet a reset (a broken pipe)
+// rather than be refused as following the close frame. Only a write that
+// fails on an open connection reports its own error, as the one that ends
+// the connection.
 func (c *Conn) writeResult(ctx context.Context, err error, interrupted bool) error {
 	switch {
 	case interrupted:
@@ -269,7 +284,11 @@ func (c *Conn) writeResult(ctx context.Context, err error, interrupted bool) err
 	case errors.Is(err, websocket.ErrCloseSent), err == wire.ErrCloseSent:
 		return c.closedErr()
 	}
-	if cerr := ctxEnded(ctx, err); cerr != nil && c.State() == StateOpen {
+	if c.State() != StateOpen {
+		c.abort(err) // the outcome is already known, or err is its cause
+		return c.closedErr()
+	}
+	if cerr := ctxEnded(ctx, err); cerr != nil {
 		// The deadline taken from ctx expired.
 		cause := context.Cause(ctx)
 		if cause == nil {

@@ -1,11 +1,16 @@
 package service
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"net"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 )
 
@@ -150,4 +155,127 @@ func TestSendInvalidType(t *testing.T) {
 			t.Error("invalid message type accepted")
 		}
 	}
+}
+
+// TestWriteAfterPeerFailsConnection checks what a message under way
+// reports when the peer fails the connection meanwhile, as wsmap itself
+// does (RFC 6455 section 7.1.7): its close frame, then TCP closed without
+// waiting for the answer, here with a reset. The answer to the close frame
+// meets the reset, and so does every write after it; the message's writer
+// reports the peer's close, as a write refused after the close frame does,
+// and not the reset or a broken pipe. Each side is tested with each of its
+// writers of frames: gorilla's, and the frame writer of a server without
+// compression.
+func TestWriteAfterPeerFailsConnection(t *testing.T) {
+	t.Parallel()
+	const deflate = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+	closePayload := binary.BigEndian.AppendUint16(nil, uint16(protocol.CloseMessageTooBig))
+	closePayload = append(closePayload, "message too big"...)
+	// server opens a server connection and the raw client that is its
+	// peer, and returns the connection, the peer's socket and its close
+	// frame.
+	server := func(t *testing.T, opts Options, headers ...string) (*Conn, net.Conn, []byte) {
+		conns := make(chan *Conn, 1)
+		_, addr := serveFunc(t, opts, func(ctx context.Context, c *Conn) error {
+			conns <- c
+			<-c.Done()
+			return nil
+		})
+		rc := rawDial(t, addr, headers...)
+		select {
+		case c := <-conns:
+			return c, rc.Conn, wstest.Encode(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: closePayload})
+		case <-time.After(5 * time.Second):
+			t.Fatal("no server connection")
+			return nil, nil, nil
+		}
+	}
+	// client dials a raw server, which answers the handshake with
+	// headers, and returns the connection, the server's socket and its
+	// close frame.
+	client := func(t *testing.T, opts Options, headers ...string) (*Conn, net.Conn, []byte) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		peer := make(chan net.Conn, 1)
+		go func() {
+			defer close(peer)
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+			req, err := http.ReadRequest(bufio.NewReader(nc))
+			if err == nil {
+				_, err = nc.Write(response(acceptKey(req.Header.Get("Sec-WebSocket-Key")), headers...))
+			}
+			if err != nil {
+				nc.Close()
+				return
+			}
+			_ = nc.SetDeadline(time.Time{})
+			peer <- nc
+		}()
+		c := dial(t, "ws://"+l.Addr().String()+"/", &DialOptions{Options: &opts})
+		nc, ok := <-peer
+		if !ok {
+			t.Fatal("the raw server lost the connection")
+		}
+		t.Cleanup(func() { nc.Close() })
+		return c, nc, serverFrame(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: closePayload}, uint64(len(closePayload)))
+	}
+	for _, tt := range []struct {
+		name string
+		open func(t *testing.T) (*Conn, net.Conn, []byte)
+	}{
+		{"client", func(t *testing.T) (*Conn, net.Conn, []byte) { return client(t, Options{}) }},
+		{"client with compression", func(t *testing.T) (*Conn, net.Conn, []byte) {
+			return client(t, Options{Compression: true}, deflate)
+		}},
+		{"server", func(t *testing.T) (*Conn, net.Conn, []byte) { return server(t, Options{}) }},
+		{"server with compression", func(t *testing.T) (*Conn, net.Conn, []byte) {
+			return server(t, Options{Compression: true}, deflate)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, peer, closeFrame := tt.open(t)
+			ctx := testCtx(t, 10*time.Second)
+			w, err := c.Writer(ctx, protocol.Binary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The peer fails the connection. On loopback the reset has
+			// arrived once Close returns, before the close frame is read.
+			if _, err := peer.Write(closeFrame); err != nil {
+				t.Fatal(err)
+			}
+			if err := peer.(*net.TCPConn).SetLinger(0); err != nil {
+				t.Fatal(err)
+			}
+			peer.Close()
+			// Reading the close frame answers it, in vain.
+			if _, _, err := c.Recv(ctx); !isTooBig(err) {
+				t.Fatalf("Recv: %v, want the peer's close", err)
+			}
+			_, err = w.Write(make([]byte, 64<<10))
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			if !isTooBig(err) || !errors.Is(err, ErrClosed) {
+				t.Errorf("message written as the peer failed the connection: %v, want the peer's close", err)
+			}
+			if err := c.Err(); !isTooBig(err) {
+				t.Errorf("Err: %v, want the peer's close", err)
+			}
+		})
+	}
+}
+
+// isTooBig reports whether err carries the close 1009 "message too big".
+func isTooBig(err error) bool {
+	code, reason := CloseStatus(err)
+	return code == protocol.CloseMessageTooBig && reason == "message too big"
 }
