@@ -76,7 +76,7 @@ type Conn struct {
 	readMu xsync.Mutex
 	rd     reader
 
-	writeSem chan struct{} // held by the goroutine writing a message
+	writeMu xsync.Mutex // held by the goroutine writing a message
 
 	// fw writes the frames of a server connection without compression,
 	// and holds the frame lock (see frame.go); nil on others, whose
@@ -115,7 +115,6 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 		proto:      ws.Subprotocol(),
 		isServer:   isServer,
 		compressed: compressed,
-		writeSem:   make(chan struct{}, 1),
 		state:      StateOpen,
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))

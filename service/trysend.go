@@ -31,9 +31,7 @@ func (c *Conn) TrySendPrepared(ps ...*PreparedMessage) int {
 	if len(ps) == 0 {
 		return 0
 	}
-	select {
-	case c.writeSem <- struct{}{}:
-	default:
+	if !c.writeMu.TryLock() {
 		return 0
 	}
 	if c.State() != StateOpen {

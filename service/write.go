@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmap/wsmap/internal/xsync"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
@@ -199,33 +200,31 @@ func (c *Conn) lockWrite(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return c.ctxErr(ctx)
 	}
-	select {
-	case c.writeSem <- struct{}{}:
-	default:
+	if !c.writeMu.TryLock() {
 		if err := c.waitWrite(ctx); err != nil {
 			return err
 		}
 	}
 	if c.State() != StateOpen {
-		<-c.writeSem
+		c.writeMu.Unlock()
 		return c.closedErr()
 	}
 	return nil
 }
 
-// waitWrite waits for the write lock, held by another writer.
+// waitWrite waits for the write lock, held by another writer, until ctx
+// ends or the connection starts closing.
 func (c *Conn) waitWrite(ctx context.Context) error {
-	select {
-	case c.writeSem <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return c.ctxErr(ctx)
-	case <-c.ctx.Done(): // the connection is closing
+	switch err := c.writeMu.LockOr(ctx, c.ctx.Done()); {
+	case errors.Is(err, xsync.ErrStopped):
 		return c.closedErr()
+	case err != nil:
+		return c.ctxErr(ctx)
 	}
+	return nil
 }
 
-func (c *Conn) unlockWrite() { <-c.writeSem }
+func (c *Conn) unlockWrite() { c.writeMu.Unlock() }
 
 // write runs f, a write of the connection's writer of frames (see
 // frame.go), under the write timeout and ctx. If the write fails, or ctx
