@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -187,5 +190,107 @@ func TestFailureLoggedByDefault(t *testing.T) {
 				t.Errorf("middleware.Log logged the failure: %v, want %v", logged, tt.mwLogs)
 			}
 		})
+	}
+}
+
+// BenchmarkHandshake measures a connection's life as the handshake load
+// of internal/perf/compare sees it: a client opens a connection offering
+// the subprotocol "echo", sends a close frame at once, and reads until
+// the server has closed the TCP connection; the server's handler waits in
+// RecvInto, as an echo server's does. The client writes its request and
+// frame by hand, with reused buffers, so nearly all the allocations are
+// the server's. The server is an Endpoint, or a mux of one route with the
+// subprotocol and a handler for no subprotocol.
+//
+//	go test -run XXX -bench Handshake -benchmem -count 6 ./service
+func BenchmarkHandshake(b *testing.B) {
+	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		var buf []byte
+		for {
+			typ, data, err := c.RecvInto(ctx, buf)
+			if err != nil {
+				return err
+			}
+			if err := c.Send(ctx, typ, data); err != nil {
+				return err
+			}
+			buf = data
+		}
+	})
+	servers := []struct {
+		name string
+		h    http.Handler
+	}{
+		{"endpoint", &service.Endpoint{Protocols: []string{"echo"}, Handler: echo}},
+		{"mux", mux.MustNew(mux.Route{Pattern: "/echo", Protocols: []mux.Protocol{{Name: "echo", Handler: echo}}, NoProtocol: echo})},
+	}
+	for _, s := range servers {
+		b.Run(s.name, func(b *testing.B) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := &service.Server{Handler: s.h}
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(l) }()
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := srv.Shutdown(ctx); err != nil {
+					b.Error(err)
+				}
+				<-served
+			}()
+			addr := l.Addr().String()
+			req := []byte("GET /echo HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: echo\r\n\r\n")
+			// A masked close frame with code 1000, the masking key zero.
+			closeFrame := []byte{0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8}
+			buf := make([]byte, 512)
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := handshakeOnce(addr, req, closeFrame, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// handshakeOnce opens a connection with req, reads the 101 response,
+// sends closeFrame and reads until the server closes the connection.
+func handshakeOnce(addr string, req, closeFrame, buf []byte) error {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Write(req); err != nil {
+		return err
+	}
+	n := 0
+	for !bytes.Contains(buf[:n], []byte("\r\n\r\n")) {
+		if n == len(buf) {
+			return errors.New("response too long")
+		}
+		m, err := nc.Read(buf[n:])
+		if err != nil {
+			return fmt.Errorf("reading the response: %w", err)
+		}
+		n += m
+	}
+	if !bytes.HasPrefix(buf[:n], []byte("HTTP/1.1 101 ")) {
+		return fmt.Errorf("response %q, want 101", buf[:n])
+	}
+	if _, err := nc.Write(closeFrame); err != nil {
+		return err
+	}
+	for {
+		if _, err := nc.Read(buf); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading until the server closes: %w", err)
+		}
 	}
 }
