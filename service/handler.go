@@ -176,13 +176,65 @@ func (c *Conn) report(err error) {
 }
 
 // reportable reports whether err is news to the application: not a close,
-// nor the fallout of the connection having closed.
+// nor the fallout of the connection having closed. A panic is news
+// whatever else err wraps.
 func reportable(err error) bool {
+	if err == nil {
+		return false
+	}
+	panicked, quiet, asks := scanHandlerError(err)
+	switch {
+	case asks:
+		return reportableAs(err)
+	case panicked:
+		return true
+	}
+	return !quiet
+}
+
+// scanHandlerError walks err's tree as errors.Is and errors.As do, by
+// hand: errors.As would move its targets to the heap on every
+// connection's end. It reports whether the tree holds a *PanicError,
+// whether it holds a close (an error that is or matches ErrClosed or
+// context.Canceled, or a *MessageError), and whether an error in it has
+// an As method, which only errors.As may ask.
+func scanHandlerError(err error) (panicked, quiet, asks bool) {
+	for err != nil {
+		switch err.(type) {
+		case *PanicError:
+			panicked = true
+		case *MessageError:
+			quiet = true
+		}
+		if _, ok := err.(interface{ As(any) bool }); ok {
+			asks = true
+		}
+		if err == ErrClosed || err == context.Canceled {
+			quiet = true
+		} else if x, ok := err.(interface{ Is(error) bool }); ok && (x.Is(ErrClosed) || x.Is(context.Canceled)) {
+			quiet = true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				p, q, a := scanHandlerError(e)
+				panicked, quiet, asks = panicked || p, quiet || q, asks || a
+			}
+			return panicked, quiet, asks
+		default:
+			return panicked, quiet, asks
+		}
+	}
+	return panicked, quiet, asks
+}
+
+// reportableAs is reportable for an error tree holding an As method.
+func reportableAs(err error) bool {
 	var pe *PanicError
 	var me *MessageError
 	switch {
-	case err == nil:
-		return false
 	case errors.As(err, &pe):
 		return true
 	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.As(err, &me):

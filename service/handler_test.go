@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -190,6 +191,124 @@ func TestFailureLoggedByDefault(t *testing.T) {
 				t.Errorf("middleware.Log logged the failure: %v, want %v", logged, tt.mwLogs)
 			}
 		})
+	}
+}
+
+// asError answers errors.As with target, as a foreign error type may
+// stand for one of the package's.
+type asError struct{ target error }
+
+func (e asError) Error() string { return "as " + e.target.Error() }
+
+func (e asError) As(v any) bool {
+	switch t := e.target.(type) {
+	case *service.PanicError:
+		if p, ok := v.(**service.PanicError); ok {
+			*p = t
+			return true
+		}
+	case *service.MessageError:
+		if p, ok := v.(**service.MessageError); ok {
+			*p = t
+			return true
+		}
+	}
+	return false
+}
+
+// closedError matches ErrClosed through an Is method.
+type closedError struct{}
+
+func (closedError) Error() string        { return "closed elsewhere" }
+func (closedError) Is(target error) bool { return target == service.ErrClosed }
+
+// TestErrorsReported checks which errors a handler returns are given to
+// Options.OnError: a panic, and any error that is not a close, nor the
+// fallout of the connection having closed, nor a *MessageError, however
+// it is wrapped or joined.
+func TestErrorsReported(t *testing.T) {
+	t.Parallel()
+	panicErr := &service.PanicError{Value: "boom"}
+	msgErr := &service.MessageError{Code: protocol.CloseUnsupportedData, Reason: "not JSON"}
+	tests := []struct {
+		name     string
+		err      error
+		reported bool
+	}{
+		{"plain", errors.New("boom"), true},
+		{"ErrClosed", service.ErrClosed, false},
+		{"wrapped ErrClosed", fmt.Errorf("send: %w", service.ErrClosed), false},
+		{"close", &service.CloseError{Code: 4000, Reason: "bye"}, false},
+		{"wrapped close", fmt.Errorf("recv: %w", &service.CloseError{Code: protocol.CloseNormal}), false},
+		{"canceled", fmt.Errorf("wait: %w", context.Canceled), false},
+		{"deadline", context.DeadlineExceeded, true},
+		{"message error", msgErr, false},
+		{"wrapped message error", fmt.Errorf("decode: %w", msgErr), false},
+		{"panic", panicErr, true},
+		{"wrapped panic", fmt.Errorf("recovered: %w", panicErr), true},
+		{"panic joined with a close", errors.Join(service.ErrClosed, panicErr), true},
+		{"error joined with a close", errors.Join(errors.New("boom"), service.ErrClosed), false},
+		{"joined deep", fmt.Errorf("a: %w", errors.Join(errors.New("x"), fmt.Errorf("b: %w", msgErr))), false},
+		{"matches ErrClosed", closedError{}, false},
+		{"As a panic", asError{panicErr}, true},
+		{"As a message error", asError{msgErr}, false},
+		{"As nothing", asError{errors.New("boom")}, true},
+	}
+	// The client names its case by the subprotocol it offers, "case" and
+	// its index.
+	var protocols []string
+	for i := range tests {
+		protocols = append(protocols, fmt.Sprintf("case%d", i))
+	}
+	var mu sync.Mutex
+	var reported []string
+	onError := func(c *service.Conn, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reported = append(reported, c.Subprotocol())
+	}
+	h := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+		var i int
+		if _, err := fmt.Sscanf(c.Subprotocol(), "case%d", &i); err != nil {
+			return nil
+		}
+		return tests[i].err
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &service.Server{Handler: &service.Endpoint{Handler: h, Protocols: protocols, Options: &service.Options{OnError: onError}}}
+	go func() { _ = srv.Serve(l) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var want []string
+	for i, tt := range tests {
+		if tt.reported {
+			want = append(want, protocols[i])
+		}
+		c, _, err := service.Dial(ctx, "ws://"+l.Addr().String()+"/", &service.DialOptions{Subprotocols: []string{protocols[i]}})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if _, _, err := c.Recv(ctx); !errors.Is(err, service.ErrClosed) {
+			t.Errorf("%s: Recv: %v, want the server's close", tt.name, err)
+		}
+	}
+	// Shutdown waits for every handler to return and its error to be
+	// reported.
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(reported)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, reported); diff != "" {
+		for i, p := range protocols {
+			t.Logf("%s: %s", p, tests[i].name)
+		}
+		t.Errorf("cases reported to OnError (-want +got):\n%s", diff)
 	}
 }
 
