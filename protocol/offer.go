@@ -61,7 +61,16 @@ func OfferFromHeader(h http.Header) (Offer, error) {
 // that says which element is wrong and where: the offer is refused, never
 // guessed at. An offer of more than [MaxOffer] distinct protocols is an
 // error wrapping [ErrOfferTooLong].
+//
+// When each line is one protocol alone, with nothing around it, and no
+// protocol is listed twice, the Offer is lines itself, its capacity cut
+// to its length: an Offer is read-only, and this common case allocates
+// nothing. Otherwise the Offer is allocated once, for as many protocols
+// as the lines may list.
 func ParseOffer(lines []string) (Offer, error) {
+	if bareOffer(lines) {
+		return Offer(lines[:len(lines):len(lines)]), nil
+	}
 	var offer Offer
 	var seen map[string]struct{} // built once the offer is long enough
 	for li, line := range lines {
@@ -79,6 +88,9 @@ func ParseOffer(lines []string) (Offer, error) {
 				if !offerHas(offer, seen, trimmed) {
 					if len(offer) == MaxOffer {
 						return nil, fmt.Errorf("%w: more than %d", ErrOfferTooLong, MaxOffer)
+					}
+					if offer == nil {
+						offer = make(Offer, 0, offerBound(lines[li:]))
 					}
 					offer = append(offer, trimmed)
 					if seen != nil {
@@ -99,6 +111,38 @@ func ParseOffer(lines []string) (Offer, error) {
 		}
 	}
 	return offer, nil
+}
+
+// bareOffer reports whether lines are a few lines, each one token with
+// nothing around it, none listed twice: the Offer they make is lines.
+func bareOffer(lines []string) bool {
+	if len(lines) == 0 || len(lines) > 16 {
+		return false
+	}
+	for i, line := range lines {
+		if !ValidToken(line) {
+			return false
+		}
+		for _, earlier := range lines[:i] {
+			if earlier == line {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// offerBound returns how many protocols lines may list, at most
+// [MaxOffer]: one for each element between their commas.
+func offerBound(lines []string) int {
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ",") + 1
+		if n >= MaxOffer {
+			return MaxOffer
+		}
+	}
+	return n
 }
 
 func offerHas(offer Offer, seen map[string]struct{}, p string) bool {

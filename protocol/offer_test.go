@@ -135,6 +135,49 @@ func TestOfferFromHeader(t *testing.T) {
 	}
 }
 
+// TestParseOfferAllocs checks the allocations of common offers: none for
+// no offer and for lines of one protocol each, one for a list.
+func TestParseOfferAllocs(t *testing.T) {
+	for _, tc := range []struct {
+		lines []string
+		want  float64
+	}{
+		{nil, 0},
+		{[]string{"echo"}, 0},
+		{[]string{"chat.v2", "chat.v1"}, 0},
+		{[]string{"chat.v2, chat.v1"}, 1},
+		{[]string{"a,b,c,d,e"}, 1},
+		{[]string{" echo"}, 1},
+		{[]string{"a, b", "c"}, 1},
+		{[]string{"echo", "echo"}, 1},
+	} {
+		got := testing.AllocsPerRun(100, func() {
+			if _, err := ParseOffer(tc.lines); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if got != tc.want {
+			t.Errorf("ParseOffer(%q) allocates %v times, want %v", tc.lines, got, tc.want)
+		}
+	}
+}
+
+// TestParseOfferLeavesLines checks that appending to an Offer that shares
+// the lines' array does not write into it.
+func TestParseOfferLeavesLines(t *testing.T) {
+	t.Parallel()
+	lines := make([]string, 2, 4)
+	lines[0], lines[1] = "a", "b"
+	offer, err := ParseOffer(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(offer, "c")
+	if got := lines[:3][2]; got != "" {
+		t.Errorf("appending to the offer wrote %q into the lines' array", got)
+	}
+}
+
 func TestValidToken(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -151,14 +194,22 @@ func TestValidToken(t *testing.T) {
 }
 
 // FuzzParseOffer checks that parsing never panics, that every element of a
-// parsed offer is a valid token listed once, and that re-joining a parsed
-// offer parses back to the same offer.
+// parsed offer is a valid token listed once, that re-joining a parsed
+// offer parses back to the same offer, and that two lines parse as the
+// one line that joins them with a comma.
 func FuzzParseOffer(f *testing.F) {
-	for _, s := range []string{"", "echo", "a, b", "a,,b", " a ,\tb ", `"x"`, "a b", "a\r\nb", "é", "a, a, b"} {
+	for _, s := range []string{"", "echo", "a, b", "a,,b", " a ,\tb ", `"x"`, "a b", "a\r\nb", "é", "a, a, b", "c"} {
 		f.Add(s, "c")
 	}
 	f.Fuzz(func(t *testing.T, line1, line2 string) {
 		offer, err := ParseOffer([]string{line1, line2})
+		joined, jerr := ParseOffer([]string{line1 + "," + line2})
+		if (err == nil) != (jerr == nil) {
+			t.Fatalf("two lines: %v; joined: %v", err, jerr)
+		}
+		if diff := cmp.Diff(offer, joined); diff != "" {
+			t.Fatalf("two lines and the joined line differ (-two +joined):\n%s", diff)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformedOffer) && !errors.Is(err, ErrOfferTooLong) {
 				t.Fatalf("error %v wraps neither ErrMalformedOffer nor ErrOfferTooLong", err)
