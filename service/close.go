@@ -10,7 +10,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
 // ErrClosed is matched (with errors.Is) by every error an operation on a
@@ -143,8 +142,8 @@ func (c *Conn) dropAfterClose() {
 	if cw, ok := c.netConn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	if g, ok := c.ws.NetConn().(*wire.Guard); ok {
-		g.DiscardBuffered()
+	if c.guard != nil {
+		c.guard.DiscardBuffered()
 	}
 }
 

@@ -88,7 +88,9 @@ type Conn struct {
 	isServer bool
 	// compressed: permessage-deflate was negotiated.
 	compressed bool
-	refs       atomic.Int32 // the connection itself, plus a running handler
+	// direct: the frame guard reads the messages, not gorilla.
+	direct bool
+	refs   atomic.Int32 // the connection itself, plus a running handler
 
 	mu        sync.Mutex
 	state     State
@@ -122,14 +124,21 @@ func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer boo
 	c.refs.Store(1)
 	// Deadlines the HTTP server may have set belong to the handshake.
 	_ = c.netConn.SetDeadline(time.Time{})
-	ws.SetReadLimit(wireLimit(opts, compressed))
-	ws.SetCloseHandler(c.onPeerClose)
-	ws.SetPongHandler(c.onPong)
 	c.guard, _ = ws.NetConn().(*wire.Guard)
 	if isServer && !compressed {
 		c.fw = wire.NewWriter(c.netConn, c.guard)
 		ws.SetPingHandler(c.onPing)
 	}
+	if c.fw != nil && c.guard != nil {
+		// The guard reads the messages and the frame writer writes the
+		// frames: gorilla has no part in the connection.
+		c.guard.ReadMessages((*control)(c))
+		c.direct = true
+		return c
+	}
+	ws.SetReadLimit(wireLimit(opts, compressed))
+	ws.SetCloseHandler(c.onPeerClose)
+	ws.SetPongHandler(c.onPong)
 	return c
 }
 

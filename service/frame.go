@@ -109,8 +109,11 @@ func (c *Conn) writeControl(msgType int, payload []byte, deadline time.Time) err
 
 // onPing answers a ping, as gorilla's default handler does, through the
 // connection's frame writer. It runs in the reading goroutine.
-func (c *Conn) onPing(data string) error {
-	err := c.writeControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+func (c *Conn) onPing(data string) error { return c.answerPing([]byte(data)) }
+
+// answerPing sends the pong that answers a ping's payload.
+func (c *Conn) answerPing(payload []byte) error {
+	err := c.writeControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
 	if err == nil || errors.Is(err, websocket.ErrCloseSent) {
 		return nil
 	}

@@ -40,6 +40,21 @@ func (c *Conn) onPong(data string) error {
 	return nil
 }
 
+// pongIn is onPong for the payload as bytes, as the frame guard reads it.
+func (c *Conn) pongIn(payload []byte) error {
+	c.rd.pongReceived()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pings == nil {
+		return nil
+	}
+	if ch, ok := c.pings.waiting[string(payload)]; ok {
+		close(ch)
+		delete(c.pings.waiting, string(payload))
+	}
+	return nil
+}
+
 func (c *Conn) stopKeepaliveLocked() {
 	if c.keepalive != nil {
 		c.keepalive.Stop()

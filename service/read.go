@@ -171,13 +171,13 @@ func (c *Conn) next(ctx context.Context, stream bool, buf []byte) (readResult, e
 // readDirect reads the next message on the calling goroutine, which holds
 // the reader role, into buf (a new buffer if nil).
 func (c *Conn) readDirect(buf []byte) (readResult, error) {
-	typ, r, err := c.ws.NextReader()
+	typ, r, err := c.nextReader()
 	if err != nil {
 		return readResult{}, c.endRead(err)
 	}
 	// Only the holder of the reader role uses directMR.
 	mr := &c.rd.directMR
-	*mr = messageReader{c: c, typ: protocol.MessageType(typ), r: r}
+	*mr = messageReader{c: c, typ: typ, r: r}
 	data, err := mr.readAll(buf)
 	if mr.gorillaErr != nil {
 		return readResult{}, c.endRead(mr.gorillaErr)
@@ -186,7 +186,7 @@ func (c *Conn) readDirect(buf []byte) (readResult, error) {
 	if err != nil {
 		return readResult{}, err
 	}
-	return readResult{typ: protocol.MessageType(typ), data: data}, nil
+	return readResult{typ: typ, data: data}, nil
 }
 
 // A stream is what Reader hands out: valid until the next Recv or Reader.
@@ -274,6 +274,9 @@ func classifyReadError(err error) (ce *CloseError, fail bool) {
 		case *wire.FrameError:
 			// The reason says it all: a cause would repeat it.
 			return &CloseError{Code: t.Code, Reason: t.Reason}, true
+		case *wire.PeerClose:
+			// The peer's close frame; the guard has called onPeerClose.
+			return &CloseError{Code: t.Code, Reason: t.Reason}, false
 		case *websocket.CloseError:
 			if wce == nil {
 				wce = t

@@ -1,7 +1,5 @@
 package service
 
-import "github.com/wsmap/wsmap/protocol"
-
 // loop is the read loop, the goroutine that holds the reader role in the
 // states where the connection reads ahead (see reader). It does what
 // each message's row says: reads it whole into the queue, hands its
@@ -12,12 +10,12 @@ import "github.com/wsmap/wsmap/protocol"
 func (r *reader) loop() {
 	c := r.c
 	for {
-		typ, rd, err := c.ws.NextReader()
+		typ, rd, err := c.nextReader()
 		if err != nil {
 			c.endRead(err)
 			return
 		}
-		mr := &messageReader{c: c, typ: protocol.MessageType(typ), r: rd}
+		mr := &messageReader{c: c, typ: typ, r: rd}
 		do := r.messageStarts(mr)
 		switch {
 		case do&aDiscard != 0:

@@ -23,9 +23,12 @@ const (
 	FromServer
 )
 
-// Guard is the network connection gorilla holds. Gorilla reads the
-// connection's bytes through it; it writes through it only until a Writer
-// takes the write direction over (see Write).
+// Guard reads a connection's frames, in one of two ways. On a server
+// connection without compression it is the message reader itself
+// (ReadMessages, NextMessage), and gorilla has no part in reading.
+// Elsewhere it is the network connection gorilla holds: gorilla reads the
+// connection's bytes through it, and writes through it only until a
+// Writer takes the write direction over (see Write).
 //
 // Reading, the guard follows the frames in the bytes and refuses, with a
 // close code and a reason, before gorilla reads the frame:
@@ -41,17 +44,18 @@ const (
 //   - a message longer on the wire than the limit, as soon as a frame
 //     header announces it (1009, "message too big: N bytes, limit L").
 //
-// The others all 1002. Gorilla checks the rest itself, with reasons of its
-// own: RSV1 without compression, an unmasked frame from a client, a
-// fragmented control frame, a frame out of the sequence of a fragmented
-// message, a close frame's code and reason. The bytes of a frame the
-// guard refuses are held back: gorilla sees a read error, the
-// *FrameError, instead.
+// The others all 1002. Under gorilla, gorilla checks the rest itself,
+// with reasons of its own: RSV1 without compression, an unmasked frame
+// from a client, a fragmented control frame, a frame out of the sequence
+// of a fragmented message, a close frame's code and reason. The bytes of
+// a frame the guard refuses are held back: gorilla sees a read error, the
+// *FrameError, instead. Reading messages, the guard checks those too,
+// with the same reasons (see readHeader).
 //
 // A client's guard first passes the HTTP response through unread, then
 // follows frames once its header ends, if its status is 101.
 //
-// A Guard is read by one goroutine at a time, as gorilla's reader is.
+// A Guard is read by one goroutine at a time.
 type Guard struct {
 	net.Conn
 	pending []byte // bytes to give out before reading the connection
@@ -71,6 +75,9 @@ type Guard struct {
 	// writeOwned: a Writer writes the connection's frames (NewWriter),
 	// and the guard refuses writes.
 	writeOwned atomic.Bool
+
+	// Reading messages (ReadMessages), in place of gorilla.
+	msg messageState
 
 	// Reading the socket (see readConn): data is the unread part of
 	// chunk, a pooled buffer (a Chunk, or a big chunk when full says the
@@ -209,11 +216,17 @@ func (g *Guard) frame() *FrameError {
 		return err
 	}
 	g.payload = length
-	op := g.hdr[0] & 0x0f
-	if op >= 0x8 {
+	op := Opcode(g.hdr[0] & 0x0f)
+	if op >= OpClose {
 		return nil
 	}
-	if op != 0x0 {
+	return g.count(op, length)
+}
+
+// count adds a data frame's length to its message's, and refuses the
+// frame if the message goes over the limit.
+func (g *Guard) count(op Opcode, length uint64) *FrameError {
+	if op != OpContinuation {
 		g.msgLen = 0
 	}
 	g.msgLen += length

@@ -1,0 +1,31 @@
+package service
+
+import (
+	"io"
+
+	"github.com/wsmap/wsmap/protocol"
+	"github.com/wsmap/wsmap/service/internal/wire"
+)
+
+// control is the connection as the frame guard's wire.Control, where the
+// guard reads the messages (server connections without compression):
+// the same handlers gorilla calls elsewhere.
+type control Conn
+
+func (k *control) Ping(payload []byte) error { return (*Conn)(k).answerPing(payload) }
+func (k *control) Pong(payload []byte) error { return (*Conn)(k).pongIn(payload) }
+func (k *control) Close(code protocol.CloseCode, reason string) error {
+	return (*Conn)(k).onPeerClose(int(code), reason)
+}
+
+var _ wire.Control = (*control)(nil)
+
+// nextReader returns the next message's type and payload reader, from
+// the frame guard where it reads the messages, else from gorilla.
+func (c *Conn) nextReader() (protocol.MessageType, io.Reader, error) {
+	if c.direct {
+		return c.guard.NextMessage()
+	}
+	typ, r, err := c.ws.NextReader()
+	return protocol.MessageType(typ), r, err
+}
