@@ -120,7 +120,8 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 		}
 		return nil, fmt.Errorf("service: upgrade: %w", err)
 	}
-	c := newConn(r.Context(), ws, opts, true, compressed)
+	g, _ := ws.NetConn().(*wire.Guard)
+	c := newConn(r.Context(), ws, g, ws.Subprotocol(), opts, true, compressed)
 	c.up = keepRequest(r)
 	c.lifetime = lifetimeFrom(r)
 	c.lifetime.markUpgraded()

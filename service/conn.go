@@ -108,47 +108,41 @@ type Conn struct {
 	lifetime *Lifetime // the handshake middleware following the connection
 }
 
-// newConn wraps an upgraded gorilla connection; start sets it going.
-func newConn(ctx context.Context, ws *websocket.Conn, opts Options, isServer bool, compressed bool) *Conn {
+// newConn makes the connection over an upgraded socket, whose frame
+// guard is g (nil only in tests): without compression, the guard reads
+// the messages and a frame writer writes the frames, and gorilla's ws,
+// if any, is left unused; with compression, gorilla's ws reads through
+// the guard and writes. start sets it going.
+func newConn(ctx context.Context, ws *websocket.Conn, g *wire.Guard, proto string, opts Options, isServer bool, compressed bool) *Conn {
 	c := &Conn{
-		ws:         ws,
-		netConn:    rawConn(ws.NetConn()),
+		guard:      g,
 		opts:       opts,
-		proto:      ws.Subprotocol(),
+		proto:      proto,
 		isServer:   isServer,
 		compressed: compressed,
 		state:      StateOpen,
+	}
+	if g != nil {
+		c.netConn = g.Conn
+	} else {
+		c.netConn = ws.NetConn()
 	}
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	c.rd.init(c)
 	c.refs.Store(1)
 	// Deadlines the HTTP server may have set belong to the handshake.
 	_ = c.netConn.SetDeadline(time.Time{})
-	c.guard, _ = ws.NetConn().(*wire.Guard)
-	if isServer && !compressed {
-		c.fw = wire.NewWriter(c.netConn, c.guard)
-		ws.SetPingHandler(c.onPing)
-	}
-	if c.fw != nil && c.guard != nil {
-		// The guard reads the messages and the frame writer writes the
-		// frames: gorilla has no part in the connection.
-		c.guard.ReadMessages((*control)(c))
+	if !compressed && g != nil {
+		c.fw = wire.NewWriter(c.netConn, g)
+		g.ReadMessages((*control)(c))
 		c.direct = true
 		return c
 	}
+	c.ws = ws
 	ws.SetReadLimit(wireLimit(opts, compressed))
 	ws.SetCloseHandler(c.onPeerClose)
 	ws.SetPongHandler(c.onPong)
 	return c
-}
-
-// rawConn returns the network connection under a frame guard, on which
-// deadlines are set.
-func rawConn(nc net.Conn) net.Conn {
-	if g, ok := nc.(*wire.Guard); ok {
-		return g.Conn
-	}
-	return nc
 }
 
 // start starts the keepalive and gives the application the first turn

@@ -139,7 +139,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if gd.guard != nil {
 		gd.guard.Configure(wireLimit(copts, compressed), compressed)
 	}
-	c := newConn(ctx, ws, copts, false, compressed)
+	c := newConn(ctx, ws, gd.guard, ws.Subprotocol(), copts, false, compressed)
 	c.resp = resp
 	c.start()
 	return c, resp, nil

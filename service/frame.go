@@ -107,11 +107,9 @@ func (c *Conn) writeControl(msgType int, payload []byte, deadline time.Time) err
 	return c.ws.WriteControl(msgType, payload, deadline)
 }
 
-// onPing answers a ping, as gorilla's default handler does, through the
-// connection's frame writer. It runs in the reading goroutine.
-func (c *Conn) onPing(data string) error { return c.answerPing([]byte(data)) }
-
-// answerPing sends the pong that answers a ping's payload.
+// answerPing answers a ping with its payload, through the frame writer,
+// as gorilla's default handler does where gorilla reads. It runs in the
+// reading goroutine.
 func (c *Conn) answerPing(payload []byte) error {
 	err := c.writeControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
 	if err == nil || errors.Is(err, websocket.ErrCloseSent) {

@@ -97,7 +97,7 @@ func TestIdleConnHoldsNoReadBuffer(t *testing.T) {
 			}
 			// Only the reader touches the guard, and this goroutine
 			// holds the reader role until its next Recv.
-			g := c.ws.NetConn().(*wire.Guard)
+			g := c.guard
 			report <- fmt.Sprintf("reads the socket directly: %v, holds a chunk: %v", g.ReadsDirectly(), g.HoldsChunk())
 		}
 	})
