@@ -44,7 +44,8 @@ const (
 	// is closing)
 	connLeaveOpen connAction = 1 << iota
 	// the closing handshake: the reader reads until the peer's close or
-	// the close deadline, and the close frame goes out
+	// the close deadline (none once the peer's close frame has come:
+	// nothing reads after it), and the close frame goes out
 	connHandshake
 	// fail fast: the close frame goes out unless one has, the write side
 	// is shut down and the connection finished
@@ -124,6 +125,7 @@ func (c *Conn) stepConn(e connEvent, ce *CloseError) connAction {
 	c.mu.Lock()
 	to, do := connTransition(c.state, e)
 	c.state = to
+	peerClosed := c.peerClose != nil
 	if do&connLeaveOpen != 0 {
 		c.initiated = ce
 		c.stopKeepaliveLocked()
@@ -141,7 +143,11 @@ func (c *Conn) stepConn(e connEvent, ce *CloseError) connAction {
 	out := c.outcome(ce)
 	if do&connLeaveOpen != 0 && do&connEnd == 0 {
 		if do&connHandshake != 0 {
-			c.rd.startClosing(time.Now().Add(c.opts.CloseTimeout))
+			var deadline time.Time
+			if !peerClosed {
+				deadline = time.Now().Add(c.opts.CloseTimeout)
+			}
+			c.rd.startClosing(deadline)
 		}
 		c.cancel(out)
 	}

@@ -1,10 +1,15 @@
 package service
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wsmap/wsmap/protocol"
 )
 
 // connSpec is the connection's transition table as DESIGN and the
@@ -94,5 +99,52 @@ func checkTable[S, E interface {
 				t.Errorf("%v on %v: %v, %v; the specification lists no such row", s, e, to, do)
 			}
 		}
+	}
+}
+
+// TestCloseReadDeadline checks the closing handshake's read deadline: a
+// close the server begins reads the peer's answer under CloseTimeout,
+// while a close the peer begins sets no deadline, since its close frame
+// was the last thing read.
+func TestCloseReadDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		peer     bool // the client closes first
+		deadline bool // the server's socket gets the close deadline
+	}{
+		{"server closes", false, true},
+		{"peer closes", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan time.Time, 1)
+			url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+				if tc.peer {
+					_, _, _ = c.Recv(ctx) // until the peer's close
+				} else {
+					_ = c.Close(protocol.CloseNormal, "")
+				}
+				c.rd.mu.Lock()
+				got <- c.rd.deadline
+				c.rd.mu.Unlock()
+				return nil
+			})
+			c := dial(t, url, nil)
+			ctx := testCtx(t, 5*time.Second)
+			if tc.peer {
+				_ = c.Close(protocol.CloseNormal, "")
+			} else if _, _, err := c.Recv(ctx); !errors.Is(err, ErrClosed) {
+				t.Fatalf("Recv: %v, want the server's close", err)
+			}
+			select {
+			case d := <-got:
+				if set := !d.IsZero(); set != tc.deadline {
+					t.Errorf("read deadline %v; want one set: %v", d, tc.deadline)
+				}
+			case <-ctx.Done():
+				t.Fatal("the handler did not return")
+			}
+		})
 	}
 }

@@ -20,15 +20,18 @@ func (r *reader) start() {
 }
 
 // startClosing makes reading wait only for the peer's close frame, until
-// deadline.
+// deadline; a zero deadline sets none, for a connection whose peer's
+// close frame has come, after which nothing reads.
 func (r *reader) startClosing(deadline time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state.draining() {
 		return
 	}
-	r.deadline = deadline
-	_ = r.c.netConn.SetReadDeadline(deadline)
+	if !deadline.IsZero() {
+		r.deadline = deadline
+		_ = r.c.netConn.SetReadDeadline(deadline)
+	}
 	r.step(evClosing, nil)
 }
 
