@@ -86,22 +86,67 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 			Reason: "server is shutting down", Header: http.Header{"Retry-After": {"5"}}})
 	}
 	opts := o.Options.withDefaults()
+	var c *Conn
+	if opts.Compression && headerHasExtension(r.Header, "permessage-deflate") {
+		ws, err := upgradeDeflate(w, r, o, opts)
+		if err != nil {
+			if reg != nil {
+				reg.cancelAdmit()
+			}
+			return nil, fmt.Errorf("service: upgrade: %w", err)
+		}
+		g, _ := ws.NetConn().(*wire.Guard)
+		c = newConn(r.Context(), ws, g, ws.Subprotocol(), opts, true, true)
+	} else {
+		// Without compression, wsmap answers the handshake itself and
+		// gorilla has no part in the connection.
+		var header http.Header
+		switch set := w.Header(); {
+		case len(o.ResponseHeader) == 0:
+			header = set // upgradeConn leaves out the upgrade's own fields
+		case len(set) == 0:
+			header = o.ResponseHeader
+		default:
+			header = responseHeader(set, o.ResponseHeader, "")
+		}
+		g, err := upgradeConn(w, r, o.Subprotocol, header, opts.HandshakeTimeout)
+		if err != nil {
+			if reg != nil {
+				reg.cancelAdmit()
+			}
+			return nil, fmt.Errorf("service: upgrade: %w", err)
+		}
+		g.Configure(wireLimit(opts, false), false)
+		c = newConn(r.Context(), nil, g, o.Subprotocol, opts, true, false)
+	}
+	c.up = keepRequest(r)
+	c.lifetime = lifetimeFrom(r)
+	c.lifetime.markUpgraded()
+	if reg != nil {
+		c.reg = reg
+		reg.add(c)
+	}
+	c.start()
+	return c, nil
+}
+
+// upgradeDeflate upgrades with gorilla, which compresses the messages
+// of a connection where permessage-deflate was negotiated.
+func upgradeDeflate(w http.ResponseWriter, r *http.Request, o *AcceptOptions, opts Options) (*websocket.Conn, error) {
 	up := websocket.Upgrader{
 		HandshakeTimeout:  opts.HandshakeTimeout,
 		ReadBufferSize:    wire.ReadBufferSize,
-		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
-		EnableCompression: opts.Compression,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked by accept
+		EnableCompression: true,
 		Error: func(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 			http.Error(w, strings.TrimPrefix(reason.Error(), "websocket: "), status)
 		},
+		// gorilla's write buffer is borrowed for the length of a
+		// message, which is compressed through it, not kept by the
+		// connection.
+		WriteBufferPool: &writeBufferPool,
 	}
-	compressed := opts.Compression && headerHasExtension(r.Header, "permessage-deflate")
-	// gorilla's write buffer is borrowed for the length of a message, not
-	// kept by the connection: without compression only Writer streams use
-	// it (messages are written by the frame writer); with compression,
-	// every message, which is compressed through it.
-	up.WriteBufferPool = &writeBufferPool
-	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, compressed), compressed: compressed}
+	gw := &guardWriter{ResponseWriter: w, limit: wireLimit(opts, true), compressed: true}
 	var header http.Header
 	if len(w.Header()) == 0 && len(o.ResponseHeader) == 0 && len(r.Header[headerProtocolKey]) <= 1 {
 		// Nothing to copy: the upgrader answers with the subprotocol
@@ -113,24 +158,7 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	} else {
 		header = responseHeader(w.Header(), o.ResponseHeader, o.Subprotocol)
 	}
-	ws, err := up.Upgrade(gw, r, header)
-	if err != nil {
-		if reg != nil {
-			reg.cancelAdmit()
-		}
-		return nil, fmt.Errorf("service: upgrade: %w", err)
-	}
-	g, _ := ws.NetConn().(*wire.Guard)
-	c := newConn(r.Context(), ws, g, ws.Subprotocol(), opts, true, compressed)
-	c.up = keepRequest(r)
-	c.lifetime = lifetimeFrom(r)
-	c.lifetime.markUpgraded()
-	if reg != nil {
-		c.reg = reg
-		reg.add(c)
-	}
-	c.start()
-	return c, nil
+	return up.Upgrade(gw, r, header)
 }
 
 // upgradeHeaders are the headers of a 101 response that the upgrader
