@@ -139,7 +139,7 @@ func (c *Conn) fail(ce *CloseError) *CloseError {
 // FIN, and what the peer sent and nobody read is discarded, so that
 // closing the socket does not reset the connection.
 func (c *Conn) dropAfterClose() {
-	if cw, ok := c.netConn.(interface{ CloseWrite() error }); ok {
+	if cw, ok := c.guard.Conn.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
 	if c.guard != nil {

@@ -61,12 +61,11 @@ func (s State) String() string {
 // serialized, each message written whole; receives are serialized, each
 // caller getting whole, distinct messages.
 type Conn struct {
-	ws      *websocket.Conn
-	netConn net.Conn
-	opts    Options
-	up      *keptRequest   // on the server, what Request builds from
-	resp    *http.Response // on the client, with the request sent
-	proto   string
+	ws    *websocket.Conn // gorilla's, on a compressed connection only
+	opts  Options
+	up    *keptRequest   // on the server, what Request builds from
+	resp  *http.Response // on the client, with the request sent
+	proto string
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -78,11 +77,13 @@ type Conn struct {
 
 	writeMu xsync.Mutex // held by the goroutine writing a message
 
-	// fw writes the frames of a server connection without compression,
-	// and holds the frame lock (see frame.go); nil on others, whose
-	// frames gorilla writes.
+	// fw writes the frames of a connection without compression, and
+	// holds the frame lock (see frame.go); nil on a compressed one,
+	// whose frames gorilla writes.
 	fw *wire.Writer
-	// guard checks the frames read, under gorilla; nil if there is none.
+	// guard reads the socket, whose net.Conn it holds: the messages of
+	// a connection without compression, the bytes gorilla reads on a
+	// compressed one.
 	guard *wire.Guard
 
 	isServer bool
@@ -109,7 +110,7 @@ type Conn struct {
 }
 
 // newConn makes the connection over an upgraded socket, whose frame
-// guard is g (nil only in tests): without compression, the guard reads
+// guard is g: without compression, the guard reads
 // the messages and a frame writer writes the frames, and gorilla's ws,
 // if any, is left unused; with compression, gorilla's ws reads through
 // the guard and writes. start sets it going.
@@ -122,18 +123,13 @@ func newConn(ctx context.Context, ws *websocket.Conn, g *wire.Guard, proto strin
 		compressed: compressed,
 		state:      StateOpen,
 	}
-	if g != nil {
-		c.netConn = g.Conn
-	} else {
-		c.netConn = ws.NetConn()
-	}
 	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	c.rd.init(c)
 	c.refs.Store(1)
 	// Deadlines the HTTP server may have set belong to the handshake.
-	_ = c.netConn.SetDeadline(time.Time{})
-	if !compressed && g != nil {
-		c.fw = wire.NewWriter(c.netConn, g)
+	_ = g.Conn.SetDeadline(time.Time{})
+	if !compressed {
+		c.fw = wire.NewWriter(g.Conn, g)
 		g.ReadMessages((*control)(c))
 		c.direct = true
 		return c
@@ -184,10 +180,10 @@ func (c *Conn) Request() *http.Request {
 func (c *Conn) Response() *http.Response { return c.resp }
 
 // RemoteAddr returns the peer's network address.
-func (c *Conn) RemoteAddr() net.Addr { return c.netConn.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.guard.RemoteAddr() }
 
 // LocalAddr returns the local network address.
-func (c *Conn) LocalAddr() net.Addr { return c.netConn.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.guard.LocalAddr() }
 
 // Param returns the value of the named path parameter of the upgrade
 // request, as set by the router (http.Request.PathValue) and named by

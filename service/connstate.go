@@ -160,7 +160,7 @@ func (c *Conn) stepConn(e connEvent, ce *CloseError) connAction {
 		c.stepConn(connFinish, out)
 	}
 	if do&connEnd != 0 {
-		_ = c.netConn.Close()
+		_ = c.guard.Conn.Close()
 		c.rd.connFinished(ce)
 		c.cancel(ce)
 		if done != nil {

@@ -30,7 +30,7 @@ func (r *reader) startClosing(deadline time.Time) {
 	}
 	if !deadline.IsZero() {
 		r.deadline = deadline
-		_ = r.c.netConn.SetReadDeadline(deadline)
+		_ = r.c.guard.Conn.SetReadDeadline(deadline)
 	}
 	r.step(evClosing, nil)
 }

@@ -103,7 +103,7 @@ func (r *reader) setDeadlineLocked() {
 		return
 	}
 	r.deadline = d
-	_ = r.c.netConn.SetReadDeadline(d)
+	_ = r.c.guard.Conn.SetReadDeadline(d)
 }
 
 // pingSent records that a keepalive ping went out; the peer has

@@ -224,7 +224,7 @@ func fillSocket(t *testing.T, size int) int64 {
 	var sent, tails, tried atomic.Int64
 	filled := make(chan struct{})
 	h := HandlerFunc(func(ctx context.Context, c *Conn) error {
-		if uc, ok := c.netConn.(*net.UnixConn); ok {
+		if uc, ok := c.guard.Conn.(*net.UnixConn); ok {
 			_ = uc.SetWriteBuffer(1) // the least the system allows
 		}
 		c.Observe(sentCounter{&sent})
