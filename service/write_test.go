@@ -267,6 +267,13 @@ func TestWriteAfterPeerFailsConnection(t *testing.T) {
 			if !isTooBig(err) || !errors.Is(err, ErrClosed) {
 				t.Errorf("message written as the peer failed the connection: %v, want the peer's close", err)
 			}
+			// The goroutine that read the close ends the connection, a
+			// moment after the receiver has it.
+			select {
+			case <-c.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the connection did not end")
+			}
 			if err := c.Err(); !isTooBig(err) {
 				t.Errorf("Err: %v, want the peer's close", err)
 			}

@@ -64,7 +64,7 @@ type Guard struct {
 	masked     bool  // frames must be masked
 	compressed bool  // RSV1 may mark a message's first frame, and nothing else
 
-	resp respScan // the HTTP response, on a client's guard
+	resp *respScan // the HTTP response, on a client's guard
 
 	hdr     [MaxHeaderLen]byte
 	hn      int    // header bytes seen of the current frame
@@ -103,7 +103,9 @@ func (e *FrameError) Error() string { return "websocket: " + e.Reason }
 // no compression until configured.
 func NewGuard(nc net.Conn, pending []byte, peer Peer) *Guard {
 	g := &Guard{Conn: nc, pending: pending, masked: peer == FromClient}
-	g.resp.active = peer == FromServer
+	if peer == FromServer {
+		g.resp = &respScan{active: true}
+	}
 	g.raw.init(nc)
 	return g
 }
@@ -138,7 +140,7 @@ func (g *Guard) Read(p []byte) (int, error) {
 		n, err = g.readConn(p)
 	}
 	start := 0
-	if g.resp.active {
+	if g.resp != nil && g.resp.active {
 		end, done := g.resp.scan(p[:n])
 		if !done {
 			return n, err
@@ -153,7 +155,7 @@ func (g *Guard) Read(p []byte) (int, error) {
 		}
 		start = end
 	}
-	if g.resp.passthrough {
+	if g.resp != nil && g.resp.passthrough {
 		return n, err
 	}
 	pass, ferr := g.scan(p[start:n])

@@ -35,7 +35,6 @@ func (e *PeerClose) Error() string {
 // messageState is where a Guard that reads messages is in the frames.
 type messageState struct {
 	ctl  Control
-	body body // the current message's payload reader
 	key  [4]byte
 	pos  int   // payload bytes of the current frame unmasked so far
 	open bool  // a message has begun and its last frame's payload is not all read
@@ -52,7 +51,6 @@ type messageState struct {
 // control frames. A connection with compression is not read this way.
 func (g *Guard) ReadMessages(ctl Control) {
 	g.msg.ctl = ctl
-	g.msg.body.g = g
 }
 
 // NextMessage skips what is left of the current message, reads up to the
@@ -83,17 +81,17 @@ func (g *Guard) NextMessage() (protocol.MessageType, io.Reader, error) {
 		}
 		// readHeader refuses a continuation here: no message is open.
 		g.msg.open = true
-		return protocol.MessageType(op), &g.msg.body, nil
+		return protocol.MessageType(op), (*body)(g), nil
 	}
 }
 
-// body reads the current message's payload.
-type body struct{ g *Guard }
+// body is the guard as the reader of the current message's payload.
+type body Guard
 
 // Read reads the payload, across the message's frames and the control
 // frames between them, unmasked; io.EOF at the message's end.
 func (b *body) Read(p []byte) (int, error) {
-	g := b.g
+	g := (*Guard)(b)
 	if g.msg.err != nil {
 		return 0, g.msg.err
 	}
@@ -134,7 +132,7 @@ func (b *body) Read(p []byte) (int, error) {
 func (g *Guard) skipMessage() error {
 	var buf [512]byte
 	for {
-		_, err := g.msg.body.Read(buf[:])
+		_, err := (*body)(g).Read(buf[:])
 		if err == io.EOF {
 			return nil
 		}
