@@ -35,7 +35,11 @@ type reader struct {
 
 	mu    sync.Mutex
 	state readerState
-	err   *CloseError // why reading ended, once ended
+	alarm readerEvent // what the timer delivers when due; evNone when nothing is
+	// pongDue: a keepalive pong is awaited. deadlineSet: a read deadline
+	// is set on the socket. timerOn: the timer is set.
+	pongDue, deadlineSet, timerOn bool
+	err                           *CloseError // why reading ended, once ended
 
 	queue     []queued       // messages read ahead, oldest first, from head
 	head      int            // index of the oldest in queue
@@ -44,18 +48,13 @@ type reader struct {
 	notify    chan struct{}  // wakes a receiver that waits for the loop
 	space     chan struct{}  // wakes the loop that waits in full
 
-	pongDue  bool      // a keepalive pong is awaited
-	deadline time.Time // the read deadline set on the socket, while not draining
-
 	// One timer serves the turn and the stall limit, which are never due
 	// at once. It delivers alarm when it fires at or after due; firing
-	// earlier, it is set again for the rest.
-	born    time.Time
-	timer   *time.Timer
-	alarm   readerEvent   // evNone when nothing is due
-	due     time.Duration // since born
-	fireAt  time.Duration // when the timer fires, since born, while set
-	timerOn bool
+	// earlier, it is set again for the rest. Times are on the monotonic
+	// clock (see clock).
+	timer  *time.Timer
+	due    time.Duration
+	fireAt time.Duration // when the timer fires, while set
 
 	// Used only by the receiver that holds readMu.
 	held     stream        // what the application reads from, released by the next receive

@@ -15,7 +15,6 @@ import (
 func (r *reader) start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.born = time.Now()
 	r.step(evStart, nil)
 }
 
@@ -29,7 +28,7 @@ func (r *reader) startClosing(deadline time.Time) {
 		return
 	}
 	if !deadline.IsZero() {
-		r.deadline = deadline
+		r.deadlineSet = true
 		_ = r.c.guard.Conn.SetReadDeadline(deadline)
 	}
 	r.step(evClosing, nil)

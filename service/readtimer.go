@@ -13,12 +13,17 @@ import (
 // limit, and the socket's read deadline, which follows the state and
 // keepalive (see reader).
 
+// epoch is the start of the clock the reader's timer keeps its times on.
+var epoch = time.Now()
+
+// clock reads the monotonic clock, as the time since epoch.
+func clock() time.Duration { return time.Since(epoch) }
+
 // setAlarm makes the timer deliver e in d. The timer is set again only
 // if it would fire too late: a turn that starts again on every direct
 // receive costs no timer reset.
 func (r *reader) setAlarm(e readerEvent, d time.Duration) {
-	now := time.Since(r.born)
-	r.alarm, r.due = e, now+d
+	r.alarm, r.due = e, clock()+d
 	if r.timerOn && r.fireAt <= r.due {
 		return
 	}
@@ -27,7 +32,7 @@ func (r *reader) setAlarm(e readerEvent, d time.Duration) {
 
 // setTimer makes the timer fire in d, making one if there is none.
 func (r *reader) setTimer(d time.Duration) {
-	r.timerOn, r.fireAt = true, time.Since(r.born)+d
+	r.timerOn, r.fireAt = true, clock()+d
 	if r.timer == nil {
 		r.timer = time.AfterFunc(d, r.onTimer)
 	} else {
@@ -54,7 +59,7 @@ func (r *reader) onTimer() {
 		r.mu.Unlock()
 		return
 	}
-	if now := time.Since(r.born); now < r.due {
+	if now := clock(); now < r.due {
 		r.setTimer(r.due - now)
 		r.mu.Unlock()
 		return
@@ -99,10 +104,10 @@ func (r *reader) setDeadlineLocked() {
 	if r.state.reads() && r.pongDue {
 		d = time.Now().Add(r.c.opts.PongTimeout)
 	}
-	if d.IsZero() && r.deadline.IsZero() {
+	if d.IsZero() && !r.deadlineSet {
 		return
 	}
-	r.deadline = d
+	r.deadlineSet = !d.IsZero()
 	_ = r.c.guard.Conn.SetReadDeadline(d)
 }
 
