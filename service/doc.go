@@ -1,6 +1,9 @@
 // Package service is the WebSocket connection a wsmap handler receives:
-// a blocking Send / Recv / Close API over gorilla/websocket, the same on
-// the server (Accept, Endpoint) and the client (Dial).
+// a blocking Send / Recv / Close API, the same on the server (Accept,
+// Endpoint) and the client (Dial). The package reads and writes the frames
+// of a connection without compression itself, and answers its handshake on
+// the server; gorilla/websocket makes a client's handshake, and the
+// handshake and frames of a connection that negotiates permessage-deflate.
 //
 // # Handlers
 //
@@ -52,15 +55,14 @@
 //
 // When wsmap fails a connection itself (1002 for a protocol violation,
 // 1007, 1009, the 1008 above, or a refusal of the frame guard, which
-// checks every frame header before gorilla reads the frame), it writes
-// its close frame and closes the TCP connection without reading further,
-// as RFC 6455 section 7.1.7 asks. The closing handshake, bounded by
-// Options.CloseTimeout, is for closes that the application or the peer
-// starts.
+// checks every frame header), it writes its close frame and closes the
+// TCP connection without reading further, as RFC 6455 section 7.1.7 asks.
+// The closing handshake, bounded by Options.CloseTimeout, is for closes
+// that the application or the peer starts.
 //
 // A client (Dial) is guarded as a server is: every frame header is checked
-// before gorilla reads the frame, masked server frames are refused, and so
-// are subprotocols and extensions the client did not offer.
+// by the frame guard, masked server frames are refused, and so are
+// subprotocols and extensions the client did not offer.
 //
 // # Entry points
 //
@@ -102,9 +104,10 @@
 //
 // These are the goroutines a connection can run, and what ends each:
 //
-//   - the handler's, started by an Endpoint or the mux (Upgrade) after the
-//     upgrade; it ends when the handler returns, which Server.Shutdown
-//     waits for (a connection from Accept is served on the caller's);
+//   - the handler's, started by an Endpoint or the mux (Upgrade), which
+//     runs the upgrade on it, then the handler; it ends when the upgrade
+//     fails or when the handler returns, which Server.Shutdown waits for
+//     (a connection from Accept is served on the caller's);
 //   - the read loop, started when the application does not read directly
 //     (see the reading rules): it ends when reading ends, with the
 //     connection, or when it hands reading back to a direct Recv;
@@ -134,7 +137,8 @@
 // Locks are taken in this order, never the reverse: the receive lock
 // (held by the goroutine in Recv or Reader) or the send lock (held by a
 // goroutine writing a message); a stream's own lock (held while its
-// payload is read, during which gorilla runs the ping, pong and close
-// handlers); the frame lock (held while one frame is written); the reader
-// role's mutex; the connection's mutex.
+// payload is read, during which the connection's ping, pong and close
+// handlers run, called by the frame guard, or by gorilla on a compressed
+// connection); the frame lock (held while one frame is written); the
+// reader role's mutex; the connection's mutex.
 package service
