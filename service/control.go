@@ -8,8 +8,8 @@ import (
 )
 
 // control is the connection as the frame guard's wire.Control, where the
-// guard reads the messages (server connections without compression):
-// the same handlers gorilla calls elsewhere.
+// guard reads the messages (connections without compression): the same
+// handlers gorilla calls on a compressed connection.
 type control Conn
 
 func (k *control) Ping(payload []byte) error { return (*Conn)(k).answerPing(payload) }

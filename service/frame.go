@@ -14,18 +14,14 @@ import (
 
 // Writing frames. Each connection has one writer of frames, which writes
 // every frame it sends after the opening handshake, control frames
-// included: its frame writer (c.fw, a wire.Writer) where newConn made one
-// (on server connections without compression), and gorilla on the
-// others. The functions below are the only ones that ask which; each does
-// what its name says with the connection's writer.
+// included: its frame writer (c.fw, a wire.Writer) on a connection
+// without compression, and gorilla on a compressed one. The functions
+// below are the only ones that ask which; each does what its name says
+// with the connection's writer.
 //
-// The two never write on the same connection. A frame writer takes the
-// write direction over from the frame guard that gorilla reads and writes
-// through, and the guard then refuses gorilla's writes (see
-// wire.Guard.Write). What gorilla would still write of its own accord is
-// the close frame of a protocol error it finds while reading; the reader
-// fails the connection for the error it reports (classifyReadError), and
-// the close frame goes out through the frame writer.
+// The two never write on the same connection: where a frame writer
+// writes, gorilla neither reads nor writes after the handshake, and the
+// frame guard refuses any write through it (see wire.Guard.Write).
 //
 // Messages go out one at a time, under the connection's write lock
 // (lockWrite), which also covers setWriteDeadline, the deadline of the
@@ -76,8 +72,8 @@ func (c *Conn) writePrepared(ps []*PreparedMessage) (int, error) {
 }
 
 // tryWritePrepared writes prepared messages at once if that needs no
-// waiting (see TrySendPrepared and wire.TryWriteFrames); gorilla never
-// does.
+// waiting (see TrySendPrepared and wire.TryWriteFrames); where gorilla
+// writes, none is.
 func (c *Conn) tryWritePrepared(ps []*PreparedMessage) (int, *wire.Tail) {
 	if c.fw != nil {
 		return wire.TryWriteFrames(c.fw, ps)

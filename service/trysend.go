@@ -23,7 +23,7 @@ import (
 // If the socket takes only part of the last write, the messages in it
 // count as sent and the rest is written by a goroutine of its own, under
 // the write timeout, before any other write; a failure to write it ends
-// the connection as a failed Send does. Only server connections without
+// the connection as a failed Send does. Only connections without
 // compression, over a socket with a file descriptor (plain TCP, Unix),
 // and messages that fit in 4 KiB with their header are sent this way;
 // TrySendPrepared stops at the first message that does not.

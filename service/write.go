@@ -51,13 +51,13 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 // broadcast sends one with SendPrepared to every receiver, so that its
 // cost beyond the writes themselves does not grow with their number.
 //
-// It holds one copy of the payload. On a server connection without
-// compression a frame is the payload behind a header of a few bytes, so
-// SendPrepared writes the payload as Send would, without allocating. On
-// other connections (compressed, or client-side, where frames are masked)
-// the frame is built once, on first use, and reused by every connection
-// of the same kind (gorilla's PreparedMessage), so that a message is
-// compressed once however many receive it. It is safe for concurrent use.
+// It holds one copy of the payload. On a connection without compression
+// a frame is the payload behind a header of a few bytes (and masked with
+// a key of its own, on a client), so SendPrepared writes the payload as
+// Send would. On a compressed connection the frame is built once, on
+// first use, and reused by every compressed connection on the same side
+// (gorilla's PreparedMessage), so that a message is compressed once
+// however many receive it. It is safe for concurrent use.
 type PreparedMessage struct {
 	typ  protocol.MessageType
 	data []byte
@@ -97,8 +97,8 @@ func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
 }
 
 // SendPrepared sends prepared messages, in order, as Send would send
-// their payloads. On a server connection without compression, messages
-// that fit together in 4 KiB go out in one write: a broadcaster that
+// their payloads. On a connection without compression, messages that fit
+// together in 4 KiB go out in one write: a broadcaster that
 // finds several messages queued for a receiver sends them with one call.
 // With no message it does nothing.
 func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {

@@ -15,9 +15,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/wsmap/wsmap/internal/xsync"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/room"
-	"github.com/wsmap/wsmap/internal/xsync"
 )
 
 // Rooms' histories, when a room asks for one (room.Options.History), are

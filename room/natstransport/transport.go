@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wsmap/wsmap/room"
 	"github.com/wsmap/wsmap/internal/xsync"
+	"github.com/wsmap/wsmap/room"
 )
 
 // Defaults for Options.
