@@ -164,12 +164,18 @@ func (c *Conn) sendClose(code protocol.CloseCode, reason string) {
 // when a valid close frame arrives, and answers it with the same code and
 // reason.
 func (c *Conn) onPeerClose(code int, text string) error {
-	ce := &CloseError{Code: protocol.CloseCode(code), Reason: text}
+	_ = c.peerClosed(&CloseError{Code: protocol.CloseCode(code), Reason: text})
+	return nil
+}
+
+// peerClosed records the peer's close frame, ce, answers it, and returns
+// it.
+func (c *Conn) peerClosed(ce *CloseError) *CloseError {
 	c.mu.Lock()
 	c.peerClose = ce
 	c.mu.Unlock()
 	c.beginClose(ce, false)
-	return nil
+	return ce
 }
 
 // abort drops the TCP connection at once, without a closing handshake.

@@ -14,8 +14,12 @@ type control Conn
 
 func (k *control) Ping(payload []byte) error { return (*Conn)(k).answerPing(payload) }
 func (k *control) Pong(payload []byte) error { return (*Conn)(k).pongIn(payload) }
+
+// Close records the peer's close and answers it; reading returns the
+// close from then on.
 func (k *control) Close(code protocol.CloseCode, reason string) error {
-	return (*Conn)(k).onPeerClose(int(code), reason)
+	c := (*Conn)(k)
+	return c.peerClosed(&CloseError{Code: code, Reason: reason})
 }
 
 var _ wire.Control = (*control)(nil)

@@ -274,9 +274,10 @@ func classifyReadError(err error) (ce *CloseError, fail bool) {
 		case *wire.FrameError:
 			// The reason says it all: a cause would repeat it.
 			return &CloseError{Code: t.Code, Reason: t.Reason}, true
-		case *wire.PeerClose:
-			// The peer's close frame; the guard has called onPeerClose.
-			return &CloseError{Code: t.Code, Reason: t.Reason}, false
+		case *CloseError:
+			// The peer's close frame, as the frame guard's Control
+			// recorded it (see control.Close).
+			return t, false
 		case *websocket.CloseError:
 			if wce == nil {
 				wce = t

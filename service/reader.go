@@ -27,9 +27,11 @@ import (
 // that comes while the loop reads takes the role back after the loop's
 // next message.
 //
-// The read deadline follows the state: the close deadline once
-// draining; before that, the pong deadline while a keepalive pong is
-// awaited and somebody reads (see readerState.reads), none otherwise.
+// The read deadline follows the state: once draining, the close
+// deadline, if this side began the closing handshake (after the peer's
+// close frame nothing is read); before that, the pong deadline while a
+// keepalive pong is awaited and somebody reads (see readerState.reads),
+// none otherwise.
 type reader struct {
 	c *Conn
 

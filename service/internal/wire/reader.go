@@ -17,19 +17,9 @@ type Control interface {
 	Ping(payload []byte) error
 	Pong(payload []byte) error
 	// Close gets a valid close frame's code (1005 when it has none) and
-	// reason; reading then returns a *PeerClose.
+	// reason, and returns the error that reading returns from then on,
+	// which must not be nil.
 	Close(code protocol.CloseCode, reason string) error
-}
-
-// PeerClose is the error reading returns once the peer's close frame has
-// been read.
-type PeerClose struct {
-	Code   protocol.CloseCode
-	Reason string
-}
-
-func (e *PeerClose) Error() string {
-	return "websocket: close " + strconv.Itoa(int(e.Code)) + " " + e.Reason
 }
 
 // messageState is where a Guard that reads messages is in the frames.
@@ -226,20 +216,13 @@ func (g *Guard) readHeader() (Opcode, error) {
 // control reads the payload of a control frame whose header has been
 // read, and tells the Control.
 func (g *Guard) control(op Opcode) error {
-	var buf [125]byte
+	if op != OpClose {
+		return g.pingPong(op)
+	}
+	var buf [125]byte // kept apart from the ping's, which the Control gets
 	p := buf[:g.payload]
-	if err := g.readFull(p); err != nil {
+	if err := g.readPayload(p); err != nil {
 		return err
-	}
-	g.payload = 0
-	if g.masked {
-		maskAt(g.msg.key, 0, p)
-	}
-	switch op {
-	case OpPing:
-		return g.msg.ctl.Ping(p)
-	case OpPong:
-		return g.msg.ctl.Pong(p)
 	}
 	code, reason := protocol.CloseNoStatus, ""
 	if len(p) >= 2 {
@@ -252,10 +235,33 @@ func (g *Guard) control(op Opcode) error {
 			return &FrameError{protocol.CloseProtocolError, "invalid utf8 payload in close frame"}
 		}
 	}
-	if err := g.msg.ctl.Close(code, reason); err != nil {
+	return g.msg.ctl.Close(code, reason)
+}
+
+// pingPong reads a ping's or a pong's payload and tells the Control.
+func (g *Guard) pingPong(op Opcode) error {
+	var buf [125]byte
+	p := buf[:g.payload]
+	if err := g.readPayload(p); err != nil {
 		return err
 	}
-	return &PeerClose{code, reason}
+	if op == OpPing {
+		return g.msg.ctl.Ping(p)
+	}
+	return g.msg.ctl.Pong(p)
+}
+
+// readPayload reads a control frame's payload, whose length is that of p,
+// and unmasks it.
+func (g *Guard) readPayload(p []byte) error {
+	if err := g.readFull(p); err != nil {
+		return err
+	}
+	g.payload = 0
+	if g.masked {
+		maskAt(g.msg.key, 0, p)
+	}
+	return nil
 }
 
 // failRead makes err the error of every later read: the end of the

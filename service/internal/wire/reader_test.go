@@ -20,8 +20,16 @@ func (r *recorder) Ping(p []byte) error { r.events = append(r.events, "ping "+st
 func (r *recorder) Pong(p []byte) error { r.events = append(r.events, "pong "+string(p)); return nil }
 func (r *recorder) Close(code protocol.CloseCode, reason string) error {
 	r.events = append(r.events, fmt.Sprintf("close %d %s", code, reason))
-	return nil
+	return &peerClose{code, reason}
 }
+
+// peerClose is the recorder's error for the peer's close frame.
+type peerClose struct {
+	Code   protocol.CloseCode
+	Reason string
+}
+
+func (e *peerClose) Error() string { return fmt.Sprintf("close %d %s", e.Code, e.Reason) }
 
 // readMessages reads data as a server's guard reading messages, from a
 // source that gives chunk bytes a read, the first pending of them as
@@ -67,7 +75,7 @@ func readMessages(data []byte, chunk, pending, bufSize int, limit int64, skip bo
 // errText describes a reading error for comparison.
 func errText(err error) string {
 	var fe *FrameError
-	var pc *PeerClose
+	var pc *peerClose
 	switch {
 	case errors.As(err, &fe):
 		return fmt.Sprintf("fail %d %s", fe.Code, fe.Reason)
