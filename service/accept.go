@@ -161,11 +161,6 @@ func upgradeDeflate(w http.ResponseWriter, r *http.Request, o *AcceptOptions, op
 	return up.Upgrade(gw, r, header)
 }
 
-// upgradeHeaders are the headers of a 101 response that the upgrader
-// writes itself, or that it must not have.
-var upgradeHeaders = [...]string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Extensions",
-	"Content-Length", "Content-Type", "Transfer-Encoding"}
-
 // responseHeader builds the headers of the 101 response: those set on
 // the ResponseWriter, then extra, then the chosen subprotocol. The
 // headers of the upgrade itself are left to the upgrader.
@@ -177,10 +172,9 @@ func responseHeader(set, extra http.Header, subprotocol string) http.Header {
 	for k, v := range extra {
 		h[http.CanonicalHeaderKey(k)] = slices.Clone(v)
 	}
-	for _, k := range upgradeHeaders {
+	for _, k := range ownHeaders {
 		delete(h, k)
 	}
-	delete(h, http.CanonicalHeaderKey(protocol.HeaderProtocol))
 	if subprotocol != "" {
 		h.Set(protocol.HeaderProtocol, subprotocol)
 	}

@@ -100,7 +100,7 @@ type Conn struct {
 	failed    *CloseError   // the close sent when failing the connection
 	initiated *CloseError   // the close frame that began closing
 	err       *CloseError   // the outcome, once closed
-	keepalive *time.Timer
+	keepalive *keepalive
 	pings     *pings
 
 	observers atomic.Pointer[[]Observer] // replaced whole under mu
@@ -146,7 +146,7 @@ func newConn(ctx context.Context, ws *websocket.Conn, g *wire.Guard, proto strin
 func (c *Conn) start() {
 	c.mu.Lock()
 	if c.opts.PingInterval > 0 {
-		c.keepalive = time.AfterFunc(c.opts.PingInterval, c.keepaliveTick)
+		c.startKeepaliveLocked()
 	}
 	c.mu.Unlock()
 	c.rd.start()

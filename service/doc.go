@@ -114,9 +114,11 @@
 //   - a tail writer, started by TrySendPrepared when the socket takes only
 //     part of a frame: it ends once the rest is written, or the write
 //     timeout has passed and ended the connection;
-//   - timer callbacks (keepalive pings, the read loop's start, the
-//     unread-messages limit), each short-lived; a ping's write is bounded
-//     by the write timeout;
+//   - timer callbacks (the read loop's start, the unread-messages limit,
+//     keepalive pings), each short-lived; a Server's connections that
+//     share a ping interval share one timer, whose callback starts a
+//     goroutine per connection due to ping; a ping's write is bounded by
+//     the write timeout;
 //   - a watcher of a Send's own context, when it can be cancelled
 //     (context.AfterFunc): it runs only if that context ends during the
 //     write, and ends the connection;
@@ -140,5 +142,6 @@
 // payload is read, during which the connection's ping, pong and close
 // handlers run, called by the frame guard, or by gorilla on a compressed
 // connection); the frame lock (held while one frame is written); the
-// reader role's mutex; the connection's mutex.
+// reader role's mutex; the connection's mutex; the mutex of its server's
+// ping schedule.
 package service

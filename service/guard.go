@@ -20,14 +20,9 @@ type guardWriter struct {
 // Hijack takes over the connection from the HTTP server. Bytes the server
 // read beyond the request go to the guard first.
 func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	nc, brw, pending, err := hijack(w.ResponseWriter)
 	if err != nil {
 		return nil, nil, err
-	}
-	var pending []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		buffered, _ := brw.Reader.Peek(n)
-		pending = append([]byte(nil), buffered...)
 	}
 	g := wire.NewGuard(nc, pending, wire.FromClient)
 	g.Configure(w.limit, w.compressed)
@@ -35,6 +30,25 @@ func (w *guardWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// through a small reader of its own over the guard.
 	brw.Reader.Reset(g)
 	return g, brw, nil
+}
+
+// hijack takes over w's connection, through the ResponseWriters it wraps
+// (as http.ResponseController does), and returns with it a copy of the
+// bytes the server read beyond the request, which are the client's first
+// frames.
+func hijack(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, []byte, error) {
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var pending []byte
+	if brw != nil && brw.Reader != nil {
+		if n := brw.Reader.Buffered(); n > 0 {
+			buffered, _ := brw.Reader.Peek(n)
+			pending = append([]byte(nil), buffered...)
+		}
+	}
+	return nc, brw, pending, nil
 }
 
 // Unwrap returns the wrapped ResponseWriter, for http.ResponseController.

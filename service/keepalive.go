@@ -9,6 +9,17 @@ import (
 	"github.com/gorilla/websocket"
 )
 
+// startKeepalive schedules the connection's keepalive pings: in its
+// server's schedule for their interval, or on a timer of its own.
+func (c *Conn) startKeepaliveLocked() {
+	if c.reg != nil {
+		c.keepalive = c.reg.pings.of(c.opts.PingInterval).add(c)
+		return
+	}
+	c.keepalive = &keepalive{c: c}
+	c.keepalive.own = time.AfterFunc(c.opts.PingInterval, c.keepaliveTick)
+}
+
 // keepaliveTick sends a ping and, unless a pong is already awaited, gives
 // the peer PongTimeout to answer it.
 func (c *Conn) keepaliveTick() {
@@ -17,7 +28,9 @@ func (c *Conn) keepaliveTick() {
 		c.mu.Unlock()
 		return
 	}
-	c.keepalive.Reset(c.opts.PingInterval)
+	if t := c.keepalive.own; t != nil {
+		t.Reset(c.opts.PingInterval)
+	}
 	c.mu.Unlock()
 	c.rd.pingSent()
 	if err := c.writeControl(websocket.PingMessage, nil, time.Now().Add(c.opts.WriteTimeout)); err != nil && !errors.Is(err, websocket.ErrCloseSent) {
@@ -56,8 +69,12 @@ func (c *Conn) pongIn(payload []byte) error {
 }
 
 func (c *Conn) stopKeepaliveLocked() {
-	if c.keepalive != nil {
-		c.keepalive.Stop()
+	switch k := c.keepalive; {
+	case k == nil:
+	case k.own != nil:
+		k.own.Stop()
+	default:
+		k.s.remove(k)
 	}
 }
 

@@ -176,6 +176,8 @@ type registry struct {
 	admitted int // admitted, not yet released
 	closing  bool
 	idleCh   chan struct{} // closed when closing and admitted == 0
+
+	pings pingSchedules // the connections' keepalive pings
 }
 
 // admit reserves a place for a connection about to be upgraded.

@@ -28,9 +28,9 @@ const responseStart = "HTTP/1.1 101 Switching Protocols\r\n" +
 // base64-encoded.
 const acceptLen = (sha1.Size + 2) / 3 * 4
 
-// ownHeaders are the header fields a 101 response of upgradeConn writes
-// itself or must not carry: upgradeConn leaves them out of the extra
-// header.
+// ownHeaders are the header fields a 101 response writes itself or must
+// not carry, in the form net/http stores them: upgradeConn leaves them out
+// of the extra header, and responseHeader out of gorilla's.
 var ownHeaders = [...]string{"Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Protocol",
 	"Sec-Websocket-Extensions", "Content-Length", "Content-Type", "Transfer-Encoding"}
 
@@ -61,17 +61,10 @@ var ownHeaders = [...]string{"Upgrade", "Connection", "Sec-Websocket-Accept", "S
 // Bytes the client sent behind its request, which the HTTP server has
 // read already, are the first the guard gives out.
 func upgradeConn(w http.ResponseWriter, r *http.Request, subprotocol string, header http.Header, timeout time.Duration) (*wire.Guard, error) {
-	nc, brw, err := http.NewResponseController(w).Hijack()
+	nc, brw, pending, err := hijack(w)
 	if err != nil {
 		http.Error(w, "hijack: "+err.Error(), http.StatusInternalServerError)
 		return nil, fmt.Errorf("hijack: %w", err)
-	}
-	var pending []byte
-	if brw != nil && brw.Reader != nil {
-		if n := brw.Reader.Buffered(); n > 0 {
-			buffered, _ := brw.Reader.Peek(n)
-			pending = append([]byte(nil), buffered...)
-		}
 	}
 
 	var key string

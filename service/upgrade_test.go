@@ -535,29 +535,6 @@ func (w *benchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return w.nc, w.brw, nil
 }
 
-// guardHijacker hands gorilla the connection in a configured frame guard,
-// which gives out the bytes read beyond the request first, as the server
-// does when it upgrades with gorilla.
-type guardHijacker struct{ http.ResponseWriter }
-
-func (w *guardHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *guardHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	var pending []byte
-	if n := brw.Reader.Buffered(); n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		pending = append([]byte(nil), b...)
-	}
-	g := wire.NewGuard(nc, pending, wire.FromClient)
-	g.Configure(DefaultReadLimit, false)
-	brw.Reader.Reset(g)
-	return g, brw, nil
-}
-
 // benchUpgrader is gorilla's Upgrader as Accept sets it up for a
 // connection without compression.
 func benchUpgrader() *websocket.Upgrader {
@@ -614,7 +591,7 @@ func BenchmarkUpgradeConn(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := up.Upgrade(&guardHijacker{w}, r, header); err != nil {
+				if _, err := up.Upgrade(&guardWriter{ResponseWriter: w, limit: DefaultReadLimit}, r, header); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -637,7 +614,7 @@ func BenchmarkUpgradeConnHandshake(b *testing.B) {
 					}
 					return
 				}
-				if c, err := up.Upgrade(&guardHijacker{w}, r, nil); err == nil {
+				if c, err := up.Upgrade(&guardWriter{ResponseWriter: w, limit: DefaultReadLimit}, r, nil); err == nil {
 					c.NetConn().Close()
 				}
 			}))
