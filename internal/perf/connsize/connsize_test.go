@@ -69,10 +69,14 @@ func TestRowOf(t *testing.T) {
 		stack []string
 		want  string // the row's what; "" for no row
 	}{
-		{"the Conn's channels", stack("runtime.makechan", "github.com/wsmap/wsmap/service.newConn", "github.com/wsmap/wsmap/service.accept"),
-			"the channels readSem, writeSem, closing and done"},
-		{"the writer's channel, not the Conn's", stack("runtime.makechan", "github.com/wsmap/wsmap/service/internal/wire.NewWriter", "github.com/wsmap/wsmap/service.newConn"),
-			"the frame writer (wire.Writer, its lock's channel, its raw handle)"},
+		{"the Conn", stack("runtime.newobject", "github.com/wsmap/wsmap/service.newConn", "github.com/wsmap/wsmap/service.accept"),
+			"the Conn itself"},
+		{"the writer, not the Conn", stack("runtime.newobject", "github.com/wsmap/wsmap/service/internal/wire.NewWriter", "github.com/wsmap/wsmap/service.newConn"),
+			"the frame writer (wire.Writer) and its method value for writes that must not wait"},
+		{"the kept headers", stack("internal/bytealg.MakeNoZero", "strings.(*Builder).grow", "github.com/wsmap/wsmap/service.headerLines", "github.com/wsmap/wsmap/service.keepRequest"),
+			"the headers, in one string"},
+		{"the keepalive schedule", stack("runtime.newobject", "github.com/wsmap/wsmap/service.(*pingSchedule).add", "github.com/wsmap/wsmap/service.(*Conn).startKeepaliveLocked"),
+			"its place in the server's schedule of keepalive pings"},
 		{"the Conn's context", stack("runtime.newobject", "context.withCancel", "context.WithCancelCause", "github.com/wsmap/wsmap/service.newConn"),
 			"the context (context.WithCancelCause over WithoutCancel)"},
 		{"the request's context", stack("runtime.makechan", "context.(*cancelCtx).Done", "context.withCancel", "net/http.(*conn).readRequest"),
@@ -80,7 +84,7 @@ func TestRowOf(t *testing.T) {
 		{"gorilla's reader", stack("runtime.makeslice", "bufio.NewReaderSize", "github.com/gorilla/websocket.newConn"),
 			"its bufio.Reader and 256-byte buffer"},
 		{"a package's prefix is not a package", stack("runtime.newobject", "contextual.New", "github.com/wsmap/wsmap/service.newConn"),
-			"the Conn itself and the method values given to gorilla's handlers"},
+			"the Conn itself"},
 		{"nothing known", stack("runtime.newobject", "example.com/x.f"), ""},
 	}
 	for _, tt := range tests {

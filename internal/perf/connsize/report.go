@@ -66,7 +66,7 @@ type rowKey struct{ group, what string }
 
 func (r row) key() rowKey { return rowKey{r.group, r.what} }
 
-var groups = []string{groupConn, groupGorilla, groupRequest, groupSocket, groupRuntime, groupServer, groupOther, groupTool}
+var groups = []string{groupConn, groupKept, groupGorilla, groupRequest, groupSocket, groupRuntime, groupServer, groupOther, groupTool}
 
 func groupOrder(g string) int { return slices.Index(groups, g) }
 

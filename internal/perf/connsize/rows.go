@@ -17,8 +17,9 @@ type row struct {
 // Groups of rows, in the order of the table.
 const (
 	groupConn    = "wsmap's connection (service)"
-	groupGorilla = "gorilla's connection"
-	groupRequest = "the upgrade request, kept for Conn.Request"
+	groupKept    = "what the connection keeps of its request, for Conn.Request"
+	groupGorilla = "gorilla's connection (compressed connections only)"
+	groupRequest = "what net/http made for the request and the connection keeps"
 	groupSocket  = "the socket (net)"
 	groupRuntime = "the goroutine and the runtime's timers"
 	groupServer  = "the server's registry"
@@ -40,25 +41,26 @@ var rows = []row{
 	{groupRuntime, "the goroutine's descriptor (runtime.g) and the runtime's records of it", []string{"runtime.acquireSudog"}},
 	{groupRuntime, "the runtime's per-P heaps of timers (a keepalive timer and the socket's deadlines)", []string{"runtime.(*timers).addHeap"}},
 
-	{groupConn, "the frame writer (wire.Writer, its lock's channel, its raw handle)", []string{"wire.NewWriter"}},
+	{groupConn, "the frame writer (wire.Writer) and its method value for writes that must not wait", []string{"wire.NewWriter"}},
 	{groupConn, "the frame guard (wire.Guard) and its raw handle on the socket", []string{"wire.NewGuard"}},
-	{groupConn, "its context's Done channel, made by the first Recv", []string{"context.(*cancelCtx).Done", "service.(*Conn).next"}},
+	{groupConn, "its context's Done channel, made by a receive with a context of its own", []string{"context.(*cancelCtx).Done", "service.(*Conn).next"}},
 	{groupConn, "the context (context.WithCancelCause over WithoutCancel)", []string{"context.", "service.newConn"}},
-	{groupConn, "the channels readSem, writeSem, closing and done", []string{"runtime.makechan", "service.newConn"}},
 	{groupConn, "the reader's timer for the turn and the stall limit (time.AfterFunc) and its method value", []string{"service.(*reader).setAlarm"}},
-	{groupConn, "the keepalive timer (time.AfterFunc) and its method value", []string{"service.(*Conn).start"}},
+	{groupConn, "its place in the server's schedule of keepalive pings", []string{"service.(*pingSchedule).add"}},
+	{groupConn, "a keepalive timer of its own (served without a Server)", []string{"service.(*Conn).startKeepaliveLocked"}},
 	{groupConn, "the frame guard's read method value", []string{"wire.(*Guard).waitChunk"}},
-	{groupConn, "the Conn itself and the method values given to gorilla's handlers", []string{"service.newConn"}},
+	{groupConn, "the Conn itself", []string{"service.newConn"}},
+
+	{groupKept, "the headers, in one string", []string{"service.headerLines"}},
+	{groupKept, "the path values its pattern names", []string{"service.pathValues"}},
+	{groupKept, "its strings, the headers' aside (keptRequest)", []string{"service.keepRequest"}},
 
 	{groupGorilla, "its bufio.Reader and 256-byte buffer", []string{"bufio.NewReaderSize", "websocket.newConn"}},
 	{groupGorilla, "its write lock's channel", []string{"runtime.makechan", "websocket.newConn"}},
 	{groupGorilla, "websocket.Conn", []string{"websocket.newConn"}},
 
-	{groupRequest, "path values set by the mux (SetPathValue's map)", []string{"http.(*Request).SetPathValue"}},
-	{groupRequest, "the header map, its keys and values", []string{"textproto.readMIMEHeader"}},
-	{groupRequest, "the URL", []string{"url.parse", "http.readRequest"}},
-	{groupRequest, "the request line (method, URI, protocol)", []string{"textproto.(*Reader).ReadLine", "http.readRequest"}},
-	{groupRequest, "http.Request", []string{"http.readRequest"}},
+	{groupRequest, "the header's strings the kept headers share (values net/http allocated on their own)", []string{"textproto.readMIMEHeader"}},
+	{groupRequest, "the request line (method, URI, protocol), which the kept strings share", []string{"textproto.(*Reader).ReadLine", "http.readRequest"}},
 	{groupRequest, "its context: the request's cancelCtx, and the Done channel of the one above", []string{"context.", "http.(*conn).readRequest"}},
 	{groupRequest, "its context: the HTTP connection's cancelCtx and local address value", []string{"context.", "http.(*conn).serve"}},
 	{groupRequest, "the remote address string (RemoteAddr)", []string{"net.JoinHostPort", "http.(*conn).serve"}},
