@@ -12,7 +12,7 @@ import (
 )
 
 // FuzzServerStream feeds arbitrary bytes to a live server after a valid
-// handshake, then half-closes. The server must end the connection within
+// handshake, with permessage-deflate negotiated or not, then half-closes. The server must end the connection within
 // a bounded time (no hang), never crash (a panic in its goroutines would
 // end the test process), return every handler, and keep its memory
 // bounded.
@@ -27,11 +27,18 @@ func FuzzServerStream(f *testing.F) {
 		[]byte("GET / HTTP/1.1\r\n\r\n"),
 		{0xff, 0xff, 0xff, 0xff},
 	} {
-		f.Add(seed)
+		f.Add(seed, true)
+		f.Add(seed, false)
 	}
 	tg := startTarget(f, service.Options{ReadLimit: 4 << 10, Compression: true}, 2*time.Second)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := wstest.Dial(tg.addr, "/echo", "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+	f.Fuzz(func(t *testing.T, data []byte, compress bool) {
+		// With compression gorilla reads the frames; without, the frame
+		// guard does.
+		var headers []string
+		if compress {
+			headers = append(headers, "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+		}
+		c, err := wstest.Dial(tg.addr, "/echo", headers...)
 		if err != nil {
 			t.Fatal(err)
 		}
