@@ -14,6 +14,10 @@ type messageReader struct {
 	typ  protocol.MessageType
 	r    io.Reader
 	done chan struct{} // closed when the consumer is finished with it
+	// unshared: m is read only by the goroutine that made it, with no
+	// other method called meanwhile (the direct receiver's, see
+	// readDirect), so that its reads take no lock.
+	unshared bool
 
 	mu         sync.Mutex // held during Read; guards the fields below
 	n          int64
@@ -28,6 +32,20 @@ type messageReader struct {
 func (m *messageReader) Read(p []byte) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.readLocked(p)
+}
+
+// read is Read for the reading helpers below, which take no lock when m
+// is unshared.
+func (m *messageReader) read(p []byte) (int, error) {
+	if m.unshared {
+		return m.readLocked(p)
+	}
+	return m.Read(p)
+}
+
+// readLocked is Read, with mu held or m unshared.
+func (m *messageReader) readLocked(p []byte) (int, error) {
 	if m.err != nil {
 		return 0, m.err
 	}
@@ -110,14 +128,14 @@ func (m *messageReader) readSome(buf []byte) ([]byte, bool, error) {
 	if len(buf) == cap(buf) {
 		// Full: the payload may have ended exactly here, which an empty
 		// read tells without growing the buffer.
-		if _, err := m.Read(buf[len(buf):]); err == io.EOF {
+		if _, err := m.read(buf[len(buf):]); err == io.EOF {
 			return buf, true, nil
 		} else if err != nil {
 			return nil, false, err
 		}
 		buf = append(buf, 0)[:len(buf)]
 	}
-	n, err := m.Read(buf[len(buf):cap(buf)])
+	n, err := m.read(buf[len(buf):cap(buf)])
 	buf = buf[:len(buf)+n]
 	switch {
 	case err == io.EOF:

@@ -175,9 +175,10 @@ func (c *Conn) readDirect(buf []byte) (readResult, error) {
 	if err != nil {
 		return readResult{}, c.endRead(err)
 	}
-	// Only the holder of the reader role uses directMR.
+	// Only the holder of the reader role uses directMR, and only here:
+	// it is never handed out, so that reading it takes no lock.
 	mr := &c.rd.directMR
-	*mr = messageReader{c: c, typ: typ, r: r}
+	*mr = messageReader{c: c, typ: typ, r: r, unshared: true}
 	data, err := mr.readAll(buf)
 	if mr.gorillaErr != nil {
 		return readResult{}, c.endRead(mr.gorillaErr)
