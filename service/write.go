@@ -230,15 +230,19 @@ func (c *Conn) unlockWrite() { c.writeMu.Unlock() }
 // frame.go), under the write timeout and ctx. If the write fails, or ctx
 // ends while it is under way, the connection ends.
 func (c *Conn) write(ctx context.Context, f func() error) error {
+	// The connection's own context has no deadline, and is cancelled
+	// only once the connection is closing, which lets a write finish: no
+	// need to watch it. Not watching keeps the hot path free of
+	// allocations, and telling it apart first makes no Done channel.
+	own := ctx == c.ctx
 	deadline := time.Now().Add(c.opts.WriteTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	if !own {
+		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+			deadline = d
+		}
 	}
 	c.setWriteDeadline(deadline)
-	// The connection's own context is cancelled only once it is closing,
-	// which lets a write finish: no need to watch it. Not watching keeps
-	// the hot path free of allocations.
-	if ctx.Done() == nil || ctx == c.ctx {
+	if own || ctx.Done() == nil {
 		return c.writeResult(ctx, f(), false)
 	}
 	return c.writeWatched(ctx, f)
