@@ -86,38 +86,12 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 			Reason: "server is shutting down", Header: http.Header{"Retry-After": {"5"}}})
 	}
 	opts := o.Options.withDefaults()
-	var c *Conn
-	if opts.Compression && headerHasExtension(r.Header, "permessage-deflate") {
-		ws, err := upgradeDeflate(w, r, o, opts)
-		if err != nil {
-			if reg != nil {
-				reg.cancelAdmit()
-			}
-			return nil, fmt.Errorf("service: upgrade: %w", err)
+	c, err := openConn(w, r, o, opts)
+	if err != nil {
+		if reg != nil {
+			reg.cancelAdmit()
 		}
-		g, _ := ws.NetConn().(*wire.Guard)
-		c = newConn(r.Context(), ws, g, ws.Subprotocol(), opts, true, true)
-	} else {
-		// Without compression, wsmap answers the handshake itself and
-		// gorilla has no part in the connection.
-		var header http.Header
-		switch set := w.Header(); {
-		case len(o.ResponseHeader) == 0:
-			header = set // upgradeConn leaves out the upgrade's own fields
-		case len(set) == 0:
-			header = o.ResponseHeader
-		default:
-			header = responseHeader(set, o.ResponseHeader, "")
-		}
-		g, err := upgradeConn(w, r, o.Subprotocol, header, opts.HandshakeTimeout)
-		if err != nil {
-			if reg != nil {
-				reg.cancelAdmit()
-			}
-			return nil, fmt.Errorf("service: upgrade: %w", err)
-		}
-		g.Configure(wireLimit(opts, false), false)
-		c = newConn(r.Context(), nil, g, o.Subprotocol, opts, true, false)
+		return nil, fmt.Errorf("service: upgrade: %w", err)
 	}
 	c.up = keepRequest(r)
 	c.lifetime = lifetimeFrom(r)
@@ -128,6 +102,36 @@ func accept(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *Acc
 	}
 	c.start()
 	return c, nil
+}
+
+// openConn answers the handshake and makes the connection: without
+// compression wsmap answers it itself (upgradeConn), and gorilla has no
+// part in the connection; with permessage-deflate, gorilla's upgrader
+// does (upgradeDeflate).
+func openConn(w http.ResponseWriter, r *http.Request, o *AcceptOptions, opts Options) (*Conn, error) {
+	if opts.Compression && headerHasExtension(r.Header, "permessage-deflate") {
+		ws, err := upgradeDeflate(w, r, o, opts)
+		if err != nil {
+			return nil, err
+		}
+		g, _ := ws.NetConn().(*wire.Guard)
+		return newConn(r.Context(), ws, g, ws.Subprotocol(), opts, true, true), nil
+	}
+	var header http.Header
+	switch set := w.Header(); {
+	case len(o.ResponseHeader) == 0:
+		header = set // upgradeConn leaves out the upgrade's own fields
+	case len(set) == 0:
+		header = o.ResponseHeader
+	default:
+		header = responseHeader(set, o.ResponseHeader, "")
+	}
+	g, err := upgradeConn(w, r, o.Subprotocol, header, opts.HandshakeTimeout)
+	if err != nil {
+		return nil, err
+	}
+	g.Configure(wireLimit(opts, false), false)
+	return newConn(r.Context(), nil, g, o.Subprotocol, opts, true, false), nil
 }
 
 // upgradeDeflate upgrades with gorilla, which compresses the messages

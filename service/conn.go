@@ -89,9 +89,7 @@ type Conn struct {
 	isServer bool
 	// compressed: permessage-deflate was negotiated.
 	compressed bool
-	// direct: the frame guard reads the messages, not gorilla.
-	direct bool
-	refs   atomic.Int32 // the connection itself, plus a running handler
+	refs       atomic.Int32 // the connection itself, plus a running handler
 
 	mu        sync.Mutex
 	state     State
@@ -131,7 +129,6 @@ func newConn(ctx context.Context, ws *websocket.Conn, g *wire.Guard, proto strin
 	if !compressed {
 		c.fw = wire.NewWriter(g.Conn, g)
 		g.ReadMessages((*control)(c))
-		c.direct = true
 		return c
 	}
 	c.ws = ws

@@ -25,9 +25,10 @@ func (k *control) Close(code protocol.CloseCode, reason string) error {
 var _ wire.Control = (*control)(nil)
 
 // nextReader returns the next message's type and payload reader, from
-// the frame guard where it reads the messages, else from gorilla.
+// the frame guard where it reads the messages (where the frame writer
+// writes them), else from gorilla.
 func (c *Conn) nextReader() (protocol.MessageType, io.Reader, error) {
-	if c.direct {
+	if c.fw != nil {
 		return c.guard.NextMessage()
 	}
 	typ, r, err := c.ws.NextReader()

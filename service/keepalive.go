@@ -39,21 +39,11 @@ func (c *Conn) keepaliveTick() {
 }
 
 // onPong is gorilla's pong handler. It runs in the reading goroutine.
-func (c *Conn) onPong(data string) error {
-	c.rd.pongReceived()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pings == nil {
-		return nil
-	}
-	if ch, ok := c.pings.waiting[data]; ok {
-		close(ch)
-		delete(c.pings.waiting, data)
-	}
-	return nil
-}
+func (c *Conn) onPong(data string) error { return c.pongIn([]byte(data)) }
 
-// pongIn is onPong for the payload as bytes, as the frame guard reads it.
+// pongIn notes a pong, whose payload is as the frame guard reads it: a
+// keepalive pong lifts the pong deadline, and Ping's waiter for the
+// payload, if any, is told.
 func (c *Conn) pongIn(payload []byte) error {
 	c.rd.pongReceived()
 	c.mu.Lock()

@@ -131,14 +131,7 @@ func (g *Guard) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err
 	}
-	var n int
-	var err error
-	if len(g.pending) > 0 {
-		n = copy(p, g.pending)
-		g.pending = g.pending[n:]
-	} else {
-		n, err = g.readConn(p)
-	}
+	n, err := g.readIn(p)
 	start := 0
 	if g.resp != nil && g.resp.active {
 		end, done := g.resp.scan(p[:n])
