@@ -291,7 +291,8 @@ func classifyReadError(err error) (ce *CloseError, fail bool) {
 		}
 	}
 	if wce != nil && wce.Code != websocket.CloseAbnormalClosure {
-		// The peer's close frame; gorilla has called onPeerClose.
+		// The peer's close frame, on a compressed connection; gorilla
+		// has called onPeerClose.
 		return &CloseError{Code: protocol.CloseCode(wce.Code), Reason: wce.Text}, false
 	}
 	switch {

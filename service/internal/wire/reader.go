@@ -47,8 +47,9 @@ func (g *Guard) ReadMessages(ctl Control) {
 // start of the next one, answering the control frames before it through
 // the Control, and returns its type and the reader of its payload, valid
 // until the next call. A violation is a *FrameError; the peer's close
-// frame a *PeerClose; the end of the stream io.ErrUnexpectedEOF. Errors
-// are final: every later call returns the same.
+// frame the error Control.Close returned; the end of the stream
+// io.ErrUnexpectedEOF. Errors are final: every later call returns the
+// same.
 func (g *Guard) NextMessage() (protocol.MessageType, io.Reader, error) {
 	if g.msg.err != nil {
 		return 0, nil, g.msg.err
