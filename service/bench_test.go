@@ -39,19 +39,7 @@ func BenchmarkEcho(b *testing.B) {
 				}
 			}
 		})}},
-		{"wsmap-into", &service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			var buf []byte
-			for {
-				typ, data, err := c.RecvInto(ctx, buf)
-				if err != nil {
-					return err
-				}
-				if err := c.Send(ctx, typ, data); err != nil {
-					return err
-				}
-				buf = data
-			}
-		})}},
+		{"wsmap-into", &service.Endpoint{Handler: echoInto}},
 		{"gorilla", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			var up websocket.Upgrader
 			c, err := up.Upgrade(w, r, nil)
@@ -101,3 +89,18 @@ func BenchmarkEcho(b *testing.B) {
 		}
 	}
 }
+
+// echoInto echoes every message, received with RecvInto into one buffer.
+var echoInto = service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
+	var buf []byte
+	for {
+		typ, data, err := c.RecvInto(ctx, buf)
+		if err != nil {
+			return err
+		}
+		if err := c.Send(ctx, typ, data); err != nil {
+			return err
+		}
+		buf = data
+	}
+})

@@ -323,19 +323,7 @@ func TestErrorsReported(t *testing.T) {
 //
 //	go test -run XXX -bench Handshake -benchmem -count 6 ./service
 func BenchmarkHandshake(b *testing.B) {
-	echo := service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		var buf []byte
-		for {
-			typ, data, err := c.RecvInto(ctx, buf)
-			if err != nil {
-				return err
-			}
-			if err := c.Send(ctx, typ, data); err != nil {
-				return err
-			}
-			buf = data
-		}
-	})
+	echo := echoInto
 	servers := []struct {
 		name string
 		h    http.Handler
