@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// startKeepalive schedules the connection's keepalive pings: in its
+// startKeepaliveLocked schedules the connection's keepalive pings: in its
 // server's schedule for their interval, or on a timer of its own.
 func (c *Conn) startKeepaliveLocked() {
 	if c.reg != nil {
