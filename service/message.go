@@ -90,24 +90,62 @@ func (m *messageReader) readLocked(p []byte) (int, error) {
 }
 
 // readAll reads the whole payload into buf's array, from its start,
-// growing it if needed. With a nil buf the payload is read into a pooled
-// scratch buffer and copied out at its exact size, so that a message
-// costs one allocation whatever its size.
+// growing it if needed. With a nil buf, or one too small, the payload is
+// read into a buffer of its size when the frame guard can tell the size
+// (see wire's Remaining). Else, with a nil buf, it is read into a pooled
+// scratch buffer until the guard can tell the size of the rest (a
+// fragmented message's later frames, once their headers have arrived),
+// and moved to a buffer of its size then, or copied out at its size at
+// its end: a message costs one allocation whatever its size.
 func (m *messageReader) readAll(buf []byte) ([]byte, error) {
+	s, _ := m.r.(sizer)
+	if s != nil {
+		if n, ok := s.Remaining(); ok && (buf == nil || n > cap(buf)) {
+			return m.readInto(make([]byte, 0, n))
+		}
+	}
 	if buf != nil {
 		return m.readInto(buf[:0])
 	}
 	sp := scratchPool.Get().(*[]byte)
-	data, err := m.readInto((*sp)[:0])
+	data := (*sp)[:0]
 	var out []byte
-	if err == nil {
-		out = append(make([]byte, 0, len(data)), data...)
+	var err error
+	for asks := 0; ; {
+		more, end, rerr := m.readSome(data)
+		if rerr != nil {
+			err = rerr
+			break
+		}
+		if data = more; end {
+			out = append(make([]byte, 0, len(data)), data...)
+			break
+		}
+		// Asked a few times at most: telling costs a walk over the
+		// frame headers the guard holds.
+		if asks < maxSizeAsks && s != nil {
+			asks++
+			if n, ok := s.Remaining(); ok {
+				out = append(make([]byte, 0, len(data)+n), data...)
+				out, err = m.readInto(out)
+				break
+			}
+		}
 	}
 	if cap(data) <= maxPooledScratch {
 		*sp = data[:0]
 		scratchPool.Put(sp)
 	}
 	return out, err
+}
+
+// maxSizeAsks is how many times readAll asks for the size of the rest of
+// a message it reads into scratch.
+const maxSizeAsks = 4
+
+// sizer is a payload reader that can tell how many bytes are left.
+type sizer interface {
+	Remaining() (n int, ok bool)
 }
 
 // readInto appends the payload to buf.

@@ -119,6 +119,64 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, nil // io.EOF comes from the next Read
 }
 
+// MaxSizeHint is the largest message size Remaining tells: a header
+// alone never makes a reader allocate more than this ahead of the
+// payload.
+const MaxSizeHint = 256 << 10
+
+// maxHintFrames bounds the frame headers Remaining follows.
+const maxHintFrames = 64
+
+// Remaining returns how many payload bytes of the current message are
+// left to read, if the guard can tell: from the current frame's header
+// when the frame is the message's last, else from the headers of the
+// message's next frames among the bytes the guard holds (at most 64,
+// control frames between them skipped). ok is false when it cannot tell
+// and when the size would exceed MaxSizeHint. The size is a hint for
+// the buffer to read into: reading applies every rule whatever it says.
+func (b *body) Remaining() (n int, ok bool) {
+	g := (*Guard)(b)
+	total := g.payload
+	if g.msg.more {
+		held := g.pending
+		if len(held) == 0 {
+			held = g.data
+		}
+		if g.payload > uint64(len(held)) {
+			return 0, false
+		}
+		held = held[g.payload:]
+		for i := 0; ; i++ {
+			if i == maxHintFrames || len(held) < 2 || len(held) < headerSize(held[1]) {
+				return 0, false
+			}
+			n := headerSize(held[1])
+			length, err := check(held[0], held[1], held[2:n], g.masked, g.compressed)
+			if err != nil {
+				return 0, false
+			}
+			op, final := Opcode(held[0]&0x0f), held[0]&0x80 != 0
+			held = held[n:]
+			if op == OpContinuation {
+				total += length
+				if final || total > MaxSizeHint {
+					break
+				}
+			} else if op < OpClose {
+				return 0, false // out of sequence: reading will say
+			}
+			if length > uint64(len(held)) {
+				return 0, false
+			}
+			held = held[length:]
+		}
+	}
+	if total > MaxSizeHint {
+		return 0, false
+	}
+	return int(total), true
+}
+
 // skipMessage reads and drops the rest of the current message.
 func (g *Guard) skipMessage() error {
 	var buf [512]byte

@@ -50,6 +50,7 @@ func readMessages(data []byte, chunk, pending, bufSize int, limit int64, skip bo
 			return rec.events, err
 		}
 		var b strings.Builder
+		hint := -1 // the payload's size, once Remaining tells it
 		if skip {
 			n, err := io.ReadFull(r, buf)
 			if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
@@ -59,6 +60,12 @@ func readMessages(data []byte, chunk, pending, bufSize int, limit int64, skip bo
 			continue
 		}
 		for {
+			if left, ok := r.(interface{ Remaining() (int, bool) }).Remaining(); ok {
+				if hint >= 0 && b.Len()+left != hint {
+					return rec.events, fmt.Errorf("size told %d, then %d", hint, b.Len()+left)
+				}
+				hint = b.Len() + left
+			}
 			n, err := r.Read(buf)
 			b.Write(buf[:n])
 			if err == io.EOF {
@@ -67,6 +74,9 @@ func readMessages(data []byte, chunk, pending, bufSize int, limit int64, skip bo
 			if err != nil {
 				return rec.events, err
 			}
+		}
+		if hint >= 0 && b.Len() != hint {
+			return rec.events, fmt.Errorf("size told %d, payload %d", hint, b.Len())
 		}
 		rec.events = append(rec.events, typ.String()+" "+b.String())
 	}
@@ -157,6 +167,63 @@ func TestReadMessages(t *testing.T) {
 					t.Errorf("%s (chunk %d, pending %d): ended with %q, want %q", tt.name, chunk, pending, got, tt.err)
 				}
 			}
+		}
+	}
+}
+
+// TestRemaining checks when a message's size is told before its payload
+// is read; readMessages checks, in every test that reads, that a size
+// told is the payload's.
+func TestRemaining(t *testing.T) {
+	t.Parallel()
+	type F = wstest.Frame
+	frag := func(n int) []F {
+		var fs []F
+		for i := range n {
+			f := F{Opcode: wstest.OpContinuation, Payload: []byte("ab")}
+			if i == 0 {
+				f.Opcode = wstest.OpBinary
+			}
+			fs = append(fs, f)
+		}
+		fs[n-1].Fin = true
+		return fs
+	}
+	big := frames(F{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, MaxSizeHint+1)})
+	tests := []struct {
+		name    string
+		data    []byte
+		chunk   int
+		pending int
+		n       int
+		ok      bool
+	}{
+		{"one frame", frames(F{Fin: true, Opcode: wstest.OpText, Payload: []byte("hello")}), 3, 0, 5, true},
+		{"an empty message", frames(F{Fin: true, Opcode: wstest.OpText}), 4096, 0, 0, true},
+		{"fragments held", frames(frag(3)...), 4096, 0, 6, true},
+		{"fragments pending", frames(frag(3)...), 1, 24, 6, true},
+		{"fragments and control frames held", frames(
+			F{Opcode: wstest.OpText, Payload: []byte("frag")},
+			F{Fin: true, Opcode: wstest.OpPing, Payload: []byte("p1")},
+			F{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("mented")},
+		), 4096, 0, 10, true},
+		{"the last fragment's header not yet read", frames(frag(3)...), 10, 0, 0, false},
+		{"64 fragments after the first", frames(frag(65)...), 4096, 0, 130, true},
+		{"65 fragments after the first", frames(frag(66)...), 4096, 0, 0, false},
+		{"more than MaxSizeHint", big, 4096, 0, 0, false},
+		{"a message inside the fragments", frames(F{Opcode: wstest.OpText, Payload: []byte("a")}, F{Fin: true, Opcode: wstest.OpText}), 4096, 0, 0, false},
+		{"a fragment breaking a rule", frames(F{Opcode: wstest.OpText, Payload: []byte("a")}, F{Fin: true, RSV: 1}), 4096, 0, 0, false},
+	}
+	for _, tt := range tests {
+		g := NewGuard(&chunkConn{data: tt.data[tt.pending:], chunk: tt.chunk}, tt.data[:tt.pending], FromClient)
+		g.ReadMessages(&recorder{})
+		_, r, err := g.NextMessage()
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		n, ok := r.(*body).Remaining()
+		if n != tt.n || ok != tt.ok {
+			t.Errorf("%s: Remaining() = %d, %t, want %d, %t", tt.name, n, ok, tt.n, tt.ok)
 		}
 	}
 }
