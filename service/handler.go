@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 
 	"github.com/wsmap/wsmap/internal/reported"
 	"github.com/wsmap/wsmap/protocol"
@@ -70,55 +71,59 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *AcceptOptions, h Hand
 	return serveOffer(w, r, offer, opts, h)
 }
 
-// accepted is how serveOffer's goroutine answers the caller: the upgrade's
-// error, or the value it panicked with.
-type accepted struct {
-	err      error
-	panicked bool
+// An upgrade is a checked handshake that serveOffer hands to the
+// goroutine that upgrades it and then runs its handler, and the outcome
+// that goroutine hands back: one allocation for both ways, the options
+// copied so that the caller's need not outlive the call.
+type upgrade struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	offer protocol.Offer
+	o     AcceptOptions
+	h     Handler
+
+	done     sync.WaitGroup // done once the fields below are set
+	err      error          // the upgrade's error
+	panicked bool           // the upgrade panicked, with value
 	value    any
 }
 
 // serveOffer is Upgrade once the handshake is checked.
 func serveOffer(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, h Handler) error {
-	done := make(chan accepted, 1)
-	go acceptAndRun(w, r, offer, o, h, done)
-	a := <-done
-	if a.panicked {
-		panic(a.value)
+	u := &upgrade{w: w, r: r, offer: offer, o: *o, h: h}
+	u.done.Add(1)
+	go u.run()
+	u.done.Wait()
+	if u.panicked {
+		panic(u.value)
 	}
-	return a.err
+	return u.err
 }
 
-// acceptAndRun upgrades, tells serveOffer the outcome, then runs h; the
-// connection is counted (see hold) before serveOffer returns.
-func acceptAndRun(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, h Handler, done chan<- accepted) {
-	c, err := acceptRecovering(w, r, offer, o, done)
-	if err != nil {
-		return
+// run upgrades, tells serveOffer the outcome, then runs the handler; the
+// connection is counted (see hold) before serveOffer returns. Once done,
+// u is serveOffer's: run keeps only the handler.
+func (u *upgrade) run() {
+	h := u.h
+	c := u.accept()
+	held := c != nil && c.hold()
+	u.done.Done()
+	if c != nil {
+		_ = runHandler(c, h, held)
 	}
-	held := c.hold()
-	done <- accepted{}
-	_ = runHandler(c, h, held)
 }
 
-// acceptRecovering is accept, reporting a panic or an error on done.
-func acceptRecovering(w http.ResponseWriter, r *http.Request, offer protocol.Offer, o *AcceptOptions, done chan<- accepted) (c *Conn, err error) {
+// accept is accept for u, recording on u its error or its panic; it
+// returns the connection, or nil.
+func (u *upgrade) accept() (c *Conn) {
 	defer func() {
 		if p := recover(); p != nil {
-			done <- accepted{panicked: true, value: p}
-			c, err = nil, errUpgradePanicked
+			u.panicked, u.value, c = true, p, nil
 		}
 	}()
-	c, err = accept(w, r, offer, o)
-	if err != nil {
-		done <- accepted{err: err}
-	}
-	return c, err
+	c, u.err = accept(u.w, u.r, u.offer, &u.o)
+	return c
 }
-
-// errUpgradePanicked stands for an upgrade that panicked; serveOffer raises
-// the panic itself.
-var errUpgradePanicked = errors.New("service: upgrade panicked")
 
 // runHandler runs h on c; held says whether the handler was counted by hold.
 func runHandler(c *Conn, h Handler, held bool) error {
