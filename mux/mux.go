@@ -210,6 +210,11 @@ func (m *Mux) dispatch(w http.ResponseWriter, r *http.Request) {
 	// and logs. Under chi, the name starts with the mount point's.
 	r.Pattern = routePattern(r, c.Pattern)
 	routeslot.Set(r.Context(), r.Pattern)
+	if len(c.Middleware) == 0 {
+		rh := routeHandler{m: m, c: c, connMws: connMws}
+		rh.ServeHTTP(w, r)
+		return
+	}
 	var h http.Handler = &routeHandler{m: m, c: c, connMws: connMws}
 	for i := len(c.Middleware) - 1; i >= 0; i-- {
 		h = c.Middleware[i](h)
