@@ -4,7 +4,7 @@
 // A Room has members, each a *service.Conn that joined it with some
 // metadata. Broadcast sends a message to every member (or every member
 // but its sender) without ever waiting for one: the message is made
-// once (service.PreparedMessage) and queued on the room's shards of up
+// once and queued on the room's shards of up
 // to 128 members, each written to by one goroutine at a time (the
 // broadcaster's own for one of them), which gives each member every
 // message queued meanwhile in as few writes as fit, directly when the

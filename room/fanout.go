@@ -3,7 +3,7 @@ package room
 import (
 	"sync"
 
-	"github.com/wsmap/wsmap/service"
+	"github.com/wsmap/wsmap/internal/prepared"
 )
 
 // A room's local members are spread over shards of at most shardSize
@@ -16,7 +16,7 @@ import (
 // goroutine with no hand-over at all, and a large one's writes are
 // spread over the cores. A shard's goroutine takes the messages queued
 // meanwhile together and writes them to each member with as few writes
-// as fit (service.Conn.TrySendPrepared), which is what keeps a room
+// as fit (prepared.Sender's TrySend), which is what keeps a room
 // under sustained load from paying a write per message per member.
 const shardSize = 128
 
@@ -25,7 +25,7 @@ const shardBatch = 64
 
 // item is a message queued on a shard.
 type item struct {
-	pm *service.PreparedMessage
+	pm *prepared.Message
 	// seq is the room's broadcast number; a member receives broadcasts
 	// from the one after its join.
 	seq uint64
@@ -47,7 +47,7 @@ type shard struct {
 	// Owned by the goroutine working through pending.
 	batch []item
 	snap  []*Member
-	msgs  []*service.PreparedMessage
+	msgs  []*prepared.Message
 }
 
 // shardForLocked returns the shard a joining member goes to: the first
@@ -158,7 +158,7 @@ func (s *shard) deliver() (dropped []*Member) {
 		// writer counts a message out of the backlog only once it is
 		// written.
 		if m.backlog.Load() == 0 {
-			msgs = msgs[m.conn.TrySendPrepared(msgs...):]
+			msgs = msgs[m.send.TrySend(msgs...):]
 		}
 		if !m.queueAll(msgs) {
 			dropped = append(dropped, m)
@@ -169,7 +169,7 @@ func (s *shard) deliver() (dropped []*Member) {
 }
 
 // messagesFor returns the batch's messages for m.
-func (s *shard) messagesFor(m *Member) []*service.PreparedMessage {
+func (s *shard) messagesFor(m *Member) []*prepared.Message {
 	s.msgs = s.msgs[:0]
 	for _, it := range s.batch {
 		switch {
@@ -184,7 +184,7 @@ func (s *shard) messagesFor(m *Member) []*service.PreparedMessage {
 
 // queueAll queues msgs for m's writer, reporting false if its queue
 // overflowed.
-func (m *Member) queueAll(msgs []*service.PreparedMessage) bool {
+func (m *Member) queueAll(msgs []*prepared.Message) bool {
 	for _, pm := range msgs {
 		m.backlog.Add(1)
 		select {

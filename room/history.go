@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 )
 
 // DefaultHistoryAge is how long a room keeps a message in its history
@@ -148,7 +148,7 @@ type history interface {
 	broadcast(from *Member, typ protocol.MessageType, data []byte) error
 	// deliver gives the local members a message another process sent,
 	// made into pm.
-	deliver(e Event, pm *service.PreparedMessage)
+	deliver(e Event, pm *prepared.Message)
 	// recoverable returns the *RecoveryError that says why a member
 	// cannot resume from p, as far as the room can tell before taking
 	// its lock, or nil.

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 )
 
 // localHistory is a room that keeps its own history, in this process: a
@@ -35,8 +35,8 @@ type localHistory struct {
 // slot is a position taken by a broadcast being encoded.
 type slot struct {
 	from    *Member
-	pm      *service.PreparedMessage // nil: the position carries no message
-	settled bool                     // pm is what the slot carries
+	pm      *prepared.Message // nil: the position carries no message
+	settled bool              // pm is what the slot carries
 	queued  bool
 	done    chan struct{} // made by its broadcaster waiting for it to be queued, closed then
 }
@@ -50,9 +50,9 @@ func (h *localHistory) broadcast(from *Member, typ protocol.MessageType, data []
 	if h.encode != nil {
 		return h.broadcastEncoded(from, typ, data)
 	}
-	pm, err := service.NewPreparedMessage(typ, data)
+	pm, err := prepared.New(typ, data)
 	if err != nil {
-		return err
+		return fmt.Errorf("room: %w", err)
 	}
 	return h.queue(pm, from)
 }
@@ -69,12 +69,12 @@ func (h *localHistory) broadcastEncoded(from *Member, typ protocol.MessageType, 
 	h.pending = append(h.pending, s)
 	pos := Position{Epoch: h.epoch, Offset: r.seq + uint64(len(h.pending))}
 	r.mu.Unlock()
-	var pm *service.PreparedMessage
+	var pm *prepared.Message
 	// Settled even if Encode panics, so that the slots after it are
 	// queued: the position then carries no message.
 	defer func() { h.settle(s, pm) }()
 	t, d := h.encode(pos, senderInfo(from), typ, data)
-	if pm, err = service.NewPreparedMessage(t, d); err != nil {
+	if pm, err = prepared.New(t, d); err != nil {
 		return fmt.Errorf("room %q: History.Encode: %w", r.name, err)
 	}
 	return nil
@@ -82,12 +82,12 @@ func (h *localHistory) broadcastEncoded(from *Member, typ protocol.MessageType, 
 
 // deliver is never called by a Transport (the room has none); it queues
 // the message as a broadcast.
-func (h *localHistory) deliver(_ Event, pm *service.PreparedMessage) { _ = h.queue(pm, nil) }
+func (h *localHistory) deliver(_ Event, pm *prepared.Message) { _ = h.queue(pm, nil) }
 
 // queue keeps pm, from member from, at the room's next position, and
 // queues it for the members: at once when no broadcast is being
 // encoded, else after them.
-func (h *localHistory) queue(pm *service.PreparedMessage, from *Member) error {
+func (h *localHistory) queue(pm *prepared.Message, from *Member) error {
 	r := h.r
 	var buf [8]*shard
 	r.mu.Lock()
@@ -111,7 +111,7 @@ func (h *localHistory) queue(pm *service.PreparedMessage, from *Member) error {
 // settle records that s carries pm, queues for the members, in order,
 // the settled slots from the oldest pending one on, and waits until s is
 // queued.
-func (h *localHistory) settle(s *slot, pm *service.PreparedMessage) {
+func (h *localHistory) settle(s *slot, pm *prepared.Message) {
 	r := h.r
 	var buf [8]*shard
 	idle := buf[:0]
@@ -144,7 +144,7 @@ func (h *localHistory) settle(s *slot, pm *service.PreparedMessage) {
 // queueLocked keeps pm at the room's next offset and queues it for every
 // member but from (see Room.queueLocked); a nil pm takes the offset
 // without a message.
-func (h *localHistory) queueLocked(pm *service.PreparedMessage, from *Member, idle []*shard) []*shard {
+func (h *localHistory) queueLocked(pm *prepared.Message, from *Member, idle []*shard) []*shard {
 	r := h.r
 	if pm == nil {
 		r.seq++
@@ -184,7 +184,7 @@ func (h *localHistory) admitLocked(p Position) (bool, error) {
 // It reports false if the member left, or was dropped, on the way.
 func (h *localHistory) catchUp(ctx context.Context, m *Member) bool {
 	r := h.r
-	var batch []*service.PreparedMessage
+	var batch []*prepared.Message
 	for {
 		r.mu.Lock()
 		if m.idx < 0 {

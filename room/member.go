@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sync/atomic"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
@@ -14,8 +15,9 @@ import (
 type Member struct {
 	room  *Room
 	conn  *service.Conn
+	send  prepared.Sender // conn's
 	info  MemberInfo
-	queue chan *service.PreparedMessage
+	queue chan *prepared.Message
 	// backlog counts the messages queued for the member's writer and not
 	// yet written; while it is zero, its shard may write to the member
 	// itself (see shard.deliver).
@@ -70,14 +72,16 @@ func (r *Room) Join(c *service.Conn, meta map[string]string) (*Member, error) {
 // join adds c to the room, live or, with from, catching up from the
 // message after from.
 func (r *Room) join(ctx context.Context, c *service.Conn, meta map[string]string, from *Position) (*Member, error) {
-	if c.State() != service.StateOpen {
+	send, ok := prepared.SenderOf(c.Context())
+	if !ok || c.State() != service.StateOpen {
 		return nil, ErrNotOpen
 	}
 	m := &Member{
 		room:  r,
 		conn:  c,
+		send:  send,
 		info:  MemberInfo{ID: newID(), Meta: maps.Clone(meta)},
-		queue: make(chan *service.PreparedMessage, r.queue),
+		queue: make(chan *prepared.Message, r.queue),
 		left:  make(chan struct{}),
 	}
 	if from != nil {
@@ -126,7 +130,7 @@ func (m *Member) write() {
 	// The member leaves when its connection starts closing; waiting for
 	// that here as well would make every wait a three-way select.
 	defer context.AfterFunc(ctx, m.Leave)()
-	var batch []*service.PreparedMessage
+	var batch []*prepared.Message
 	if m.next > 0 && !m.room.hist.catchUp(ctx, m) {
 		return
 	}
@@ -134,7 +138,7 @@ func (m *Member) write() {
 		select {
 		case pm := <-m.queue:
 			// Messages queued meanwhile go out with it, in as few
-			// writes as fit (see service.Conn.SendPrepared).
+			// writes as fit (see prepared.Sender).
 			batch = append(batch[:0], pm)
 		more:
 			for len(batch) < maxBatch {
@@ -145,7 +149,7 @@ func (m *Member) write() {
 					break more
 				}
 			}
-			err := m.conn.SendPrepared(ctx, batch...)
+			err := m.send.Send(ctx, batch...)
 			m.backlog.Add(-int64(len(batch)))
 			clear(batch)
 			if err != nil {
@@ -212,9 +216,9 @@ func (r *Room) removeLocked(m *Member, why error) bool {
 // had returned) and, unless the member is catching up (see Resume),
 // before those made after it.
 func (m *Member) Send(typ protocol.MessageType, data []byte) error {
-	pm, err := service.NewPreparedMessage(typ, data)
+	pm, err := prepared.New(typ, data)
 	if err != nil {
-		return err
+		return fmt.Errorf("room: %w", err)
 	}
 	r := m.room
 	r.mu.Lock()
@@ -225,7 +229,7 @@ func (m *Member) Send(typ protocol.MessageType, data []byte) error {
 	if m.shard == nil {
 		// Catching up: once it has caught up, before what the room
 		// broadcasts after that.
-		ok := m.queueAll([]*service.PreparedMessage{pm})
+		ok := m.queueAll([]*prepared.Message{pm})
 		r.mu.Unlock()
 		if !ok {
 			r.drop([]*Member{m})

@@ -2,10 +2,11 @@ package room
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 )
 
 // noHistory is a room that keeps no history: its broadcasts are
@@ -19,9 +20,9 @@ type noHistory struct {
 }
 
 func (h *noHistory) broadcast(from *Member, typ protocol.MessageType, data []byte) error {
-	pm, err := service.NewPreparedMessage(typ, data)
+	pm, err := prepared.New(typ, data)
 	if err != nil {
-		return err
+		return fmt.Errorf("room: %w", err)
 	}
 	if err := h.r.fanOut(pm, from); err != nil {
 		return err
@@ -29,7 +30,7 @@ func (h *noHistory) broadcast(from *Member, typ protocol.MessageType, data []byt
 	return h.r.publishMessage(from, typ, data)
 }
 
-func (h *noHistory) deliver(_ Event, pm *service.PreparedMessage) { _ = h.r.fanOut(pm, nil) }
+func (h *noHistory) deliver(_ Event, pm *prepared.Message) { _ = h.r.fanOut(pm, nil) }
 
 func (h *noHistory) recoverable(context.Context, Position) error { return nil }
 

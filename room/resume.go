@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/service"
 )
 
@@ -60,9 +61,9 @@ func (r *Room) keepFor() time.Duration { return r.hist.keepFor() }
 // sendCaughtUp writes batch, which holds the member's messages of the
 // next n of the history, and moves the member on past them, reporting
 // false if it left.
-func (m *Member) sendCaughtUp(ctx context.Context, batch []*service.PreparedMessage, n int) bool {
+func (m *Member) sendCaughtUp(ctx context.Context, batch []*prepared.Message, n int) bool {
 	if len(batch) > 0 {
-		err := m.conn.SendPrepared(ctx, batch...)
+		err := m.send.Send(ctx, batch...)
 		clear(batch)
 		if err != nil {
 			m.leave(err)

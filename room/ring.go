@@ -3,7 +3,7 @@ package room
 import (
 	"time"
 
-	"github.com/wsmap/wsmap/service"
+	"github.com/wsmap/wsmap/internal/prepared"
 )
 
 // record is a message kept in a room's ring.
@@ -12,7 +12,7 @@ type record struct {
 	at     time.Time
 	// pm is nil at a position that carries no message (see
 	// localHistory.broadcastEncoded).
-	pm   *service.PreparedMessage
+	pm   *prepared.Message
 	from *Member // the local member that sent it with BroadcastFrom, if any
 }
 
@@ -42,7 +42,7 @@ func newRing(h *History, epoch string) ring {
 
 // add appends the message at offset, sent by from (nil for Broadcast or
 // another process's member).
-func (h *ring) add(offset uint64, pm *service.PreparedMessage, from *Member) {
+func (h *ring) add(offset uint64, pm *prepared.Message, from *Member) {
 	rec := record{offset: offset, at: h.now(), pm: pm, from: from}
 	if h.recs == nil {
 		h.recs = make([]record, 0, min(h.size, 64))
@@ -111,7 +111,7 @@ func (h *ring) newest() (time.Time, bool) {
 // none), from at most max records, and returns how many records it went
 // through; it reports false if the record after offset is no longer kept
 // (head is the room's newest offset).
-func (h *ring) after(offset, head uint64, max int, m *Member, out []*service.PreparedMessage) ([]*service.PreparedMessage, int, bool) {
+func (h *ring) after(offset, head uint64, max int, m *Member, out []*prepared.Message) ([]*prepared.Message, int, bool) {
 	h.expire()
 	if offset >= head {
 		return out, 0, true

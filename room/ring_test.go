@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 )
 
 // ringStep is what TestRingKeeps does to a ring: add the next
@@ -48,12 +48,12 @@ func TestRingKeeps(t *testing.T) {
 			h := newRing(&History{Size: tt.size, MaxAge: age}, "e")
 			now := time.Unix(1e9, 0)
 			h.now = func() time.Time { return now }
-			offsets := make(map[*service.PreparedMessage]uint64)
+			offsets := make(map[*prepared.Message]uint64)
 			var head uint64
 			for _, s := range tt.steps {
 				for range s.add {
 					head++
-					pm, err := service.NewPreparedMessage(protocol.Text, []byte(strconv.FormatUint(head, 10)))
+					pm, err := prepared.New(protocol.Text, []byte(strconv.FormatUint(head, 10)))
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 )
 
 // Errors returned by Join and Broadcast, matchable with errors.Is.
@@ -185,7 +185,7 @@ func (r *Room) BroadcastFrom(from *Member, typ protocol.MessageType, data []byte
 }
 
 // fanOut queues pm for every local member but except (see fanout.go).
-func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
+func (r *Room) fanOut(pm *prepared.Message, except *Member) error {
 	var buf [8]*shard
 	r.mu.Lock()
 	if r.closed {
@@ -203,7 +203,7 @@ func (r *Room) fanOut(pm *service.PreparedMessage, except *Member) error {
 // shards that were idle: the caller starts them (startAll) once it has
 // released the lock. Queuing every message on every shard under the
 // room's lock gives every member the room's messages in the same order.
-func (r *Room) queueLocked(pm *service.PreparedMessage, except *Member, idle []*shard) []*shard {
+func (r *Room) queueLocked(pm *prepared.Message, except *Member, idle []*shard) []*shard {
 	r.seq++
 	r.wakeLocked()
 	it := item{pm: pm, seq: r.seq, except: except}
@@ -246,7 +246,7 @@ func (r *Room) publish(ctx context.Context, e Event) error {
 func (r *Room) deliver(e Event) {
 	switch e.Kind {
 	case Message:
-		pm, err := service.NewPreparedMessage(e.Type, e.Data)
+		pm, err := prepared.New(e.Type, e.Data)
 		if err != nil {
 			return
 		}

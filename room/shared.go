@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
-	"github.com/wsmap/wsmap/service"
 )
 
 // sharedHistory is a room whose history a HistoryTransport keeps. Its
@@ -117,7 +117,7 @@ func (h *sharedHistory) deliveredLocked(pos Position, from string) bool {
 // deliver gives a message from the Transport's history to the local
 // members: once, in the order of the positions, from the sender's
 // process to every member but the sender (see BroadcastFrom).
-func (h *sharedHistory) deliver(e Event, pm *service.PreparedMessage) {
+func (h *sharedHistory) deliver(e Event, pm *prepared.Message) {
 	pos := e.Position
 	if pos.Offset == 0 {
 		return // not from a history
@@ -190,7 +190,7 @@ func (h *sharedHistory) admitLocked(Position) (bool, error) { return false, nil 
 // all (they are on their way), it waits for the next delivery here.
 func (h *sharedHistory) catchUp(ctx context.Context, m *Member) bool {
 	r := h.r
-	var batch []*service.PreparedMessage
+	var batch []*prepared.Message
 	atHead := false // the last read found nothing after m.next-1
 	for {
 		r.mu.Lock()
@@ -228,7 +228,7 @@ func (h *sharedHistory) catchUp(ctx context.Context, m *Member) bool {
 			select {
 			case <-moved:
 			case pm := <-m.queue:
-				err := m.conn.SendPrepared(ctx, pm)
+				err := m.send.Send(ctx, pm)
 				m.backlog.Add(-1)
 				if err != nil {
 					m.leave(err)
@@ -255,7 +255,7 @@ const sharedBatch = 256
 // in the Transport's history (every one but those it sent), and returns
 // how many it read; on failure, the member is dropped (overtaken by the
 // history's bounds) or leaves with the error, and ok is false.
-func (h *sharedHistory) read(ctx context.Context, m *Member, batch []*service.PreparedMessage) (_ []*service.PreparedMessage, n int, ok bool) {
+func (h *sharedHistory) read(ctx context.Context, m *Member, batch []*prepared.Message) (_ []*prepared.Message, n int, ok bool) {
 	r := h.r
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	_, evs, err := h.tr.Read(ctx, r.name, Position{Epoch: m.epoch, Offset: m.next - 1}, sharedBatch)
@@ -270,7 +270,7 @@ func (h *sharedHistory) read(ctx context.Context, m *Member, batch []*service.Pr
 		return nil, 0, false
 	}
 	for i, e := range evs {
-		pm, err := service.NewPreparedMessage(e.Type, e.Data)
+		pm, err := prepared.New(e.Type, e.Data)
 		if err != nil || e.Position.Offset != m.next+uint64(i) {
 			// Append never makes such a message, nor gaps in a history.
 			m.leave(fmt.Errorf("room %q: history at offset %d: %v", r.name, m.next+uint64(i), err))

@@ -121,7 +121,7 @@ func newConn(ctx context.Context, ws *websocket.Conn, g *wire.Guard, proto strin
 		compressed: compressed,
 		state:      StateOpen,
 	}
-	c.ctx, c.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
+	c.ctx, c.cancel = context.WithCancelCause(valuesCtx{ctx, c})
 	c.rd.init(c)
 	c.refs.Store(1)
 	// Deadlines the HTTP server may have set belong to the handshake.

@@ -86,8 +86,7 @@
 // Track; one that vets the Origin header itself marks the request with
 // WithOriginChecked. Connection middleware watches messages with
 // Conn.Observe, and calls the next handler with Invoke, the one place a
-// handler's panic is recovered, as a *PanicError. A broadcaster writes to
-// idle connections with TrySendPrepared.
+// handler's panic is recovered, as a *PanicError.
 //
 // # Serving and shutdown
 //
@@ -111,9 +110,11 @@
 //   - the read loop, started when the application does not read directly
 //     (see the reading rules): it ends when reading ends, with the
 //     connection, or when it hands reading back to a direct Recv;
-//   - a tail writer, started by TrySendPrepared when the socket takes only
-//     part of a frame: it ends once the rest is written, or the write
-//     timeout has passed and ended the connection;
+//   - a tail writer, started when a room writes to an idle connection
+//     (through the write that never waits, which the connection's
+//     context carries for package room) and the socket takes only part
+//     of a frame: it ends once the rest is written, or the write timeout
+//     has passed and ended the connection;
 //   - timer callbacks (the read loop's start, the unread-messages limit,
 //     keepalive pings), each short-lived; a Server's connections that
 //     share a ping interval share one timer, whose callback starts a

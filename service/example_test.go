@@ -231,43 +231,6 @@ func ExampleEvents() {
 	// closed with 1001 (going away) "page closed"
 }
 
-// A message sent to many connections is made once; each connection's
-// handler sends the same PreparedMessage.
-func ExampleConn_SendPrepared() {
-	notice, err := service.NewPreparedMessage(protocol.Text, []byte("server restarting in 5 minutes"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	srv := httptest.NewServer(&service.Endpoint{
-		Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-			return c.SendPrepared(ctx, notice)
-		}),
-	})
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for i := range 3 {
-		c, _, err := service.Dial(ctx, wsURL(srv), nil)
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		_, data, err := c.Recv(ctx)
-		if err != nil {
-			fmt.Println(err)
-			return
-		}
-		fmt.Printf("client %d: %s\n", i, data)
-		_ = c.Close(protocol.CloseNormal, "")
-	}
-	// Output:
-	// client 0: server restarting in 5 minutes
-	// client 1: server restarting in 5 minutes
-	// client 2: server restarting in 5 minutes
-}
-
 // Upgrade upgrades and starts the handler in one call; a router that
 // picks its handler per request uses it as the mux does.
 func ExampleUpgrade() {
@@ -292,31 +255,6 @@ func ExampleUpgrade() {
 	fmt.Println("closed:", code)
 	// Output:
 	// hello
-	// closed: 1000 (normal closure)
-}
-
-// TrySendPrepared writes at once when the connection is idle; a message
-// it does not take is sent the ordinary way, by a goroutine that may
-// wait.
-func ExampleConn_TrySendPrepared() {
-	news, err := service.NewPreparedMessage(protocol.Text, []byte("news"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	ctx, c, stop := connect(&service.Endpoint{Handler: service.HandlerFunc(func(ctx context.Context, c *service.Conn) error {
-		ps := []*service.PreparedMessage{news}
-		n := c.TrySendPrepared(ps...)
-		return c.SendPrepared(ctx, ps[n:]...)
-	})})
-	defer stop()
-	_, msg, _ := c.Recv(ctx)
-	fmt.Println(string(msg))
-	_, _, err = c.Recv(ctx)
-	code, _ := service.CloseStatus(err)
-	fmt.Println("closed:", code)
-	// Output:
-	// news
 	// closed: 1000 (normal closure)
 }
 

@@ -2,12 +2,14 @@ package service
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
@@ -50,13 +52,13 @@ func (c *Conn) writeMessage(typ protocol.MessageType, data []byte) error {
 // the write lock is taken: gorilla writes frames it has built once for
 // all connections like this one. An error is the messages', not the
 // connection's.
-func (c *Conn) prepare(ps []*PreparedMessage) error {
+func (c *Conn) prepare(ms []*prepared.Message) error {
 	if c.fw != nil {
 		return nil // the frame writer frames the payload as Send does
 	}
-	for _, p := range ps {
-		if _, err := p.frames(); err != nil {
-			return err
+	for _, m := range ms {
+		if _, err := m.Compressed(); err != nil {
+			return fmt.Errorf("service: prepared message: %w", err)
 		}
 	}
 	return nil
@@ -64,19 +66,20 @@ func (c *Conn) prepare(ps []*PreparedMessage) error {
 
 // writePrepared writes the first prepared messages of ps, as many as go
 // out in one write, and returns how many.
-func (c *Conn) writePrepared(ps []*PreparedMessage) (int, error) {
+func (c *Conn) writePrepared(ms []*prepared.Message) (int, error) {
 	if c.fw != nil {
-		return wire.WriteFrames(c.fw, ps)
+		return wire.WriteFrames(c.fw, ms)
 	}
-	return 1, c.ws.WritePreparedMessage(ps[0].pm)
+	pm, _ := ms[0].Compressed() // made by prepare
+	return 1, c.ws.WritePreparedMessage(pm)
 }
 
 // tryWritePrepared writes prepared messages at once if that needs no
-// waiting (see TrySendPrepared and wire.TryWriteFrames); where gorilla
+// waiting (see sender.TrySend and wire.TryWriteFrames); where gorilla
 // writes, none is.
-func (c *Conn) tryWritePrepared(ps []*PreparedMessage) (int, *wire.Tail) {
+func (c *Conn) tryWritePrepared(ms []*prepared.Message) (int, *wire.Tail) {
 	if c.fw != nil {
-		return wire.TryWriteFrames(c.fw, ps)
+		return wire.TryWriteFrames(c.fw, ms)
 	}
 	return 0, nil
 }

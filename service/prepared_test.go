@@ -13,13 +13,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 )
 
-// TestSendPrepared sends one PreparedMessage to several connections of
+// TestPreparedSend sends one prepared message to several connections of
 // each kind and checks that every receiver gets it whole.
-func TestSendPrepared(t *testing.T) {
+func TestPreparedSend(t *testing.T) {
 	t.Parallel()
 	payload := []byte(strings.Repeat("prepared once, sent to many. ", 400))
 	for _, tc := range []struct {
@@ -35,7 +36,7 @@ func TestSendPrepared(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			pm, err := NewPreparedMessage(tc.typ, payload)
+			pm, err := prepared.New(tc.typ, payload)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +50,7 @@ func TestSendPrepared(t *testing.T) {
 			received := make(chan got, 3)
 			url, _ := serveFunc(t, Options{Compression: tc.compress}, func(ctx context.Context, c *Conn) error {
 				if tc.fromSide == "server" {
-					return c.SendPrepared(ctx, pm)
+					return senderOf(c).Send(ctx, pm)
 				}
 				typ, data, err := c.Recv(ctx)
 				if err != nil {
@@ -70,7 +71,7 @@ func TestSendPrepared(t *testing.T) {
 						t.Fatal(err)
 					}
 					received <- got{typ, data}
-				} else if err := c.SendPrepared(ctx, pm); err != nil {
+				} else if err := senderOf(c).Send(ctx, pm); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -89,18 +90,18 @@ func TestSendPrepared(t *testing.T) {
 	}
 }
 
-// TestSendPreparedCompressesOnWire checks, on the wire, that a prepared
+// TestPreparedSendCompressesOnWire checks, on the wire, that a prepared
 // message goes out compressed to a peer that negotiated compression, and
 // plain to one that did not.
-func TestSendPreparedCompressesOnWire(t *testing.T) {
+func TestPreparedSendCompressesOnWire(t *testing.T) {
 	t.Parallel()
 	payload := []byte(strings.Repeat("compress me ", 1000))
-	pm, err := NewPreparedMessage(protocol.Text, payload)
+	pm, err := prepared.New(protocol.Text, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, addr := serveFunc(t, Options{Compression: true}, func(ctx context.Context, c *Conn) error {
-		if err := c.SendPrepared(ctx, pm); err != nil {
+		if err := senderOf(c).Send(ctx, pm); err != nil {
 			return err
 		}
 		_, _, err := c.Recv(ctx)
@@ -140,18 +141,21 @@ func TestSendPreparedCompressesOnWire(t *testing.T) {
 	}
 }
 
-// TestSendPreparedDoesNotAllocate checks that sending a prepared message
+// TestPreparedSendDoesNotAllocate checks that sending a prepared message
 // on a server connection without compression allocates nothing, which
 // is what lets a broadcast cost nothing per member beyond the write.
-func TestSendPreparedDoesNotAllocate(t *testing.T) {
-	pm, err := NewPreparedMessage(protocol.Text, []byte(strings.Repeat("x", 64)))
+func TestPreparedSendDoesNotAllocate(t *testing.T) {
+	pm, err := prepared.New(protocol.Text, []byte(strings.Repeat("x", 64)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	allocs := make(chan float64, 1)
 	_, addr := serveFunc(t, Options{PingInterval: -1}, func(ctx context.Context, c *Conn) error {
+		// As package room sends: the connection's Sender, got once, and
+		// a slice of messages it holds.
+		s, ms := senderOf(c), []*prepared.Message{pm}
 		allocs <- testing.AllocsPerRun(200, func() {
-			if err := c.SendPrepared(ctx, pm); err != nil {
+			if err := s.Send(ctx, ms...); err != nil {
 				panic(err)
 			}
 		})
@@ -166,20 +170,20 @@ func TestSendPreparedDoesNotAllocate(t *testing.T) {
 		}
 	}()
 	if n := <-allocs; n != 0 {
-		t.Errorf("SendPrepared allocates %v times per call, want 0", n)
+		t.Errorf("Send allocates %v times per call, want 0", n)
 	}
 }
 
-// TestSendPreparedMany sends several prepared messages in one call, small
+// TestPreparedSendMany sends several prepared messages in one call, small
 // ones that share a write and large ones that do not, and checks that
 // each arrives whole, as a message of its own, in order.
-func TestSendPreparedMany(t *testing.T) {
+func TestPreparedSendMany(t *testing.T) {
 	t.Parallel()
-	var pms []*PreparedMessage
+	var pms []*prepared.Message
 	var want [][]byte
 	for i, n := range []int{0, 10, 125, 126, 1000, 3000, 4096, 5000, 20, 70000, 1, 2, 3} {
 		p := bytes.Repeat([]byte{byte('a' + i)}, n)
-		pm, err := NewPreparedMessage(protocol.Binary, p)
+		pm, err := prepared.New(protocol.Binary, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,11 +195,11 @@ func TestSendPreparedMany(t *testing.T) {
 			var sent atomic.Int64
 			// Observers hear of a message after its write returns, so the
 			// client can hold the last message before the count includes
-			// it: the count is read once SendPrepared has returned.
+			// it: the count is read once Send has returned.
 			counted := make(chan int64, 1)
 			url, _ := serveFunc(t, Options{Compression: compress}, func(ctx context.Context, c *Conn) error {
 				c.Observe(sentCounter{&sent})
-				err := c.SendPrepared(ctx, pms...)
+				err := senderOf(c).Send(ctx, pms...)
 				counted <- sent.Load()
 				if err != nil {
 					return err
@@ -220,7 +224,7 @@ func TestSendPreparedMany(t *testing.T) {
 					t.Errorf("observers saw %d messages sent, want %d", n, len(want))
 				}
 			case <-ctx.Done():
-				t.Fatal("SendPrepared did not return")
+				t.Fatal("Send did not return")
 			}
 		})
 	}
@@ -231,3 +235,53 @@ type sentCounter struct{ n *atomic.Int64 }
 
 func (s sentCounter) Received(protocol.MessageType, int) error { return nil }
 func (s sentCounter) Sent(protocol.MessageType, int)           { s.n.Add(1) }
+
+// senderOf is c's prepared.Sender, as package room gets it.
+func senderOf(c *Conn) prepared.Sender {
+	s, ok := prepared.SenderOf(c.Context())
+	if !ok {
+		panic("service: a connection's context holds no prepared.Sender")
+	}
+	return s
+}
+
+// TestContextHoldsSender: a connection's context, and every context made
+// from it, holds the connection's prepared.Sender, on both sides; it
+// keeps the values of the context the connection was opened with, and
+// is not ended by that context's end.
+func TestContextHoldsSender(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	check := func(side string, c *Conn, ctx context.Context) {
+		t.Helper()
+		for _, ctx := range []context.Context{c.Context(), ctx} {
+			s, ok := prepared.SenderOf(ctx)
+			if !ok || s != prepared.Sender((*sender)(c)) {
+				t.Errorf("%s: the context holds %v, %t, not the connection's Sender", side, s, ok)
+			}
+		}
+	}
+	done := make(chan struct{})
+	wsURL, _ := serve(t, &Endpoint{Handler: HandlerFunc(func(ctx context.Context, c *Conn) error {
+		defer close(done)
+		check("server", c, ctx)
+		return nil
+	})})
+	opened, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "opened with"))
+	c, _, err := Dial(opened, wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	child, stop := context.WithTimeout(c.Context(), time.Minute)
+	defer stop()
+	check("client", c, child)
+	if c.Context().Value(key{}) != "opened with" {
+		t.Error("client: the value of the context the connection was opened with is lost")
+	}
+	if err := c.Context().Err(); err != nil {
+		t.Errorf("client: the connection's context ended with the one it was opened with: %v", err)
+	}
+	<-done
+	_ = c.Close(protocol.CloseNormal, "")
+}

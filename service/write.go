@@ -1,13 +1,11 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,88 +42,6 @@ func (c *Conn) Send(ctx context.Context, typ protocol.MessageType, data []byte) 
 		return err
 	}
 	c.sent(typ, len(data))
-	return nil
-}
-
-// PreparedMessage is a message made once for many connections: a
-// broadcast sends one with SendPrepared to every receiver, so that its
-// cost beyond the writes themselves does not grow with their number.
-//
-// It holds one copy of the payload. On a connection without compression
-// a frame is the payload behind a header of a few bytes (and masked with
-// a key of its own, on a client), so SendPrepared writes the payload as
-// Send would. On a compressed connection the frame is built once, on
-// first use, and reused by every compressed connection on the same side
-// (gorilla's PreparedMessage), so that a message is compressed once
-// however many receive it. It is safe for concurrent use.
-type PreparedMessage struct {
-	typ  protocol.MessageType
-	data []byte
-
-	once sync.Once
-	pm   *websocket.PreparedMessage
-	err  error
-}
-
-// NewPreparedMessage prepares a message of the given type; data is
-// copied, so the caller may reuse it.
-func NewPreparedMessage(typ protocol.MessageType, data []byte) (*PreparedMessage, error) {
-	if !typ.Valid() {
-		return nil, fmt.Errorf("service: NewPreparedMessage: invalid message type %v", typ)
-	}
-	return &PreparedMessage{typ: typ, data: bytes.Clone(data)}, nil
-}
-
-// Frame returns the message's type and payload, for the frame writer.
-func (p *PreparedMessage) Frame() (protocol.MessageType, []byte) { return p.typ, p.data }
-
-// Type returns the message's type.
-func (p *PreparedMessage) Type() protocol.MessageType { return p.typ }
-
-// Len returns the length of the message's payload.
-func (p *PreparedMessage) Len() int { return len(p.data) }
-
-// frames returns the gorilla PreparedMessage, made on the first call.
-func (p *PreparedMessage) frames() (*websocket.PreparedMessage, error) {
-	p.once.Do(func() {
-		p.pm, p.err = websocket.NewPreparedMessage(int(p.typ), p.data)
-		if p.err != nil {
-			p.err = fmt.Errorf("service: PreparedMessage: %w", p.err)
-		}
-	})
-	return p.pm, p.err
-}
-
-// SendPrepared sends prepared messages, in order, as Send would send
-// their payloads. On a connection without compression, messages that fit
-// together in 4 KiB go out in one write: a broadcaster that
-// finds several messages queued for a receiver sends them with one call.
-// With no message it does nothing.
-func (c *Conn) SendPrepared(ctx context.Context, ps ...*PreparedMessage) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	if err := c.prepare(ps); err != nil {
-		return err
-	}
-	if err := c.lockWrite(ctx); err != nil {
-		return err
-	}
-	defer c.unlockWrite()
-	for len(ps) > 0 {
-		var n int
-		err := c.write(ctx, func() (err error) {
-			n, err = c.writePrepared(ps)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		for _, p := range ps[:n] {
-			c.sent(p.typ, len(p.data))
-		}
-		ps = ps[n:]
-	}
 	return nil
 }
 

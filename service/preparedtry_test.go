@@ -13,19 +13,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmap/wsmap/internal/prepared"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service/internal/wire"
 )
 
-// TestTrySendPreparedWhen checks when TrySendPrepared writes at once and
-// when it leaves the message to SendPrepared.
-func TestTrySendPreparedWhen(t *testing.T) {
-	small, err := NewPreparedMessage(protocol.Text, []byte("hello"))
+// TestPreparedTrySendWhen checks when TrySend writes at once and
+// when it leaves the message to Send.
+func TestPreparedTrySendWhen(t *testing.T) {
+	small, err := prepared.New(protocol.Text, []byte("hello"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	large, err := NewPreparedMessage(protocol.Binary, bytes.Repeat([]byte{'x'}, wire.ChunkSize))
+	large, err := prepared.New(protocol.Binary, bytes.Repeat([]byte{'x'}, wire.ChunkSize))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func TestTrySendPreparedWhen(t *testing.T) {
 		{
 			name: "idle",
 			steps: func(ctx context.Context, c *Conn) []result {
-				return []result{{"idle", c.TrySendPrepared(small) == 1}}
+				return []result{{"idle", senderOf(c).TrySend(small) == 1}}
 			},
 			want: []bool{true},
 		},
 		{
 			name: "over 4 KiB",
 			steps: func(ctx context.Context, c *Conn) []result {
-				return []result{{"large", c.TrySendPrepared(large) == 1}}
+				return []result{{"large", senderOf(c).TrySend(large) == 1}}
 			},
 			want: []bool{false},
 		},
@@ -60,10 +61,10 @@ func TestTrySendPreparedWhen(t *testing.T) {
 				if err != nil {
 					panic(err)
 				}
-				during := c.TrySendPrepared(small) == 1
+				during := senderOf(c).TrySend(small) == 1
 				_, _ = w.Write([]byte("streamed"))
 				_ = w.Close()
-				return []result{{"during", during}, {"after", c.TrySendPrepared(small) == 1}}
+				return []result{{"during", during}, {"after", senderOf(c).TrySend(small) == 1}}
 			},
 			want: []bool{false, true},
 		},
@@ -71,7 +72,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 			name:     "compressed",
 			compress: true,
 			steps: func(ctx context.Context, c *Conn) []result {
-				return []result{{"compressed", c.TrySendPrepared(small) == 1}}
+				return []result{{"compressed", senderOf(c).TrySend(small) == 1}}
 			},
 			want: []bool{false},
 		},
@@ -79,7 +80,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 			name: "closing",
 			steps: func(ctx context.Context, c *Conn) []result {
 				c.beginClose(&CloseError{Code: protocol.CloseNormal}, false)
-				return []result{{"closing", c.TrySendPrepared(small) == 1}}
+				return []result{{"closing", senderOf(c).TrySend(small) == 1}}
 			},
 			want: []bool{false},
 		},
@@ -103,7 +104,7 @@ func TestTrySendPreparedWhen(t *testing.T) {
 			sent := 0
 			for i, r := range got {
 				if r.got != tt.want[i] {
-					t.Errorf("%s: TrySendPrepared = %v, want %v", r.name, r.got, tt.want[i])
+					t.Errorf("%s: TrySend = %v, want %v", r.name, r.got, tt.want[i])
 				}
 				if r.got {
 					sent++
@@ -132,9 +133,9 @@ func TestTrySendPreparedWhen(t *testing.T) {
 	}
 
 	t.Run("several at once", func(t *testing.T) {
-		var ps []*PreparedMessage
+		var ps []*prepared.Message
 		for i := range 50 {
-			pm, err := NewPreparedMessage(protocol.Text, []byte(fmt.Sprintf("message %02d %s", i, bytes.Repeat([]byte{'y'}, 200))))
+			pm, err := prepared.New(protocol.Text, []byte(fmt.Sprintf("message %02d %s", i, bytes.Repeat([]byte{'y'}, 200))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,9 +144,9 @@ func TestTrySendPreparedWhen(t *testing.T) {
 		ps = append(ps, large, small)
 		sent := make(chan int, 1)
 		url, _ := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
-			n := c.TrySendPrepared(ps...)
+			n := senderOf(c).TrySend(ps...)
 			sent <- n
-			if err := c.SendPrepared(ctx, ps[n:]...); err != nil {
+			if err := senderOf(c).Send(ctx, ps[n:]...); err != nil {
 				return err
 			}
 			_, _, err := c.Recv(ctx)
@@ -154,17 +155,17 @@ func TestTrySendPreparedWhen(t *testing.T) {
 		c := dial(t, url, nil)
 		ctx := testCtx(t, 10*time.Second)
 		// 50 messages of 212 B take three chunks; the one over 4 KiB
-		// and what follows it are left to SendPrepared.
+		// and what follows it are left to Send.
 		if n := <-sent; n != 50 {
-			t.Errorf("TrySendPrepared of 50 small messages, a large one and a small one sent %d, want 50", n)
+			t.Errorf("TrySend of 50 small messages, a large one and a small one sent %d, want 50", n)
 		}
 		for i, want := range ps {
 			_, data, err := c.Recv(ctx)
 			if err != nil {
 				t.Fatalf("message %d: %v", i, err)
 			}
-			if !bytes.Equal(data, want.data) {
-				t.Fatalf("message %d: %.20q, want %.20q", i, data, want.data)
+			if _, wantData := want.Frame(); !bytes.Equal(data, wantData) {
+				t.Fatalf("message %d: %.20q, want %.20q", i, data, wantData)
 			}
 		}
 	})
@@ -183,12 +184,12 @@ func TestTrySendPreparedWhen(t *testing.T) {
 		if c.fw != nil {
 			want = 1
 		}
-		n := c.TrySendPrepared(small)
+		n := senderOf(c).TrySend(small)
 		if n != want {
-			t.Fatalf("TrySendPrepared on a client connection sent %d, want %d", n, want)
+			t.Fatalf("TrySend on a client connection sent %d, want %d", n, want)
 		}
 		if n == 0 {
-			if err := c.SendPrepared(context.Background(), small); err != nil {
+			if err := senderOf(c).Send(context.Background(), small); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -198,14 +199,14 @@ func TestTrySendPreparedWhen(t *testing.T) {
 	})
 }
 
-// TestTrySendPreparedFullSocket fills a connection's socket with
-// TrySendPrepared while the client reads nothing, until the socket takes
+// TestPreparedTrySendFullSocket fills a connection's socket with
+// TrySend while the client reads nothing, until the socket takes
 // a frame only in part and the rest goes out from a goroutine of its
 // own; then the client reads every message, whole and in order, with one
-// sent by SendPrepared after them. A Unix socket with a small send
+// sent by Send after them. A Unix socket with a small send
 // buffer splits a frame's write where TCP over loopback would take all
 // or nothing.
-func TestTrySendPreparedFullSocket(t *testing.T) {
+func TestPreparedTrySendFullSocket(t *testing.T) {
 	// How much of a frame the socket takes depends on how the system
 	// accounts for its buffers: several frame sizes make a split frame
 	// certain.
@@ -218,7 +219,7 @@ func TestTrySendPreparedFullSocket(t *testing.T) {
 	}
 }
 
-// fillSocket runs TestTrySendPreparedFullSocket with messages of size
+// fillSocket runs TestPreparedTrySendFullSocket with messages of size
 // bytes and returns how many were written in part at once.
 func fillSocket(t *testing.T, size int) int64 {
 	var sent, tails, tried atomic.Int64
@@ -232,11 +233,11 @@ func fillSocket(t *testing.T, size int) int64 {
 		for i := 0; i < 100000; i++ {
 			p := make([]byte, size)
 			binary.BigEndian.PutUint32(p, uint32(i))
-			pm, err := NewPreparedMessage(protocol.Binary, p)
+			pm, err := prepared.New(protocol.Binary, p)
 			if err != nil {
 				return err
 			}
-			if c.TrySendPrepared(pm) == 0 {
+			if senderOf(c).TrySend(pm) == 0 {
 				break
 			}
 			n++
@@ -247,13 +248,13 @@ func fillSocket(t *testing.T, size int) int64 {
 				tails.Add(1)
 			}
 		}
-		end, err := NewPreparedMessage(protocol.Text, []byte(fmt.Sprintf("end %d", n)))
+		end, err := prepared.New(protocol.Text, []byte(fmt.Sprintf("end %d", n)))
 		if err != nil {
 			return err
 		}
 		tried.Store(int64(n))
 		close(filled)
-		if err := c.SendPrepared(ctx, end); err != nil {
+		if err := senderOf(c).Send(ctx, end); err != nil {
 			return err
 		}
 		_, _, err = c.Recv(ctx)
