@@ -7,22 +7,33 @@ import (
 // index finds the first registered route matching a path without trying
 // every pattern: routes are grouped by the literal prefix every path they
 // match starts with, so a lookup tries only the routes whose prefix the
-// path starts with, one map lookup per distinct prefix length.
+// path starts with, one map lookup per distinct prefix length. The
+// routes of a prefix are chained through their next field, in
+// registration order, so that a table of distinct prefixes keeps no list
+// for each.
 type index struct {
 	routes   []*compiled
-	byPrefix map[string][]int // route indexes, ascending
+	byPrefix map[string]chain // the routes of each prefix
 	lengths  []int            // distinct prefix lengths, ascending
-	patterns map[string]int   // pattern, unanchored → route index, for duplicates
+	patterns map[string]int   // pattern, unanchored (patternKey) → route index, for duplicates
 }
 
-func (x *index) add(c *compiled) {
+// chain is the first and last route, by index, with a prefix.
+type chain struct{ first, last int32 }
+
+func (x *index) add(c *compiled, key string) {
 	if x.byPrefix == nil {
-		x.byPrefix = make(map[string][]int)
+		x.byPrefix = make(map[string]chain)
 		x.patterns = make(map[string]int)
 	}
 	x.routes = append(x.routes, c)
-	x.patterns[c.key] = c.index
-	x.byPrefix[c.prefix] = append(x.byPrefix[c.prefix], c.index)
+	x.patterns[key] = c.index
+	if ch, ok := x.byPrefix[c.prefix]; ok {
+		x.routes[ch.last].next = int32(c.index)
+		x.byPrefix[c.prefix] = chain{ch.first, int32(c.index)}
+	} else {
+		x.byPrefix[c.prefix] = chain{int32(c.index), int32(c.index)}
+	}
 	if i, found := slices.BinarySearch(x.lengths, len(c.prefix)); !found {
 		x.lengths = slices.Insert(x.lengths, i, len(c.prefix))
 	}
@@ -38,7 +49,11 @@ func (x *index) lookup(path string) (*compiled, []int) {
 		if l > len(path) {
 			break
 		}
-		for _, i := range x.byPrefix[path[:l]] {
+		ch, ok := x.byPrefix[path[:l]]
+		if !ok {
+			continue
+		}
+		for i := int(ch.first); i >= 0; i = int(x.routes[i].next) {
 			if best >= 0 && i > best {
 				break
 			}

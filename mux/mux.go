@@ -50,7 +50,7 @@ type Mux struct {
 func New(routes ...Route) (*Mux, error) {
 	m := &Mux{}
 	for i, r := range routes {
-		if err := m.add(r, fmt.Sprintf("table entry %d", i)); err != nil {
+		if err := m.add(r, tableEntry(i)); err != nil {
 			return nil, err
 		}
 	}
@@ -104,16 +104,20 @@ func (m *Mux) add(r Route, where string) error {
 	if err != nil {
 		return err
 	}
-	if i, dup := m.idx.patterns[c.key]; dup {
+	key := patternKey(r.Pattern)
+	if i, dup := m.idx.patterns[key]; dup {
 		prev := m.idx.routes[i]
 		also := ""
 		if prev.Pattern != r.Pattern {
 			also = fmt.Sprintf(" as %q, the same once anchored", prev.Pattern)
 		}
 		return &RouteError{Pattern: r.Pattern, Where: where, Offset: -1,
-			Err: fmt.Errorf("%w: already registered%s (%s)", ErrDuplicatePattern, also, prev.where)}
+			Err: fmt.Errorf("%w: already registered%s (%s)", ErrDuplicatePattern, also, prev.registeredAt())}
 	}
-	m.idx.add(c)
+	if where == tableEntry(c.index) {
+		c.where, c.inTable = "", true
+	}
+	m.idx.add(c, key)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -99,27 +100,47 @@ func (e *RouteError) Error() string {
 // Unwrap returns the kind of mistake with its details.
 func (e *RouteError) Unwrap() error { return e.Err }
 
-// compiled is a validated route, ready for dispatch.
+// compiled is a validated route, ready for dispatch. A large table keeps
+// one for each route, so it holds as little as it can beside the Route:
+// its strings share the pattern's bytes where they can, and what a route
+// can work out again when asked (the anchored expression, the name of
+// its table entry) is not kept.
 type compiled struct {
 	Route
-	index     int
+	index int
+	// where says where the route was registered (RouteError.Where); ""
+	// for an entry of New's table, named after index (see registeredAt).
 	where     string
-	key       string                        // the expression without redundant anchors, for duplicates
-	expr      string                        // the anchored expression; "" for a literal pattern
-	re        atomic.Pointer[regexp.Regexp] // expr compiled, from the first match on
-	literal   string                        // the whole pattern, when it is a plain string
+	re        atomic.Pointer[regexp.Regexp] // the anchored expression compiled, from the first match on
 	prefix    string                        // every matching path starts with it
-	names     []string                      // capture names, by group number ("" unnamed)
+	names     []string                      // capture names, by group number ("" unnamed), when one is named
+	supported []string                      // protocol names, in order
+	next      int32                         // the next route with the same prefix, or -1 (see index)
+	isRegexp  bool                          // the pattern is matched as an expression, not as the path itself
 	hasName   bool
-	supported []string // protocol names, in order
+	inTable   bool // an entry of New's table
 }
+
+// tableEntry names entry i of New's table, for RouteError.Where.
+func tableEntry(i int) string { return fmt.Sprintf("table entry %d", i) }
+
+// registeredAt says where the route was registered, as RouteError.Where.
+func (c *compiled) registeredAt() string {
+	if c.inTable {
+		return tableEntry(c.index)
+	}
+	return c.where
+}
+
+// anchored returns the route's expression anchored at both ends.
+func (c *compiled) anchored() string { return `^(?:` + c.Pattern + `)$` }
 
 // compile validates r. The returned error is a *RouteError.
 func compile(r Route, index int, where string) (*compiled, error) {
 	fail := func(offset int, err error) (*compiled, error) {
 		return nil, &RouteError{Pattern: r.Pattern, Where: where, Offset: offset, Err: err}
 	}
-	c := &compiled{Route: r, index: index, where: where}
+	c := &compiled{Route: r, index: index, where: where, next: -1}
 	if w, ok := findWildcard(r.Pattern); ok {
 		return fail(w.at, fmt.Errorf("%w: %s", ErrInvalidPattern, w.hint(r.Pattern)))
 	}
@@ -138,23 +159,23 @@ func compile(r Route, index int, where string) (*compiled, error) {
 	if slash, _ := startsWithSlash(ast.Simplify()); !slash {
 		return fail(0, fmt.Errorf("%w: it cannot match a path, which always starts with \"/\"; write %q", ErrInvalidPattern, withSlash(r.Pattern)))
 	}
-	c.key = unanchored(ast.Simplify()).String()
 	prefix, complete := literalPrefix(ast.Simplify())
+	if strings.HasPrefix(r.Pattern, prefix) {
+		prefix = r.Pattern[:len(prefix)] // no string of its own
+	}
 	c.prefix = prefix
-	if complete && !strings.ContainsAny(r.Pattern, `\.+*?()|[]{}^$`) {
-		c.literal = r.Pattern
-	} else {
+	if !complete || strings.ContainsAny(r.Pattern, `\.+*?()|[]{}^$`) {
 		// Compiled here to check it, then dropped: the route compiles
 		// it again when a path first reaches it (see regexp), so that a
 		// large table keeps in memory only the expressions in use.
-		c.expr = `^(?:` + r.Pattern + `)$`
-		re, err := regexp.Compile(c.expr)
+		c.isRegexp = true
+		re, err := regexp.Compile(c.anchored())
 		if err != nil {
 			return fail(-1, fmt.Errorf("%w: %v", ErrInvalidPattern, err))
 		}
-		c.names = re.SubexpNames()
+		names := slices.Clone(re.SubexpNames())
 		seen := map[string]bool{}
-		for _, n := range c.names {
+		for _, n := range names {
 			if n == "" {
 				continue
 			}
@@ -163,6 +184,17 @@ func compile(r Route, index int, where string) (*compiled, error) {
 			}
 			seen[n] = true
 			c.hasName = true
+		}
+		if c.hasName {
+			c.names = names
+			for i, n := range names {
+				// The names are the anchored expression's bytes, which
+				// the route does not otherwise keep: the pattern holds
+				// the same.
+				if j := strings.Index(r.Pattern, "<"+n+">"); n != "" && j >= 0 {
+					names[i] = r.Pattern[j+1 : j+1+len(n)]
+				}
+			}
 		}
 	}
 	for i, p := range r.Protocols {
@@ -204,11 +236,27 @@ func compile(r Route, index int, where string) (*compiled, error) {
 	return c, nil
 }
 
+// patternKey returns what tells duplicate patterns apart: the
+// expression without redundant anchors, so that /a and ^/a$ compare
+// equal. pattern is one compile accepted. The key is pattern itself,
+// sharing its bytes, when the two read the same.
+func patternKey(pattern string) string {
+	ast, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return pattern // not reached: compile parsed it
+	}
+	key := unanchored(ast.Simplify()).String()
+	if key == pattern {
+		return pattern
+	}
+	return key
+}
+
 // match reports whether path matches and, for a pattern with named
 // groups, returns the submatch indexes.
 func (c *compiled) match(path string) (bool, []int) {
-	if c.expr == "" {
-		return path == c.literal, nil
+	if !c.isRegexp {
+		return path == c.Pattern, nil
 	}
 	re := c.regexp()
 	if !c.hasName {
@@ -224,7 +272,7 @@ func (c *compiled) regexp() *regexp.Regexp {
 	if re := c.re.Load(); re != nil {
 		return re
 	}
-	re := regexp.MustCompile(c.expr) // compiled without error when added
+	re := regexp.MustCompile(c.anchored()) // compiled without error when added
 	if !c.re.CompareAndSwap(nil, re) {
 		return c.re.Load()
 	}
