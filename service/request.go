@@ -92,33 +92,26 @@ func (u *keptRequest) param(name string) string {
 
 // headerLines writes h as header lines, "Key: value\r\n" for each value,
 // a line break inside a value written as a space (as Header.Write does).
+// The lines are written in one pass over the map, on the stack while
+// they fit, and copied into the one string kept.
 func headerLines(h http.Header) string {
-	n := 0
+	var buf [512]byte
+	b := buf[:0]
 	for k, vs := range h {
 		for _, v := range vs {
-			n += len(k) + len(v) + 4
-		}
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for k, vs := range h {
-		for _, v := range vs {
-			b.WriteString(k)
-			b.WriteString(": ")
-			for len(v) > 0 {
-				i := strings.IndexAny(v, "\r\n")
-				if i < 0 {
-					b.WriteString(v)
-					break
+			b = append(b, k...)
+			b = append(b, ": "...)
+			start := len(b)
+			b = append(b, v...)
+			for i := start; i < len(b); i++ {
+				if c := b[i]; c == '\r' || c == '\n' {
+					b[i] = ' '
 				}
-				b.WriteString(v[:i])
-				b.WriteByte(' ')
-				v = v[i+1:]
 			}
-			b.WriteString("\r\n")
+			b = append(b, "\r\n"...)
 		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // parseHeaderLines reads what headerLines wrote back into a header map.
