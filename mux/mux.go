@@ -114,9 +114,6 @@ func (m *Mux) add(r Route, where string) error {
 		return &RouteError{Pattern: r.Pattern, Where: where, Offset: -1,
 			Err: fmt.Errorf("%w: already registered%s (%s)", ErrDuplicatePattern, also, prev.registeredAt())}
 	}
-	if where == tableEntry(c.index) {
-		c.where, c.inTable = "", true
-	}
 	m.idx.add(c, key)
 	return nil
 }

@@ -101,24 +101,50 @@ func (e *RouteError) Error() string {
 func (e *RouteError) Unwrap() error { return e.Err }
 
 // compiled is a validated route, ready for dispatch. A large table keeps
-// one for each route, so it holds as little as it can beside the Route:
-// its strings share the pattern's bytes where they can, and what a route
-// can work out again when asked (the anchored expression, the name of
-// its table entry) is not kept.
+// one for each route, so it holds as little as it can: beside the pattern
+// and the handler for clients without a subprotocol, the rest of the
+// Route is kept apart and shared by the routes that have none of it; the
+// route's strings share the pattern's bytes where they can; what a route
+// can work out again when asked (the anchored expression, the name of its
+// table entry) is not kept.
 type compiled struct {
-	Route
-	index int
+	Pattern    string
+	NoProtocol service.Handler
+	*routeMore // never nil; shared, and not to be changed
+
+	re     atomic.Pointer[regexp.Regexp] // the anchored expression compiled, from the first match on
+	prefix string                        // every matching path starts with it
+	names  []string                      // capture names, by group number ("" unnamed), when one is named
+	index  int
+	next   int32 // the next route with the same prefix, or -1 (see index)
+	// isRegexp: the pattern is matched as an expression, not as the path
+	// itself. inTable: an entry of New's table.
+	isRegexp, hasName, inTable bool
+}
+
+// routeMore is what a route has beside its pattern and NoProtocol
+// handler, which most routes of a large table do without.
+type routeMore struct {
+	Protocols       []Protocol
+	FallbackNoMatch bool
+	Policy          protocol.Policy
+	HTTP            http.Handler
+	Options         *service.Options
+	Middleware      []func(http.Handler) http.Handler
+	ConnMiddleware  []func(service.Handler) service.Handler
+	supported       []string // protocol names, in order
 	// where says where the route was registered (RouteError.Where); ""
 	// for an entry of New's table, named after index (see registeredAt).
-	where     string
-	re        atomic.Pointer[regexp.Regexp] // the anchored expression compiled, from the first match on
-	prefix    string                        // every matching path starts with it
-	names     []string                      // capture names, by group number ("" unnamed), when one is named
-	supported []string                      // protocol names, in order
-	next      int32                         // the next route with the same prefix, or -1 (see index)
-	isRegexp  bool                          // the pattern is matched as an expression, not as the path itself
-	hasName   bool
-	inTable   bool // an entry of New's table
+	where string
+}
+
+// noMore is the routeMore of every route that has nothing more.
+var noMore routeMore
+
+// isZero reports whether m holds nothing.
+func (m *routeMore) isZero() bool {
+	return len(m.Protocols) == 0 && !m.FallbackNoMatch && m.Policy == 0 && m.HTTP == nil && m.Options == nil &&
+		len(m.Middleware) == 0 && len(m.ConnMiddleware) == 0 && len(m.supported) == 0 && m.where == ""
 }
 
 // tableEntry names entry i of New's table, for RouteError.Where.
@@ -140,7 +166,12 @@ func compile(r Route, index int, where string) (*compiled, error) {
 	fail := func(offset int, err error) (*compiled, error) {
 		return nil, &RouteError{Pattern: r.Pattern, Where: where, Offset: offset, Err: err}
 	}
-	c := &compiled{Route: r, index: index, where: where, next: -1}
+	c := &compiled{Pattern: r.Pattern, NoProtocol: r.NoProtocol, index: index, next: -1}
+	more := routeMore{Protocols: r.Protocols, FallbackNoMatch: r.FallbackNoMatch, Policy: r.Policy, HTTP: r.HTTP,
+		Options: r.Options, Middleware: r.Middleware, ConnMiddleware: r.ConnMiddleware, where: where}
+	if where == tableEntry(index) {
+		more.where, c.inTable = "", true
+	}
 	if w, ok := findWildcard(r.Pattern); ok {
 		return fail(w.at, fmt.Errorf("%w: %s", ErrInvalidPattern, w.hint(r.Pattern)))
 	}
@@ -209,7 +240,7 @@ func compile(r Route, index int, where string) (*compiled, error) {
 				return fail(-1, fmt.Errorf("%w: %q", ErrDuplicateProtocol, p.Name))
 			}
 		}
-		c.supported = append(c.supported, p.Name)
+		more.supported = append(more.supported, p.Name)
 	}
 	if r.NoProtocol != nil && isNil(r.NoProtocol) {
 		return fail(-1, fmt.Errorf("%w: NoProtocol is a nil %T", ErrNoHandler, r.NoProtocol))
@@ -232,6 +263,10 @@ func compile(r Route, index int, where string) (*compiled, error) {
 	}
 	if r.FallbackNoMatch && r.NoProtocol == nil {
 		return fail(-1, fmt.Errorf("%w: FallbackNoMatch needs a NoProtocol handler", ErrNoHandler))
+	}
+	c.routeMore = &noMore
+	if !more.isZero() {
+		c.routeMore = &more
 	}
 	return c, nil
 }
