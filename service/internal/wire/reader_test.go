@@ -281,3 +281,36 @@ func FuzzReadMessages(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNextMessage reads 128-byte messages, one per socket read, as a
+// server's guard reading messages does in an echo: the header, then the
+// payload into a reused buffer.
+func BenchmarkNextMessage(b *testing.B) {
+	msg := frames(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 128)})
+	conn := &repeatConn{msg: msg}
+	g := NewGuard(conn, nil, FromClient)
+	g.ReadMessages(&recorder{})
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, r, err := g.NextMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := r.Read(buf); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// repeatConn gives msg on every read.
+type repeatConn struct {
+	chunkConn
+	msg []byte
+}
+
+func (c *repeatConn) Read(p []byte) (int, error) { return copy(p, c.msg), nil }
