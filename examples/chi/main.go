@@ -6,6 +6,7 @@
 //	/ws/rooms/{room}       WebSocket; replies "[room] message", where room
 //	                       is chi's URL parameter
 //	GET /metrics           Prometheus metrics of the WebSocket routes
+//	GET /asyncapi.json     the AsyncAPI 3.0.0 document of the WebSocket routes
 //
 // Usage:
 //
@@ -39,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wsmap/wsmap/asyncapi"
 	wsmw "github.com/wsmap/wsmap/middleware"
 	"github.com/wsmap/wsmap/middleware/prommetrics"
 	"github.com/wsmap/wsmap/mux"
@@ -97,10 +99,20 @@ func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
 		r.Mount("/", sockets)
 		r.With(validRoom).Mount("/rooms/{room}", rooms)
 	})
+
+	// The document of both muxes, each at its mount point; the room's
+	// parameter is what validRoom lets through.
+	r.Handle("/asyncapi.json", asyncapi.Handler(&asyncapi.Options{Title: "chi example", Version: "1.0.0"},
+		asyncapi.Mount{Prefix: "/ws", Mux: sockets},
+		asyncapi.Mount{Prefix: "/ws/rooms/{room:" + roomPattern + "}", Mux: rooms},
+	))
 	return r, nil
 }
 
-var roomName = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+// roomPattern is what a room name may be.
+const roomPattern = `[a-z0-9-]{1,32}`
+
+var roomName = regexp.MustCompile(`^` + roomPattern + `$`)
 
 // validRoom refuses a bad room name before the upgrade.
 func validRoom(next http.Handler) http.Handler {
