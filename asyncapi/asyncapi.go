@@ -196,37 +196,45 @@ func (b *builder) messages(chID string, ch *Channel, proto string, doc *mux.Doc)
 	if proto != "" {
 		where = "subprotocol " + strconv.Quote(proto)
 	}
-	seen := map[string]bool{}
+	keys := map[string]string{} // message keys by name
 	for _, m := range doc.Messages {
 		if m.Name == "" {
 			return fmt.Errorf("%s: a message without a name", where)
 		}
-		if seen[m.Name] {
+		if keys[m.Name] != "" {
 			return fmt.Errorf("%s: message %q described twice", where, m.Name)
 		}
-		seen[m.Name] = true
 		key, err := b.message(ch, proto, m)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
+		keys[m.Name] = key
+	}
+	for _, m := range doc.Messages {
 		op := Operation{
 			Channel:     Reference{Ref: "#/channels/" + chID},
-			Messages:    []Reference{{Ref: "#/channels/" + chID + "/messages/" + key}},
+			Messages:    []Reference{{Ref: "#/channels/" + chID + "/messages/" + keys[m.Name]}},
 			Subprotocol: proto,
 		}
-		if m.Reply != nil {
-			reply := *m.Reply
+		for i, reply := range m.Replies {
 			if reply.Name == "" {
 				reply.Name = m.Name + ".reply"
+				if len(m.Replies) > 1 {
+					reply.Name += strconv.Itoa(i + 1)
+				}
 			}
-			rkey, err := b.message(ch, proto, reply)
-			if err != nil {
-				return fmt.Errorf("%s: reply to %q: %w", where, m.Name, err)
+			rkey := keys[reply.Name]
+			if rkey == "" {
+				var err error
+				if rkey, err = b.message(ch, proto, reply); err != nil {
+					return fmt.Errorf("%s: reply to %q: %w", where, m.Name, err)
+				}
+				keys[reply.Name] = rkey
 			}
-			op.Reply = &Reply{
-				Channel:  &Reference{Ref: "#/channels/" + chID},
-				Messages: []Reference{{Ref: "#/channels/" + chID + "/messages/" + rkey}},
+			if op.Reply == nil {
+				op.Reply = &Reply{Channel: &Reference{Ref: "#/channels/" + chID}}
 			}
+			op.Reply.Messages = append(op.Reply.Messages, Reference{Ref: "#/channels/" + chID + "/messages/" + rkey})
 		}
 		var actions []string
 		switch m.From {
@@ -242,7 +250,7 @@ func (b *builder) messages(chID string, ch *Channel, proto string, doc *mux.Doc)
 		for _, a := range actions {
 			o := op
 			o.Action = a
-			b.d.Operations = setEntry(b.d.Operations, unique(b.d.Operations, chID+"_"+key+"_"+a), &o)
+			b.d.Operations = setEntry(b.d.Operations, unique(b.d.Operations, chID+"_"+keys[m.Name]+"_"+a), &o)
 		}
 	}
 	return nil

@@ -54,7 +54,7 @@ func TestNewValid(t *testing.T) {
 			Title: "T", Version: "1.2.3", Description: "D",
 			Servers: map[string]*asyncapi.Server{"local": {Host: "127.0.0.1:8080", Protocol: "ws"}},
 		}, func() []asyncapi.Mount {
-			call := mux.MessageDoc{Name: "Call", From: mux.FromEither, Payload: str, Reply: &mux.MessageDoc{Payload: str}}
+			call := mux.MessageDoc{Name: "Call", From: mux.FromEither, Payload: str, Replies: []mux.MessageDoc{{Payload: str}, {Name: "hello"}}}
 			return []asyncapi.Mount{
 				{Prefix: "/ws/{tenant}", Mux: mux.MustNew(mux.Route{
 					Pattern: `/rpc/(?P<id>[0-9]+)`,
@@ -164,7 +164,8 @@ func TestNewMessages(t *testing.T) {
 		Doc:        &mux.Doc{Title: "RPC", Messages: []mux.MessageDoc{{Name: "banner", From: mux.FromServer, ContentType: "text/plain"}}},
 		NoProtocol: nop,
 		Protocols: []mux.Protocol{{Name: "rpc", Handler: nop, Doc: &mux.Doc{Summary: "calls", Messages: []mux.MessageDoc{
-			{Name: "add", Title: "Add", From: mux.FromClient, Payload: obj, Reply: &mux.MessageDoc{Payload: obj}},
+			{Name: "add", Title: "Add", From: mux.FromClient, Payload: obj, Replies: []mux.MessageDoc{{Payload: obj}, {Name: "error", Payload: obj}}},
+			{Name: "sub", From: mux.FromClient, Replies: []mux.MessageDoc{{}, {Name: "error", Summary: "ignored"}, {Name: "ping"}}},
 			{Name: "ping", From: mux.FromEither},
 		}}}},
 	})
@@ -178,10 +179,13 @@ func TestNewMessages(t *testing.T) {
 		t.Errorf("channel title %q, subprotocols %+v", ch.Title, ch.Extension.Subprotocols)
 	}
 	wantMessages := map[string]*asyncapi.Message{
-		"banner":        {Name: "banner", ContentType: "text/plain"},
-		"rpc_add":       {Name: "add", Title: "Add", Payload: obj, Subprotocol: "rpc"},
-		"rpc_add.reply": {Name: "add.reply", Payload: obj, Subprotocol: "rpc"},
-		"rpc_ping":      {Name: "ping", Subprotocol: "rpc"},
+		"banner":         {Name: "banner", ContentType: "text/plain"},
+		"rpc_add":        {Name: "add", Title: "Add", Payload: obj, Subprotocol: "rpc"},
+		"rpc_add.reply1": {Name: "add.reply1", Payload: obj, Subprotocol: "rpc"},
+		"rpc_error":      {Name: "error", Payload: obj, Subprotocol: "rpc"},
+		"rpc_sub":        {Name: "sub", Subprotocol: "rpc"},
+		"rpc_sub.reply1": {Name: "sub.reply1", Subprotocol: "rpc"},
+		"rpc_ping":       {Name: "ping", Subprotocol: "rpc"},
 	}
 	if diff := cmp.Diff(wantMessages, ch.Messages); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
@@ -192,7 +196,9 @@ func TestNewMessages(t *testing.T) {
 	wantOps := map[string]*asyncapi.Operation{
 		"rpc_banner_send": {Action: "send", Channel: rpc, Messages: refs("#/channels/rpc/messages/banner")},
 		"rpc_rpc_add_receive": {Action: "receive", Channel: rpc, Messages: refs("#/channels/rpc/messages/rpc_add"), Subprotocol: "rpc",
-			Reply: &asyncapi.Reply{Channel: &rpc, Messages: refs("#/channels/rpc/messages/rpc_add.reply")}},
+			Reply: &asyncapi.Reply{Channel: &rpc, Messages: []asyncapi.Reference{ref("#/channels/rpc/messages/rpc_add.reply1"), ref("#/channels/rpc/messages/rpc_error")}}},
+		"rpc_rpc_sub_receive": {Action: "receive", Channel: rpc, Messages: refs("#/channels/rpc/messages/rpc_sub"), Subprotocol: "rpc",
+			Reply: &asyncapi.Reply{Channel: &rpc, Messages: []asyncapi.Reference{ref("#/channels/rpc/messages/rpc_sub.reply1"), ref("#/channels/rpc/messages/rpc_error"), ref("#/channels/rpc/messages/rpc_ping")}}},
 		"rpc_rpc_ping_receive": {Action: "receive", Channel: rpc, Messages: refs("#/channels/rpc/messages/rpc_ping"), Subprotocol: "rpc"},
 		"rpc_rpc_ping_send":    {Action: "send", Channel: rpc, Messages: refs("#/channels/rpc/messages/rpc_ping"), Subprotocol: "rpc"},
 	}

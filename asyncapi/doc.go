@@ -49,8 +49,8 @@
 // (echo.v2_text), each with an x-wsmap-subprotocol extension naming its
 // protocol (left out for connections without one); and operations, from
 // the server's side: a message from the client is a "receive", one from
-// the server a "send", one from either end both. A message with a Reply
-// makes its operation's reply. A route without a Doc is still a channel,
+// the server a "send", one from either end both. A message's Replies
+// make its operation's reply. A route without a Doc is still a channel,
 // with its address, parameters, binding and extension, but without
 // messages or operations.
 //

@@ -37,9 +37,11 @@ type MessageDoc struct {
 	// Payload is a JSON Schema (draft-07) of the whole message as it
 	// travels in one WebSocket message. Nil means any message.
 	Payload json.RawMessage
-	// Reply, if set, is the message the other end answers it with, as
-	// a call is answered with its result. Its From is ignored.
-	Reply *MessageDoc
+	// Replies are the messages the other end may answer it with, as a
+	// call is answered with its result or an error. Their From and
+	// Replies are ignored. A reply with the Name of a message of the
+	// same Doc, or of an earlier reply, is that message, described once.
+	Replies []MessageDoc
 }
 
 // Direction says which end of a connection sends a message.

@@ -84,7 +84,7 @@ func newMux() *mux.Mux {
 				Summary: "Every message comes back after the path and a colon.",
 				Messages: []mux.MessageDoc{{
 					Name: "message", From: mux.FromClient, Summary: "Any message, text or binary.",
-					Reply: &mux.MessageDoc{Name: "reply", Summary: "The path, a colon and the message, of the message's type."},
+					Replies: []mux.MessageDoc{{Name: "reply", Summary: "The path, a colon and the message, of the message's type."}},
 				}},
 			},
 			NoProtocol: reply(func(c *service.Conn) string { return c.Request().URL.Path + ":" }),
@@ -103,7 +103,7 @@ func echoDoc(prefix string) *mux.Doc {
 func echoMessages(prefix string) []mux.MessageDoc {
 	return []mux.MessageDoc{{
 		Name: "message", From: mux.FromClient, Summary: "Any message, text or binary.",
-		Reply: &mux.MessageDoc{Name: "reply", Summary: fmt.Sprintf("%q and the message, of the message's type.", prefix)},
+		Replies: []mux.MessageDoc{{Name: "reply", Summary: fmt.Sprintf("%q and the message, of the message's type.", prefix)}},
 	}}
 }
 
