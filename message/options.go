@@ -1,6 +1,9 @@
 package message
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Default values of the Options fields.
 const (
@@ -49,6 +52,19 @@ type Options struct {
 	// slog.Default(), at level ERROR, as the service package logs a
 	// connection handler's; the rest is dropped.
 	OnError func(p *Peer, err error)
+
+	// OnCall, if set, is called as each call begins, in either
+	// direction, to trace or measure it: for the peer's calls and
+	// notifications before their handler runs, with the handler's ctx;
+	// for this side's Calls once they have their turn and their ID,
+	// before they are sent, with Call's ctx. It returns the context to
+	// go on with (the handler's, or the one the call is sent and waited
+	// for under), derived from the one it was given, and a function
+	// that is called once when the call ends (nil for none). Malformed
+	// messages, answered without a handler, are not calls. It may be
+	// called from several goroutines at once. Package otelwsmap
+	// (middleware/otelwsmap) sets it to make a span of each call.
+	OnCall func(ctx context.Context, call CallInfo) (context.Context, func(CallEnd))
 }
 
 // withDefaults returns a copy of o with every zero field set to its

@@ -218,19 +218,37 @@ func (p *Peer) handle(ctx context.Context, m Message) (Message, bool) {
 		return p.errorAnswer(m.ID, m.Bad), true
 	}
 	req := &Request{Peer: p, Method: m.Method, ID: m.ID, Params: m.Payload}
-	result, err := p.invoke(context.WithValue(ctx, requestKey{}, req), req)
+	hctx, end := p.onCall(ctx, CallInfo{Kind: m.Kind, Method: m.Method, ID: m.ID})
+	result, err := p.invoke(context.WithValue(hctx, requestKey{}, req), req)
 	if ctx.Err() != nil {
+		if end != nil {
+			end(CallEnd{Err: context.Cause(ctx)})
+		}
 		return Message{}, false // the connection ended: nobody to answer
 	}
+	a, ok, err := p.answer(m, result, err)
+	if end != nil {
+		e := CallEnd{Err: err}
+		if ok && a.Kind == KindError {
+			e.Answer = a.Err
+		}
+		end(e)
+	}
+	return a, ok
+}
+
+// answer is the answer to the call or notification m whose handler
+// returned result and err, if it has one, and the error it ended with.
+func (p *Peer) answer(m Message, result any, err error) (Message, bool, error) {
 	if err == nil && m.Kind == KindCall {
 		payload, merr := encodeJSON(result)
 		if merr == nil {
-			return Message{Kind: KindResult, ID: m.ID, Payload: payload}, true
+			return Message{Kind: KindResult, ID: m.ID, Payload: payload}, true, nil
 		}
 		err = fmt.Errorf("message: the result of %s: %w", m.Method, merr)
 	}
 	if err == nil {
-		return Message{}, false
+		return Message{}, false, nil
 	}
 	if failed(err) {
 		p.report(&HandlerError{Method: m.Method, ID: m.ID, Err: err}, true)
@@ -238,9 +256,9 @@ func (p *Peer) handle(ctx context.Context, m Message) (Message, bool) {
 		p.report(fmt.Errorf("message: notification %s: %w", m.Method, err), false)
 	}
 	if m.Kind != KindCall {
-		return Message{}, false
+		return Message{}, false, err
 	}
-	return p.errorAnswer(m.ID, err), true
+	return p.errorAnswer(m.ID, err), true, err
 }
 
 // invoke calls the handler, recovering a panic as a *service.PanicError.
@@ -349,7 +367,7 @@ func encodeJSON(v any) (json.RawMessage, error) {
 // flight; it returns an error wrapping ErrTimeout when no answer came
 // within Options.CallTimeout, ctx's error if ctx ends first, and the
 // connection's close if it ends first.
-func (p *Peer) Call(ctx context.Context, method string, params, result any) error {
+func (p *Peer) Call(ctx context.Context, method string, params, result any) (err error) {
 	payload, err := encodeJSON(params)
 	if err != nil {
 		return fmt.Errorf("message: call %s: params: %w", method, err)
@@ -380,6 +398,14 @@ func (p *Peer) Call(ctx context.Context, method string, params, result any) erro
 	id := p.codec.NewID(p.seq)
 	p.pending[id] = ch
 	p.mu.Unlock()
+	ctx, end := p.onCall(ctx, CallInfo{Outgoing: true, Kind: KindCall, Method: method, ID: id})
+	if end != nil {
+		defer func() {
+			e := CallEnd{Err: err}
+			errors.As(err, &e.Answer)
+			end(e)
+		}()
+	}
 	forget := func() {
 		p.mu.Lock()
 		delete(p.pending, id)

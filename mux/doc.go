@@ -4,7 +4,7 @@
 // ws-service-mapper:
 //
 //	m := mux.MustNew(
-//		mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{"echo.v2", echoV2}, {"echo.v1", echoV1}}, NoProtocol: echo},
+//		mux.Route{Pattern: `/echo`, Protocols: []mux.Protocol{{Name: "echo.v2", Handler: echoV2}, {Name: "echo.v1", Handler: echoV1}}, NoProtocol: echo},
 //		mux.Route{Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: chat},
 //	)
 //

@@ -37,12 +37,12 @@ func fixed(s string) service.Handler {
 // for the policies and fallbacks wsmap adds.
 func racketTable() []Route {
 	return []Route{
-		{Pattern: `^/echo$`, Protocols: []Protocol{{"echo.v2", fixed("v2:")}, {"echo.v1", fixed("v1:")}}, NoProtocol: fixed("")},
+		{Pattern: `^/echo$`, Protocols: []Protocol{{Name: "echo.v2", Handler: fixed("v2:")}, {Name: "echo.v1", Handler: fixed("v1:")}}, NoProtocol: fixed("")},
 		{Pattern: `/chat/(?P<room>[a-z]+)`, NoProtocol: replyWith(func(c *service.Conn) string {
 			return c.Request().URL.Path + ":" + c.Param("room") + ":"
 		})},
-		{Pattern: `/server-order`, Protocols: []Protocol{{"echo.v1", fixed("v1:")}, {"echo.v2", fixed("v2:")}}, Policy: protocol.ServerOrder},
-		{Pattern: `/fallback`, Protocols: []Protocol{{"echo.v1", fixed("v1:")}}, NoProtocol: fixed("plain:"), FallbackNoMatch: true},
+		{Pattern: `/server-order`, Protocols: []Protocol{{Name: "echo.v1", Handler: fixed("v1:")}, {Name: "echo.v2", Handler: fixed("v2:")}}, Policy: protocol.ServerOrder},
+		{Pattern: `/fallback`, Protocols: []Protocol{{Name: "echo.v1", Handler: fixed("v1:")}}, NoProtocol: fixed("plain:"), FallbackNoMatch: true},
 		{Pattern: `/page`, NoProtocol: fixed("socket:"), HTTP: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_, _ = w.Write([]byte("the page"))
 		})},

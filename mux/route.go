@@ -56,12 +56,22 @@ type Route struct {
 	// ConnMiddleware wraps this route's connection handlers, inside the
 	// Mux's own.
 	ConnMiddleware []func(service.Handler) service.Handler
+
+	// Doc describes the route, and the messages of its connections
+	// without a subprotocol, for API documents (see package asyncapi).
+	// Optional; it changes nothing in how the route serves.
+	Doc *Doc
 }
 
 // Protocol pairs a subprotocol name with the handler that serves it.
 type Protocol struct {
 	Name    string
 	Handler service.Handler
+
+	// Doc describes the subprotocol and its messages for API documents
+	// (see package asyncapi). Optional; it changes nothing in how the
+	// protocol is served.
+	Doc *Doc
 }
 
 // Errors wrapped by every *RouteError, one per kind of mistake.

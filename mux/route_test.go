@@ -47,7 +47,7 @@ func TestCompileErrors(t *testing.T) {
 			`mux: route "" (table entry 0), offset 0: invalid pattern: it cannot match a path, which always starts with "/"; write "/"`},
 		{"no alternative with a leading slash", []Route{{Pattern: `(a|b)/c`, NoProtocol: h}}, ErrInvalidPattern,
 			`mux: route "(a|b)/c" (table entry 0), offset 0: invalid pattern: it cannot match a path, which always starts with "/"; write "/(a|b)/c"`},
-		{"nil HandlerFunc for a protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", service.HandlerFunc(nil)}}}}, ErrNoHandler,
+		{"nil HandlerFunc for a protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{Name: "chat", Handler: service.HandlerFunc(nil)}}}}, ErrNoHandler,
 			`mux: route "/a" (table entry 0): missing handler: subprotocol "chat" has a nil handler`},
 		{"nil HandlerFunc for no protocol", []Route{{Pattern: `/a`, NoProtocol: service.HandlerFunc(nil)}}, ErrNoHandler,
 			`mux: route "/a" (table entry 0): missing handler: NoProtocol is a nil service.HandlerFunc`},
@@ -65,17 +65,17 @@ func TestCompileErrors(t *testing.T) {
 			`mux: route "/chat/(?P<room>[a-z]+)" (table entry 1): duplicate pattern: already registered as "^/chat/(?P<room>[a-z]+)$", the same once anchored (table entry 0)`},
 		{"duplicate capture name", []Route{{Pattern: `/(?P<id>\d+)/(?P<id>\d+)`, NoProtocol: h}}, ErrInvalidPattern,
 			`mux: route "/(?P<id>\\d+)/(?P<id>\\d+)" (table entry 0), offset 1: invalid pattern: capture name "id" used twice`},
-		{"invalid protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}, {"chat v2", h}}}}, ErrInvalidProtocol,
+		{"invalid protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{Name: "chat", Handler: h}, {Name: "chat v2", Handler: h}}}}, ErrInvalidProtocol,
 			`mux: route "/a" (table entry 0): invalid subprotocol name: "chat v2" (entry 1) is not an RFC 7230 token`},
-		{"empty protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"", h}}}}, ErrInvalidProtocol,
+		{"empty protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{Name: "", Handler: h}}}}, ErrInvalidProtocol,
 			`mux: route "/a" (table entry 0): invalid subprotocol name: "" (entry 0) is not an RFC 7230 token`},
-		{"duplicate protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}, {"chat", h}}}}, ErrDuplicateProtocol,
+		{"duplicate protocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{Name: "chat", Handler: h}, {Name: "chat", Handler: h}}}}, ErrDuplicateProtocol,
 			`mux: route "/a" (table entry 0): subprotocol listed twice: "chat"`},
-		{"nil protocol handler", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", nil}}}}, ErrNoHandler,
+		{"nil protocol handler", []Route{{Pattern: `/a`, Protocols: []Protocol{{Name: "chat", Handler: nil}}}}, ErrNoHandler,
 			`mux: route "/a" (table entry 0): missing handler: subprotocol "chat" has a nil handler`},
 		{"no handler at all", []Route{{Pattern: `/a`}}, ErrNoHandler,
 			`mux: route "/a" (table entry 0): missing handler: the route serves no subprotocol, no client without one, and no plain request`},
-		{"fallback without NoProtocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{"chat", h}}, FallbackNoMatch: true}}, ErrNoHandler,
+		{"fallback without NoProtocol", []Route{{Pattern: `/a`, Protocols: []Protocol{{Name: "chat", Handler: h}}, FallbackNoMatch: true}}, ErrNoHandler,
 			`mux: route "/a" (table entry 0): missing handler: FallbackNoMatch needs a NoProtocol handler`},
 	}
 	for _, tt := range tests {
@@ -250,7 +250,7 @@ func FuzzNegotiate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r := Route{Pattern: "/", Protocols: []Protocol{{"echo.v1", handlers["echo.v1"]}, {"echo.v2", handlers["echo.v2"]}},
+		r := Route{Pattern: "/", Protocols: []Protocol{{Name: "echo.v1", Handler: handlers["echo.v1"]}, {Name: "echo.v2", Handler: handlers["echo.v2"]}},
 			NoProtocol: handlers[""], FallbackNoMatch: fallback}
 		if serverOrder {
 			r.Policy = protocol.ServerOrder

@@ -9,7 +9,8 @@ import (
 	"github.com/wsmap/wsmap/protocol"
 )
 
-// RouteInfo describes a registered route, for printing a route table.
+// RouteInfo describes a registered route, for printing a route table or
+// writing a document about the API.
 type RouteInfo struct {
 	Pattern    string
 	Protocols  []string // in the server's order of preference
@@ -18,6 +19,13 @@ type RouteInfo struct {
 	HTTP       bool     // plain requests are served
 	Policy     protocol.Policy
 	Params     []string // names of the path values the pattern captures
+
+	// Doc is the route's Doc, nil if it has none.
+	Doc *Doc
+	// ProtocolDocs are the Docs of Protocols, by the same index; an
+	// entry is nil for a protocol without one, and the slice is nil
+	// when none has one.
+	ProtocolDocs []*Doc
 }
 
 // Routes returns the registered routes in registration (and so matching)
@@ -34,6 +42,15 @@ func (m *Mux) Routes() []RouteInfo {
 			Fallback:   c.FallbackNoMatch,
 			HTTP:       c.HTTP != nil,
 			Policy:     c.Policy,
+			Doc:        c.Doc,
+		}
+		for i, p := range c.Protocols {
+			if p.Doc != nil {
+				if info.ProtocolDocs == nil {
+					info.ProtocolDocs = make([]*Doc, len(c.Protocols))
+				}
+				info.ProtocolDocs[i] = p.Doc
+			}
 		}
 		for _, n := range c.names {
 			if n != "" {

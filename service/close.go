@@ -63,6 +63,50 @@ func CloseStatus(err error) (protocol.CloseCode, string) {
 	return 0, ""
 }
 
+// An Initiator says which end of a connection began closing it; see
+// Conn.ClosedBy.
+type Initiator uint8
+
+// The ends that may begin closing a connection.
+const (
+	// InitiatorNone: the connection is open, or it ended without a
+	// closing handshake begun by either end (1006: the TCP connection
+	// dropped, a read timed out).
+	InitiatorNone Initiator = iota
+	// InitiatorLocal: this end sent the first close frame: Close,
+	// CloseWithError or a handler's return, a Server's Shutdown, an
+	// Observer's refusal, or a violation wsmap found.
+	InitiatorLocal
+	// InitiatorPeer: the peer's close frame came first.
+	InitiatorPeer
+)
+
+var initiatorNames = [...]string{"none", "local", "peer"}
+
+// String returns "none", "local" or "peer".
+func (i Initiator) String() string {
+	if int(i) < len(initiatorNames) {
+		return initiatorNames[i]
+	}
+	return fmt.Sprintf("Initiator(%d)", i)
+}
+
+// ClosedBy reports which end began closing the connection: the one
+// whose close frame went first. It is InitiatorNone while the
+// connection is open. Middleware reads it, with Err, once the handler
+// has returned, to record who closed.
+func (c *Conn) ClosedBy() Initiator {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.initiated == nil || c.initiated.Code == protocol.CloseAbnormal:
+		return InitiatorNone
+	case c.initiated == c.peerClose:
+		return InitiatorPeer
+	}
+	return InitiatorLocal
+}
+
 // Close performs the closing handshake with the given code and reason: it
 // sends a close frame, waits up to Options.CloseTimeout for the peer's
 // close frame, then drops the TCP connection. The reason is cut to

@@ -255,3 +255,74 @@ func TestCloseArguments(t *testing.T) {
 		t.Errorf("close %v with %d-byte reason, want 4000 with a reason cut to %d bytes", code, len(reason), protocol.MaxCloseReason)
 	}
 }
+
+// TestClosedBy checks which end each way of closing names as the one that
+// began it, on the server's Conn.
+func TestClosedBy(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		handler HandlerFunc
+		peer    func(rc *wstest.Conn) error
+		want    Initiator
+	}{
+		{"peer closes", func(ctx context.Context, c *Conn) error {
+			_, _, err := c.Recv(ctx)
+			return err
+		}, func(rc *wstest.Conn) error {
+			if err := rc.WriteClose(1000, "bye"); err != nil {
+				return err
+			}
+			_, err := rc.ExpectClose(5 * time.Second)
+			return err
+		}, InitiatorPeer},
+		{"handler returns", func(context.Context, *Conn) error {
+			return &CloseError{Code: 4000}
+		}, func(rc *wstest.Conn) error {
+			f, err := rc.ExpectClose(5 * time.Second)
+			if err != nil {
+				return err
+			}
+			return rc.WriteClose(f.CloseCode(), "")
+		}, InitiatorLocal},
+		{"violation", func(ctx context.Context, c *Conn) error {
+			_, _, err := c.Recv(ctx)
+			return err
+		}, func(rc *wstest.Conn) error {
+			if err := rc.WriteMessage(wstest.OpText, []byte{0xff}); err != nil {
+				return err
+			}
+			_, err := rc.ExpectClose(5 * time.Second)
+			return err
+		}, InitiatorLocal},
+		{"dropped", func(ctx context.Context, c *Conn) error {
+			_, _, err := c.Recv(ctx)
+			return err
+		}, func(rc *wstest.Conn) error { return rc.Close() }, InitiatorNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := make(chan [2]Initiator, 1)
+			_, addr := serveFunc(t, Options{}, func(ctx context.Context, c *Conn) error {
+				open := c.ClosedBy()
+				err := tt.handler(ctx, c)
+				c.CloseWithError(err)
+				got <- [2]Initiator{open, c.ClosedBy()}
+				return err
+			})
+			rc := rawDial(t, addr)
+			if err := tt.peer(rc); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case g := <-got:
+				if g != [2]Initiator{InitiatorNone, tt.want} {
+					t.Errorf("ClosedBy open, closed = %v, %v; want none, %v", g[0], g[1], tt.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the handler did not return")
+			}
+		})
+	}
+}

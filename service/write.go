@@ -149,7 +149,9 @@ func (c *Conn) write(ctx context.Context, f func() error) error {
 	// The connection's own context has no deadline, and is cancelled
 	// only once the connection is closing, which lets a write finish: no
 	// need to watch it. Not watching keeps the hot path free of
-	// allocations, and telling it apart first makes no Done channel.
+	// allocations, and telling it apart first makes no Done channel. A
+	// context that only adds values to it (a span, a logger) ends with
+	// it, by the same channel: no need to watch that either.
 	own := ctx == c.ctx
 	deadline := time.Now().Add(c.opts.WriteTimeout)
 	if !own {
@@ -158,7 +160,11 @@ func (c *Conn) write(ctx context.Context, f func() error) error {
 		}
 	}
 	c.setWriteDeadline(deadline)
-	if own || ctx.Done() == nil {
+	if !own {
+		done := ctx.Done()
+		own = done == nil || done == c.ctx.Done()
+	}
+	if own {
 		return c.writeResult(ctx, f(), false)
 	}
 	return c.writeWatched(ctx, f)

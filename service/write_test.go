@@ -286,3 +286,37 @@ func isTooBig(err error) bool {
 	code, reason := CloseStatus(err)
 	return code == protocol.CloseMessageTooBig && reason == "message too big"
 }
+
+type valueKey struct{}
+
+// TestSendUnderValuesOfItsContext checks that a Send under a context
+// that only adds values to the connection's (as middleware adds a span)
+// costs what one under the connection's own does: neither is watched.
+func TestSendUnderValuesOfItsContext(t *testing.T) {
+	allocs := make(chan [2]float64, 1)
+	_, addr := serveFunc(t, Options{PingInterval: -1}, func(ctx context.Context, c *Conn) error {
+		msg := []byte("hello")
+		send := func(ctx context.Context) func() {
+			return func() {
+				if err := c.Send(ctx, protocol.Text, msg); err != nil {
+					panic(err)
+				}
+			}
+		}
+		own := testing.AllocsPerRun(200, send(c.Context()))
+		valued := testing.AllocsPerRun(200, send(context.WithValue(c.Context(), valueKey{}, 1)))
+		allocs <- [2]float64{own, valued}
+		return nil
+	})
+	c := rawDial(t, addr)
+	go func() {
+		for {
+			if _, err := c.SkipFrame(); err != nil {
+				return
+			}
+		}
+	}()
+	if n := <-allocs; n[1] > n[0] {
+		t.Errorf("Send allocates %v times under a value of the connection's context, %v under its own", n[1], n[0])
+	}
+}

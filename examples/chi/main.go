@@ -6,6 +6,7 @@
 //	/ws/rooms/{room}       WebSocket; replies "[room] message", where room
 //	                       is chi's URL parameter
 //	GET /metrics           Prometheus metrics of the WebSocket routes
+//	GET /asyncapi.json     the AsyncAPI 3.0.0 document of the WebSocket routes
 //
 // Usage:
 //
@@ -16,11 +17,19 @@
 // connection with 1001 (going away) and exits. Requests, connections and
 // refused handshakes, with the reason for each refusal, are logged to
 // standard error.
+//
+// With OTEL_EXPORTER_OTLP_ENDPOINT set (say http://localhost:4318, a
+// collector or Jaeger), it sends the WebSocket routes' spans and metrics
+// there by OTLP over HTTP/protobuf, as package otelwsmap makes them;
+// OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER set to none turns one
+// off (see telemetry.go and docs/observability.md). Unset, nothing is
+// instrumented.
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,7 +48,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wsmap/wsmap/asyncapi"
 	wsmw "github.com/wsmap/wsmap/middleware"
+	"github.com/wsmap/wsmap/middleware/otelwsmap"
 	"github.com/wsmap/wsmap/middleware/prommetrics"
 	"github.com/wsmap/wsmap/mux"
 	"github.com/wsmap/wsmap/protocol"
@@ -56,8 +67,9 @@ func main() {
 	}
 }
 
-// newRouter builds the chi router; srv reports the open connections.
-func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
+// newRouter builds the chi router; srv reports the open connections,
+// tel, if not nil, traces and measures the WebSocket routes.
+func newRouter(srv *service.Server, tel *otelwsmap.Telemetry, logw io.Writer) (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	metrics, err := prommetrics.New(reg, nil)
 	if err != nil {
@@ -80,6 +92,9 @@ func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
 	// recovered and measured, each client held to 100 messages a second.
 	ws := func(m *mux.Mux) *mux.Mux {
 		m.Use(wsmw.InstrumentHandshake(metrics))
+		if tel != nil {
+			m.UseConn(tel.Conn())
+		}
 		m.UseConn(wsmw.Log(logger), wsmw.Recover(wsmw.LogPanics(logger)), wsmw.Instrument(metrics), wsmw.MessageRate(&wsmw.MessageRateOptions{Rate: 100, Burst: 100}))
 		return m
 	}
@@ -94,13 +109,26 @@ func newRouter(srv *service.Server, logw io.Writer) (http.Handler, error) {
 	// cross-origin request); chi's request log has only its status.
 	r.Route("/ws", func(r chi.Router) {
 		r.Use(wsmw.LogHandshake(logger))
+		if tel != nil {
+			r.Use(tel.Handshake())
+		}
 		r.Mount("/", sockets)
 		r.With(validRoom).Mount("/rooms/{room}", rooms)
 	})
+
+	// The document of both muxes, each at its mount point; the room's
+	// parameter is what validRoom lets through.
+	r.Handle("/asyncapi.json", asyncapi.Handler(&asyncapi.Options{Title: "chi example", Version: "1.0.0"},
+		asyncapi.Mount{Prefix: "/ws", Mux: sockets},
+		asyncapi.Mount{Prefix: "/ws/rooms/{room:" + roomPattern + "}", Mux: rooms},
+	))
 	return r, nil
 }
 
-var roomName = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
+// roomPattern is what a room name may be.
+const roomPattern = `[a-z0-9-]{1,32}`
+
+var roomName = regexp.MustCompile(`^` + roomPattern + `$`)
 
 // validRoom refuses a bad room name before the upgrade.
 func validRoom(next http.Handler) http.Handler {
@@ -147,10 +175,20 @@ func run(ctx context.Context, addr string, stdout, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &service.Server{}
-	if srv.Handler, err = newRouter(srv, logw); err != nil {
+	tel, shutdown, err := telemetry(ctx)
+	if err != nil {
+		l.Close()
 		return err
 	}
+	srv := &service.Server{}
+	if srv.Handler, err = newRouter(srv, tel, logw); err != nil {
+		l.Close()
+		return errors.Join(err, shutdown(context.Background()))
+	}
 	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
-	return srv.ServeUntil(ctx, l, 10*time.Second)
+	err = srv.ServeUntil(ctx, l, 10*time.Second)
+	// What is left to export goes out before the program exits.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, shutdown(flushCtx))
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsmap/wsmap/asyncapi"
+	"github.com/wsmap/wsmap/internal/asyncapitest"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
@@ -226,5 +228,42 @@ func TestChiLogsRefusals(t *testing.T) {
 				t.Fatalf("the log lacks %s:\n%s", want, logs)
 			}
 		})
+	}
+}
+
+// TestChiAsyncAPI checks the document at /asyncapi.json against the
+// official schema, and that it names both muxes' routes at their mount
+// points.
+func TestChiAsyncAPI(t *testing.T) {
+	t.Parallel()
+	p := wstest.Start(t, bin, "-addr", "127.0.0.1:0")
+	resp, err := http.Get("http://" + p.Addr + "/asyncapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /asyncapi.json: %d %q %v", resp.StatusCode, resp.Header.Get("Content-Type"), err)
+	}
+	asyncapitest.Validate(t, body)
+	var doc asyncapi.Document
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for id, ch := range doc.Channels {
+		got[id] = *ch.Address
+		for name, prm := range ch.Parameters {
+			got[id] += " " + name + "=" + prm.Pattern
+		}
+	}
+	want := map[string]string{"ws_echo": "/ws/echo", "ws_rooms_room": "/ws/rooms/{room}/ room=[a-z0-9-]{1,32}"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("channels %v, want %v", got, want)
+	}
+	var headers bytes.Buffer
+	if err := json.Compact(&headers, doc.Channels["ws_echo"].Bindings.WS.Headers); err != nil || !strings.Contains(headers.String(), `"enum":["echo"]`) {
+		t.Errorf("echo's headers: %s %v", &headers, err)
 	}
 }

@@ -19,9 +19,11 @@
 //
 // Usage:
 //
-//	graphql [-addr 127.0.0.1:8080] [-init-timeout 3s] [-keepalive 10s]
+//	graphql [-addr 127.0.0.1:8080] [-init-timeout 3s] [-keepalive 10s] [-asyncapi]
 //
-// It prints "listening on HOST:PORT" once it accepts connections and
+// With -asyncapi it prints the AsyncAPI 3.0.0 document of its WebSocket
+// route, both protocols' messages described (see package asyncapi), and
+// exits. Otherwise it prints "listening on HOST:PORT" once it accepts connections and
 // serves until interrupted (SIGINT or SIGTERM), then closes every
 // connection with 1001 (going away) and exits.
 //
@@ -160,9 +162,20 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on; port 0 picks a free port")
 	initTimeout := flag.Duration("init-timeout", 3*time.Second, "how long a WebSocket client has to send connection_init")
 	keepAlive := flag.Duration("keepalive", 10*time.Second, "interval between the ka messages of the legacy graphql-ws protocol")
+	document := flag.Bool("asyncapi", false, "print the AsyncAPI document of the WebSocket route and exit")
 	flag.Parse()
 	if *initTimeout <= 0 || *keepAlive <= 0 {
 		log.Fatal("-init-timeout and -keepalive must be positive")
+	}
+	if *document {
+		s, err := newServer(*initTimeout, *keepAlive)
+		if err == nil {
+			err = writeAsyncAPI(os.Stdout, s.newMux())
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -195,10 +208,11 @@ func (s *server) newMux() *mux.Mux {
 	return mux.MustNew(mux.Route{
 		Pattern: `/graphql`,
 		Protocols: []mux.Protocol{
-			{Name: "graphql-transport-ws", Handler: s.serveTransport(transportRouter())},
-			{Name: "graphql-ws", Handler: s.serveLegacy(legacyRouter())},
+			{Name: "graphql-transport-ws", Handler: s.serveTransport(transportRouter()), Doc: transportDoc},
+			{Name: "graphql-ws", Handler: s.serveLegacy(legacyRouter()), Doc: legacyDoc},
 		},
 		HTTP: http.HandlerFunc(s.serveHTTP),
+		Doc:  &mux.Doc{Title: "GraphQL", Summary: "GraphQL over WebSocket, either protocol; POST for GraphQL over HTTP."},
 	})
 }
 

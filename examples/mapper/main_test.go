@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"net/http"
+	"os"
 	"os/exec"
 	"syscall"
 	"testing"
@@ -10,12 +12,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wsmap/wsmap/internal/asyncapitest"
 	"github.com/wsmap/wsmap/internal/wstest"
 	"github.com/wsmap/wsmap/protocol"
 	"github.com/wsmap/wsmap/service"
 )
 
 var bin string
+
+var update = flag.Bool("update", false, "rewrite testdata/asyncapi.json with the program's document")
 
 func TestMain(m *testing.M) { wstest.Main(m, &bin) }
 
@@ -98,5 +103,30 @@ func TestMapperRoutesFlag(t *testing.T) {
 `
 	if diff := cmp.Diff(want, string(out)); diff != "" {
 		t.Errorf("-routes output (-want +got):\n%s", diff)
+	}
+}
+
+// TestMapperAsyncAPI checks the document -asyncapi prints against the
+// official schema and the golden file testdata/asyncapi.json (rewritten
+// with -update).
+func TestMapperAsyncAPI(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(bin, "-asyncapi").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	asyncapitest.Validate(t, out)
+	const golden = "testdata/asyncapi.json"
+	if *update {
+		if err := os.WriteFile(golden, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(out)); diff != "" {
+		t.Errorf("-asyncapi output (-%s +got):\n%s", golden, diff)
 	}
 }

@@ -5,9 +5,12 @@
 //
 // Usage:
 //
-//	ocpp [-addr 127.0.0.1:8080] [-call-timeout 30s] [-heartbeat 5m] [-basic-auth FILE]
+//	ocpp [-addr 127.0.0.1:8080] [-call-timeout 30s] [-heartbeat 5m] [-basic-auth FILE] [-asyncapi]
 //
-// It prints "listening on HOST:PORT" once it accepts connections and
+// With -asyncapi it prints the AsyncAPI 3.0.0 document of its WebSocket
+// route (see package asyncapi) and exits: the calls each version serves,
+// with their schemas, the calls the HTTP API makes, and CALLERROR.
+// Otherwise it prints "listening on HOST:PORT" once it accepts connections and
 // serves until interrupted (SIGINT or SIGTERM), then closes every
 // station's connection with 1001 (going away) and exits. Stations,
 // their boots and statuses, and messages that could not be used are
@@ -20,6 +23,7 @@
 //	-heartbeat     the heartbeat interval BootNotification gives (5m)
 //	-basic-auth    a file of station:password lines (# comments); when set,
 //	               stations must authenticate (see Authentication)
+//	-asyncapi      print the AsyncAPI document and exit
 //
 // # Routes
 //
@@ -151,7 +155,14 @@ func main() {
 	flag.DurationVar(&cfg.callTimeout, "call-timeout", 30*time.Second, "how long a call to a station waits for its answer")
 	flag.DurationVar(&cfg.heartbeat, "heartbeat", 5*time.Minute, "the heartbeat interval BootNotification gives stations")
 	flag.StringVar(&cfg.basicAuth, "basic-auth", "", "a file of station:password lines; when set, stations must authenticate with HTTP Basic")
+	document := flag.Bool("asyncapi", false, "print the AsyncAPI document of the WebSocket route and exit")
 	flag.Parse()
+	if *document {
+		if err := writeAsyncAPI(os.Stdout, cfg); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
@@ -162,37 +173,44 @@ func main() {
 // newHandler builds the server's routes: the stations' WebSocket route
 // and the HTTP API.
 func newHandler(cfg config, logw io.Writer) (http.Handler, error) {
+	h, _, err := newRoutes(cfg, logw)
+	return h, err
+}
+
+// newRoutes builds the server's routes, returning the stations' mux too.
+func newRoutes(cfg config, logw io.Writer) (http.Handler, *mux.Mux, error) {
 	if cfg.callTimeout <= 0 {
-		return nil, fmt.Errorf("-call-timeout %v: want a positive duration", cfg.callTimeout)
+		return nil, nil, fmt.Errorf("-call-timeout %v: want a positive duration", cfg.callTimeout)
 	}
 	if cfg.heartbeat < time.Second {
-		return nil, fmt.Errorf("-heartbeat %v: want a second or more", cfg.heartbeat)
+		return nil, nil, fmt.Errorf("-heartbeat %v: want a second or more", cfg.heartbeat)
 	}
 	logger := slog.New(slog.NewTextHandler(logw, nil))
 	cs := &central{interval: cfg.heartbeat, log: logger, now: time.Now}
 	s, err := newCSMS(cs, cfg.callTimeout, logger)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	route := mux.Route{
 		Pattern:         `/ocpp/(?P<station>` + stationIDPattern + `)`,
+		Doc:             stationsDoc,
 		NoProtocol:      s.noVersion(),
 		FallbackNoMatch: true,
 	}
 	for _, v := range versions {
-		route.Protocols = append(route.Protocols, mux.Protocol{Name: string(v), Handler: s.serve(v)})
+		route.Protocols = append(route.Protocols, mux.Protocol{Name: string(v), Handler: s.serve(v), Doc: s.describe(v)})
 	}
 	if cfg.basicAuth != "" {
 		var passwords map[string][sha256.Size]byte
 		if passwords, err = loadPasswords(cfg.basicAuth); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		route.Middleware = append(route.Middleware, basicAuth(passwords))
 	}
 	stations, err := mux.New(route)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stations.Use(middleware.LogHandshake(logger))
 
@@ -200,7 +218,7 @@ func newHandler(cfg config, logw io.Writer) (http.Handler, error) {
 	m.HandleFunc("GET /stations", s.listStations)
 	m.HandleFunc("POST /stations/{id}/call", s.callStation)
 	m.Handle("/ocpp/", stations)
-	return m, nil
+	return m, stations, nil
 }
 
 // run serves until ctx ends, then shuts down gracefully.

@@ -35,7 +35,8 @@ var schemaFile = map[ocppj.Version]string{
 // second at every start, and TestSchemasCompile checks that each does.
 type schemaSet struct {
 	version ocppj.Version
-	ids     map[string]bool // the schemas' $ids
+	ids     map[string]bool            // the schemas' $ids
+	raw     map[string]json.RawMessage // the schemas as the file has them, by $id
 
 	mu       sync.Mutex
 	c        *jsonschema.Compiler
@@ -56,7 +57,11 @@ func loadSchemas(v ocppj.Version) (*schemaSet, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: not an array of schemas", schemaFile[v])
 	}
-	set := &schemaSet{version: v, ids: map[string]bool{}, c: jsonschema.NewCompiler(), compiled: map[string]*jsonschema.Schema{}}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", schemaFile[v], err)
+	}
+	set := &schemaSet{version: v, ids: map[string]bool{}, raw: map[string]json.RawMessage{}, c: jsonschema.NewCompiler(), compiled: map[string]*jsonschema.Schema{}}
 	for i, s := range list {
 		obj, _ := s.(map[string]any)
 		id, _ := obj["$id"].(string)
@@ -67,6 +72,7 @@ func loadSchemas(v ocppj.Version) (*schemaSet, error) {
 			return nil, fmt.Errorf("%s: %w", schemaFile[v], err)
 		}
 		set.ids[id] = true
+		set.raw[id] = raw[i]
 	}
 	for id := range set.ids {
 		if conf, ok := strings.CutSuffix(id, ".req"); ok && !set.ids[conf+".conf"] {

@@ -27,6 +27,10 @@
 // (ErrUnknownKind) with FormationViolation (1.6) or
 // MessageTypeNotSupported (2.0.1); ErrBusy with GenericError; anything
 // else with InternalError, whose description says no more than that.
+//
+// CallSchema, CallResultSchema and Version.ErrorSchema give JSON Schemas
+// of the three messages, around an action's payload schema, for
+// describing a route's subprotocol (mux.Doc, package asyncapi).
 package ocppj
 
 import (

@@ -26,7 +26,7 @@ func TestServersEcho(t *testing.T) {
 			name: "echo", path: "/echo",
 			args: []string{"-conns", "4", "-messages", "20", "-size", size, "-window", "2", "-protocols", "echo"},
 		}
-		for _, impl := range []string{"wsmap", "wsmap-into", "gorilla", "tcp"} {
+		for _, impl := range []string{"wsmap", "wsmap-into", "wsmap-otel-1.0", "gorilla", "tcp"} {
 			t.Run(impl+"/"+size, func(t *testing.T) {
 				r, err := measure(bins, sc, impl, "")
 				if err != nil {

@@ -91,6 +91,12 @@ var scenarios = []scenario{
 		desc: "echo, 64 connections × 3,000 round trips of 128 B, subprotocol echo",
 	},
 	{
+		name: "echo128-otel", impls: []string{"wsmap", "wsmap-otel-1.0", "wsmap-otel-0.01"}, refs: []string{"wsmap"}, path: "/echo",
+		args:   []string{"-conns", "64", "-messages", "3000", "-size", "128", "-window", "1", "-protocols", "echo"},
+		metric: cpuPerMessage(1e6), unit: "server CPU µs per round trip",
+		desc: "echo128's load on wsmap without and with middleware/otelwsmap (a real SDK, spans sampled at 1.0 and 0.01 and batched, metrics collected every second, exporters that discard)",
+	},
+	{
 		name: "echo64k", impls: []string{"wsmap", "wsmap-into", "gorilla", "gws", "tcp"}, refs: []string{"gorilla", "gws"}, path: "/echo",
 		args:   []string{"-conns", "16", "-messages", "500", "-size", "65536", "-window", "1", "-protocols", "echo"},
 		metric: cpuPerMessage(1e6), unit: "server CPU µs per round trip",
@@ -237,6 +243,8 @@ func measure(bins map[string]string, sc scenario, impl, prof string) (run, error
 		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000", "-compress")
 	case "wsmap-stalled":
 		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000")
+	case "wsmap-otel-1.0", "wsmap-otel-0.01":
+		cmd = exec.Command(bins["wsmapserver"], "-routes", "1000", "-otel", strings.TrimPrefix(impl, "wsmap-otel-"))
 	default:
 		cmd = exec.Command(bins["refserver"], "-impl", impl)
 	}

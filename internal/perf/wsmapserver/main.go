@@ -13,7 +13,9 @@
 // "echo" (the parameters back, as they came).
 //
 // With -compress, connections negotiate permessage-deflate when the
-// client offers it. It prints "listening on HOST:PORT" once it accepts
+// client offers it. With -otel RATIO, middleware/otelwsmap's handshake
+// and connection middleware trace and measure every route, with a real
+// SDK sampling at RATIO and exporters that discard (see otel.go). It prints "listening on HOST:PORT" once it accepts
 // connections and shuts down gracefully on SIGINT or SIGTERM: every
 // connection is closed with 1001.
 package main
@@ -46,6 +48,7 @@ func main() {
 	routes := flag.Int("routes", 1000, "routes in the mux, the echo route last")
 	into := flag.Bool("into", false, "receive with RecvInto into a reused buffer instead of Recv")
 	compress := flag.Bool("compress", false, "negotiate permessage-deflate with clients that offer it")
+	otelRatio := flag.String("otel", "off", "off, or trace and measure with OpenTelemetry, sampling spans at this ratio (1.0, 0.01)")
 	prof := profile.Register(flag.CommandLine)
 	flag.Parse()
 	defer prof.Start()()
@@ -56,6 +59,13 @@ func main() {
 	}
 	if *compress {
 		m.Options = &service.Options{Compression: true}
+	}
+	if *otelRatio != "off" {
+		shutdown, err := instrument(m, *otelRatio)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer func() { _ = shutdown(context.Background()) }()
 	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/wsmap/wsmap/asyncapi"
+	"github.com/wsmap/wsmap/internal/asyncapitest"
+)
+
+// TestAsyncAPI checks the document -asyncapi prints against the official
+// schema, and its schemas of a few messages against real ones.
+func TestAsyncAPI(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command(bin, "-asyncapi").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	asyncapitest.Validate(t, out)
+	var doc asyncapi.Document
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	ch := doc.Channels["graphql"]
+	if ch == nil || ch.Address == nil || *ch.Address != "/graphql" || !ch.Extension.HTTP || len(doc.Operations) != 20 {
+		t.Fatalf("channel %+v, %d operations", ch, len(doc.Operations))
+	}
+	for _, tt := range []struct {
+		message string
+		valid   []string
+		refuse  []string
+	}{
+		{"graphql-transport-ws_subscribe",
+			[]string{`{"type": "subscribe", "id": "1", "payload": {"query": "{ hello }", "variables": null}}`},
+			[]string{`{"type": "subscribe", "id": "1", "payload": {}}`, `{"type": "subscribe", "payload": {"query": "{ hello }"}}`, `{"type": "start", "id": "1", "payload": {"query": "{ hello }"}}`}},
+		{"graphql-transport-ws_ping",
+			[]string{`{"type": "ping"}`, `{"type": "ping", "payload": {"a": 1}}`},
+			[]string{`{"type": "ping", "payload": 1}`}},
+		{"graphql-ws_data",
+			[]string{`{"type": "data", "id": "a", "payload": {"data": {"hello": "Hello, world!"}}}`},
+			[]string{`{"type": "data", "id": "a"}`}},
+	} {
+		m := ch.Messages[tt.message]
+		if m == nil {
+			t.Errorf("no message %s", tt.message)
+			continue
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft7)
+		s, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddResource("payload.json", s); err != nil {
+			t.Fatal(err)
+		}
+		sch, err := c.Compile("payload.json")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.message, err)
+		}
+		for _, msg := range append(tt.valid, tt.refuse...) {
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(msg)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sch.Validate(v); (err == nil) != slices.Contains(tt.valid, msg) {
+				t.Errorf("%s: %s: %v", tt.message, msg, err)
+			}
+		}
+	}
+}
