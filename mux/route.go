@@ -142,6 +142,7 @@ type routeMore struct {
 	Options         *service.Options
 	Middleware      []func(http.Handler) http.Handler
 	ConnMiddleware  []func(service.Handler) service.Handler
+	Doc             *Doc
 	supported       []string // protocol names, in order
 	// where says where the route was registered (RouteError.Where); ""
 	// for an entry of New's table, named after index (see registeredAt).
@@ -154,7 +155,7 @@ var noMore routeMore
 // isZero reports whether m holds nothing.
 func (m *routeMore) isZero() bool {
 	return len(m.Protocols) == 0 && !m.FallbackNoMatch && m.Policy == 0 && m.HTTP == nil && m.Options == nil &&
-		len(m.Middleware) == 0 && len(m.ConnMiddleware) == 0 && len(m.supported) == 0 && m.where == ""
+		len(m.Middleware) == 0 && len(m.ConnMiddleware) == 0 && m.Doc == nil && len(m.supported) == 0 && m.where == ""
 }
 
 // tableEntry names entry i of New's table, for RouteError.Where.
@@ -178,7 +179,7 @@ func compile(r Route, index int, where string) (*compiled, error) {
 	}
 	c := &compiled{Pattern: r.Pattern, NoProtocol: r.NoProtocol, index: index, next: -1}
 	more := routeMore{Protocols: r.Protocols, FallbackNoMatch: r.FallbackNoMatch, Policy: r.Policy, HTTP: r.HTTP,
-		Options: r.Options, Middleware: r.Middleware, ConnMiddleware: r.ConnMiddleware, where: where}
+		Options: r.Options, Middleware: r.Middleware, ConnMiddleware: r.ConnMiddleware, Doc: r.Doc, where: where}
 	if where == tableEntry(index) {
 		more.where, c.inTable = "", true
 	}
