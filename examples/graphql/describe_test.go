@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os/exec"
-	"slices"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/wsmap/wsmap/asyncapi"
 	"github.com/wsmap/wsmap/internal/asyncapitest"
@@ -50,27 +46,6 @@ func TestAsyncAPI(t *testing.T) {
 			t.Errorf("no message %s", tt.message)
 			continue
 		}
-		c := jsonschema.NewCompiler()
-		c.DefaultDraft(jsonschema.Draft7)
-		s, err := jsonschema.UnmarshalJSON(bytes.NewReader(m.Payload))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.AddResource("payload.json", s); err != nil {
-			t.Fatal(err)
-		}
-		sch, err := c.Compile("payload.json")
-		if err != nil {
-			t.Fatalf("%s: %v", tt.message, err)
-		}
-		for _, msg := range append(tt.valid, tt.refuse...) {
-			v, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(msg)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := sch.Validate(v); (err == nil) != slices.Contains(tt.valid, msg) {
-				t.Errorf("%s: %s: %v", tt.message, msg, err)
-			}
-		}
+		asyncapitest.CheckPayloads(t, tt.message, m.Payload, tt.valid, tt.refuse)
 	}
 }

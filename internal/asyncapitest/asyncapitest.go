@@ -54,3 +54,37 @@ func Check(document []byte) error {
 	}
 	return sch.Validate(v)
 }
+
+// CheckPayloads compiles payload, a message's JSON Schema (draft 7 unless
+// it says otherwise), and fails tb unless it accepts each of valid and
+// refuses each of invalid, JSON texts of messages.
+func CheckPayloads(tb testing.TB, name string, payload []byte, valid, invalid []string) {
+	tb.Helper()
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft7)
+	s, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
+	if err != nil {
+		tb.Fatalf("%s: the payload's schema: %v", name, err)
+	}
+	if err := c.AddResource("payload.json", s); err != nil {
+		tb.Fatal(err)
+	}
+	sch, err := c.Compile("payload.json")
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	for _, msgs := range []struct {
+		texts []string
+		ok    bool
+	}{{valid, true}, {invalid, false}} {
+		for _, msg := range msgs.texts {
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(msg)))
+			if err != nil {
+				tb.Fatalf("%s: %s: %v", name, msg, err)
+			}
+			if err := sch.Validate(v); (err == nil) != msgs.ok {
+				tb.Errorf("%s: %s: accepted %t, want %t (%v)", name, msg, err == nil, msgs.ok, err)
+			}
+		}
+	}
+}
