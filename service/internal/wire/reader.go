@@ -132,8 +132,9 @@ const maxHintFrames = 64
 // when the frame is the message's last, else from the headers of the
 // message's next frames among the bytes the guard holds (at most 64,
 // control frames between them skipped). ok is false when it cannot tell
-// and when the size would exceed MaxSizeHint. The size is a hint for
-// the buffer to read into: reading applies every rule whatever it says.
+// and when the size would exceed MaxSizeHint or the message limit. The
+// size is a hint for the buffer to read into: reading applies every rule
+// whatever it says.
 func (b *body) Remaining() (n int, ok bool) {
 	g := (*Guard)(b)
 	total := g.payload
@@ -171,7 +172,7 @@ func (b *body) Remaining() (n int, ok bool) {
 			held = held[length:]
 		}
 	}
-	if total > MaxSizeHint {
+	if total > MaxSizeHint || (g.limit > 0 && total > uint64(g.limit)) {
 		return 0, false
 	}
 	return int(total), true

@@ -211,11 +211,15 @@ func TestRemaining(t *testing.T) {
 		{"64 fragments after the first", frames(frag(65)...), 4096, 0, 130, true},
 		{"65 fragments after the first", frames(frag(66)...), 4096, 0, 0, false},
 		{"more than MaxSizeHint", big, 4096, 0, 0, false},
+		{"fragments over the message limit", frames(frag(3)...), 4096, 0, 0, false},
 		{"a message inside the fragments", frames(F{Opcode: wstest.OpText, Payload: []byte("a")}, F{Fin: true, Opcode: wstest.OpText}), 4096, 0, 0, false},
 		{"a fragment breaking a rule", frames(F{Opcode: wstest.OpText, Payload: []byte("a")}, F{Fin: true, RSV: 1}), 4096, 0, 0, false},
 	}
 	for _, tt := range tests {
 		g := NewGuard(&chunkConn{data: tt.data[tt.pending:], chunk: tt.chunk}, tt.data[:tt.pending], FromClient)
+		if strings.Contains(tt.name, "limit") {
+			g.Configure(5, false) // the first fragment's 2 bytes pass; the message's 6 do not
+		}
 		g.ReadMessages(&recorder{})
 		_, r, err := g.NextMessage()
 		if err != nil {
