@@ -32,7 +32,9 @@ type Mount struct {
 	// sees whole paths, "/ws" for a mux mounted at /ws by a chi router or
 	// http.StripPrefix. Parameters are written as chi writes them,
 	// {name} for a path segment or {name:expr} for what the RE2
-	// expression expr matches. A trailing "/" is dropped.
+	// expression expr matches. A trailing "/" is dropped, and a route
+	// whose pattern is "/" has the prefix alone as its address: a router
+	// serves the mount point with or without the slash.
 	Prefix string
 	// Mux is the mux whose routes become channels.
 	Mux *mux.Mux
@@ -112,6 +114,11 @@ func (b *builder) route(prefix address, rawPrefix string, r mux.RouteInfo) error
 	idSource := r.Pattern
 	if a, ok := addressOf(r.Pattern); ok {
 		full := address{text: prefix.text + a.text, params: append(append([]param(nil), prefix.params...), a.params...)}
+		if prefix.text != "" && a.text == "/" {
+			// The mount point itself: a router serves the prefix with or
+			// without the slash, and clients write it without.
+			full.text = prefix.text
+		}
 		ch.Address = &full.text
 		idSource = full.text
 		ch.Parameters = map[string]*Parameter{}
@@ -162,6 +169,10 @@ func (b *builder) route(prefix address, rawPrefix string, r mux.RouteInfo) error
 	return nil
 }
 
+// tokenList is an ECMA-262 pattern of a comma-separated list of RFC 7230
+// tokens, such as a Sec-WebSocket-Protocol header.
+const tokenList = `^[ \t]*[!#$%&'*+.^_|~0-9A-Za-z` + "`" + `-]+([ \t]*,[ \t]*[!#$%&'*+.^_|~0-9A-Za-z` + "`" + `-]+)*[ \t]*$`
+
 // headers returns the schema of the handshake's headers for r, which
 // serves one or more subprotocols.
 func headers(r mux.RouteInfo) (json.RawMessage, error) {
@@ -178,7 +189,10 @@ func headers(r mux.RouteInfo) (json.RawMessage, error) {
 	default:
 		desc += " A client that offers none of them is refused with 400."
 	}
-	proto := map[string]any{"type": "string", "enum": r.Protocols, "description": desc}
+	// The header is a list of tokens (RFC 6455 section 4.1, RFC 7230
+	// section 3.2.6), which may name others besides these: a pattern of
+	// such a list, with the route's subprotocols as examples.
+	proto := map[string]any{"type": "string", "pattern": tokenList, "examples": r.Protocols, "description": desc}
 	s := map[string]any{"type": "object", "properties": map[string]any{"Sec-WebSocket-Protocol": proto}}
 	if !r.NoProtocol {
 		s["required"] = []string{"Sec-WebSocket-Protocol"}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -124,7 +125,8 @@ func TestNewChannels(t *testing.T) {
 	}
 	headers := func(required bool, protos ...string) string {
 		s := `{"properties":{"Sec-WebSocket-Protocol":{"description":"`
-		return s + protos[0] + `","enum":["` + strings.Join(protos[1:], `","`) + `"],"type":"string"}},` + map[bool]string{true: `"required":["Sec-WebSocket-Protocol"],`}[required] + `"type":"object"}`
+		pattern, _ := json.Marshal(asyncapi.TokenList)
+		return s + protos[0] + `","examples":["` + strings.Join(protos[1:], `","`) + `"],"pattern":` + string(pattern) + `,"type":"string"}},` + map[bool]string{true: `"required":["Sec-WebSocket-Protocol"],`}[required] + `"type":"object"}`
 	}
 	tenant := map[string]string{"tenant": "[^/]+"}
 	want := map[string]summary{
@@ -143,7 +145,7 @@ func TestNewChannels(t *testing.T) {
 			Extension: asyncapi.RouteExtension{Pattern: "/a|/b", Prefix: "/ws/{tenant}", Subprotocols: []asyncapi.Subprotocol{{Name: "x"}}, Policy: "server order"},
 		},
 		"ws_tenant": {
-			Address: "/ws/{tenant}/", Params: tenant,
+			Address: "/ws/{tenant}", Params: tenant,
 			Extension: asyncapi.RouteExtension{Pattern: "/", Prefix: "/ws/{tenant}", Subprotocols: []asyncapi.Subprotocol{}, NoSubprotocol: true, Policy: "client order"},
 		},
 	}
@@ -245,6 +247,32 @@ func TestSchemaRefuses(t *testing.T) {
 	} {
 		if asyncapitest.Check([]byte(doc)) == nil {
 			t.Errorf("valid: %s", doc)
+		}
+	}
+}
+
+// TestTokenList: the schema of a Sec-WebSocket-Protocol header accepts
+// what a client may send, a list of tokens, and nothing else.
+func TestTokenList(t *testing.T) {
+	t.Parallel()
+	re := regexp.MustCompile(asyncapi.TokenList) // the pattern means the same in RE2 and ECMA-262
+	for _, tt := range []struct {
+		header string
+		ok     bool
+	}{
+		{"echo.v2", true},
+		{"echo.v2, echo.v1", true},
+		{"echo.v2,echo.v1 ,graphql-ws", true},
+		{" v1.chat.example.com\t", true},
+		{"", false},
+		{"echo v2", false},
+		{"a,,b", false},
+		{"a;b", false},
+		{`"quoted"`, false},
+		{"a,", false},
+	} {
+		if got := re.MatchString(tt.header); got != tt.ok {
+			t.Errorf("%q: matched %t, want %t", tt.header, got, tt.ok)
 		}
 	}
 }

@@ -24,8 +24,10 @@
 //
 // The channel's WebSocket binding (bindingVersion 0.1.0) has the method
 // GET and, for a route with subprotocols, a JSON Schema of the headers
-// whose Sec-WebSocket-Protocol is an enum of them, required when the
-// route serves no client without one. The binding has no field for the
+// whose Sec-WebSocket-Protocol is a list of tokens, as a client may send
+// it (others may be offered beside the route's), with the route's
+// subprotocols as its examples, required when the route serves no client
+// without one. The binding has no field for the
 // negotiation itself, so the channel's x-wsmap extension has it:
 //
 //	"x-wsmap": {

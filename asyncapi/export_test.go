@@ -1,0 +1,4 @@
+package asyncapi
+
+// TokenList is tokenList, for the tests.
+const TokenList = tokenList
