@@ -70,7 +70,7 @@ func TestRowOf(t *testing.T) {
 		want  string // the row's what; "" for no row
 	}{
 		{"the Conn", stack("runtime.newobject", "github.com/wsmap/wsmap/service.newConn", "github.com/wsmap/wsmap/service.accept"),
-			"the Conn itself"},
+			"the Conn itself, and the parent of its context (the values of the one it was opened with, and its prepared.Sender)"},
 		{"the writer, not the Conn", stack("runtime.newobject", "github.com/wsmap/wsmap/service/internal/wire.NewWriter", "github.com/wsmap/wsmap/service.newConn"),
 			"the frame writer (wire.Writer) and its method value for writes that must not wait"},
 		{"the kept headers", stack("internal/bytealg.MakeNoZero", "strings.(*Builder).grow", "github.com/wsmap/wsmap/service.headerLines", "github.com/wsmap/wsmap/service.keepRequest"),
@@ -78,13 +78,13 @@ func TestRowOf(t *testing.T) {
 		{"the keepalive schedule", stack("runtime.newobject", "github.com/wsmap/wsmap/service.(*pingSchedule).add", "github.com/wsmap/wsmap/service.(*Conn).startKeepaliveLocked"),
 			"its place in the server's schedule of keepalive pings"},
 		{"the Conn's context", stack("runtime.newobject", "context.withCancel", "context.WithCancelCause", "github.com/wsmap/wsmap/service.newConn"),
-			"the context (context.WithCancelCause over WithoutCancel)"},
+			"the context (context.WithCancelCause)"},
 		{"the request's context", stack("runtime.makechan", "context.(*cancelCtx).Done", "context.withCancel", "net/http.(*conn).readRequest"),
 			"its context: the request's cancelCtx, and the Done channel of the one above"},
 		{"gorilla's reader", stack("runtime.makeslice", "bufio.NewReaderSize", "github.com/gorilla/websocket.newConn"),
 			"its bufio.Reader and 256-byte buffer"},
 		{"a package's prefix is not a package", stack("runtime.newobject", "contextual.New", "github.com/wsmap/wsmap/service.newConn"),
-			"the Conn itself"},
+			"the Conn itself, and the parent of its context (the values of the one it was opened with, and its prepared.Sender)"},
 		{"nothing known", stack("runtime.newobject", "example.com/x.f"), ""},
 	}
 	for _, tt := range tests {
