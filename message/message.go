@@ -121,6 +121,11 @@ var (
 
 // A Codec reads and writes the messages of one protocol. Its methods are
 // called from several goroutines at once.
+//
+// A Codec may also have a method System() string, the name of its RPC
+// system for telemetry (OpenTelemetry's rpc.system.name): "jsonrpc" for
+// package jsonrpc's, "ocpp" for package ocppj's. Peer.Codec returns it
+// to those that look, such as OnCall's tracing.
 type Codec interface {
 	// Decode reads one received frame. It returns the messages it holds
 	// (one, or a JSON-RPC batch's), and whether they were a batch, whose

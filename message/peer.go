@@ -66,6 +66,9 @@ func New(c *service.Conn, codec Codec, h Handler, opts *Options) *Peer {
 // Conn returns the connection the Peer speaks on.
 func (p *Peer) Conn() *service.Conn { return p.c }
 
+// Codec returns the codec the Peer speaks, as New was given it.
+func (p *Peer) Codec() Codec { return p.codec }
+
 // errServedTwice is Serve's error when it is already running.
 var errServedTwice = errors.New("message: Serve called twice")
 

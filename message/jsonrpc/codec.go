@@ -53,6 +53,10 @@ type Codec struct{}
 
 var _ message.Codec = Codec{}
 
+// System returns "jsonrpc", the name OpenTelemetry's RPC conventions
+// give JSON-RPC (rpc.system.name).
+func (Codec) System() string { return "jsonrpc" }
+
 // wire is a request or response object as read, each member as its JSON
 // text: nil when absent, "null" when null.
 type wire struct {

@@ -59,6 +59,11 @@ const (
 
 var _ message.Codec = V16
 
+// System returns "ocpp", the name of the RPC system for telemetry
+// (OpenTelemetry's rpc.system.name, which lists no value for OCPP), the
+// same for every version.
+func (Version) System() string { return "ocpp" }
+
 // The message type numbers of OCPP-J.
 const (
 	TypeCall       = 2
