@@ -3,6 +3,8 @@ package otelwsmap
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -38,24 +40,34 @@ func (t *Telemetry) OnCall(ctx context.Context, call message.CallInfo) (context.
 	if call.Kind == message.KindNotify {
 		kind = "notify"
 	}
+	codec := call.Peer.Codec()
+	system := systemOf(codec)
 	attrs := []attribute.KeyValue{
-		semconv.RPCMethod(call.Method),
+		semconv.RPCMethod(call.Method), // first: a method the router does not know replaces it
 		AttrCallKind.String(kind),
 		semconv.HTTPRoute(route),
 		AttrSubprotocol.String(c.Subprotocol()),
+	}
+	if system != "" {
+		attrs = append(attrs, semconv.RPCSystemNameKey.String(system))
 	}
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
 	if call.Outgoing {
 		opts[0] = trace.WithSpanKind(trace.SpanKindClient)
 	}
+	var conn trace.SpanContext
 	if st != nil {
 		if sp := st.span.Load(); sp != nil {
-			conn := (*sp).SpanContext()
+			conn = (*sp).SpanContext()
 			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: conn}))
-			if trace.SpanContextFromContext(ctx).Equal(conn) {
-				opts = append(opts, trace.WithNewRoot())
-			}
 		}
+	}
+	// A call made under the connection's own context (the handler's
+	// ctx, c.Context(), or what the handshake carried) starts a trace
+	// of its own; one made under another span is that span's child.
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() &&
+		(sc.Equal(conn) || sc.Equal(trace.SpanContextFromContext(c.Context())) || st != nil && sc.Equal(st.parent)) {
+		opts = append(opts, trace.WithNewRoot())
 	}
 	spanAttrs := attrs
 	if call.ID != "" {
@@ -77,14 +89,20 @@ func (t *Telemetry) OnCall(ctx context.Context, call message.CallInfo) (context.
 			span.SetAttributes(attrs[0], semconv.RPCMethodOriginal(call.Method))
 		}
 		if e.Err != nil {
-			et := semconv.ErrorTypeKey.String(callErrorType(e))
-			attrs = append(attrs, et)
-			span.SetAttributes(et)
+			et := callErrorType(e)
+			span.SetAttributes(semconv.ErrorTypeKey.String(et))
 			if e.Answer != nil {
-				code := semconv.RPCResponseStatusCode(e.Answer.Code)
-				attrs = append(attrs, code)
-				span.SetAttributes(code)
+				code := e.Answer.Code
+				span.SetAttributes(semconv.RPCResponseStatusCode(code))
+				if call.Outgoing {
+					// The peer chose the code: the metrics keep only
+					// those the protocol defines.
+					code = definedCode(codec, system, code)
+					et = code
+				}
+				attrs = append(attrs, semconv.RPCResponseStatusCode(code))
 			}
+			attrs = append(attrs, semconv.ErrorTypeKey.String(et))
 			if call.Outgoing || handlerFailed(e.Err) {
 				span.SetStatus(codes.Error, e.Err.Error())
 			}
@@ -110,6 +128,35 @@ func callErrorType(e message.CallEnd) string {
 		return "canceled"
 	case errors.Is(e.Err, context.DeadlineExceeded):
 		return "deadline_exceeded"
+	}
+	return "_OTHER"
+}
+
+// systemOf returns the RPC system codec names by a method System()
+// string, or "".
+func systemOf(codec message.Codec) string {
+	if s, ok := codec.(interface{ System() string }); ok {
+		return s.System()
+	}
+	return ""
+}
+
+// definedCode returns code if the protocol of codec, whose system is
+// system, defines it, else "_OTHER": for a codec with a method Codes()
+// []string (ocppj's), the codes it lists; for JSON-RPC, the range its
+// specification reserves, -32768 to -32000 (its standard codes are in
+// it). It bounds the error codes a peer answers with on the metrics.
+func definedCode(codec message.Codec, system, code string) string {
+	if cs, ok := codec.(interface{ Codes() []string }); ok {
+		if slices.Contains(cs.Codes(), code) {
+			return code
+		}
+		return "_OTHER"
+	}
+	if system == "jsonrpc" {
+		if n, err := strconv.Atoi(code); err == nil && n >= -32768 && n <= -32000 {
+			return code
+		}
 	}
 	return "_OTHER"
 }

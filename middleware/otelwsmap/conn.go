@@ -35,12 +35,12 @@ func (t *Telemetry) Conn() func(service.Handler) service.Handler {
 	}
 }
 
-func (t *Telemetry) serve(ctx context.Context, c *service.Conn, next service.Handler) error {
+func (t *Telemetry) serve(ctx context.Context, c *service.Conn, next service.Handler) (err error) {
 	r := c.Request()
 	st := stateFrom(ctx)
 	if st == nil {
-		st = &connState{start: time.Now()}
-		st.parent = trace.SpanContextFromContext(t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header)))
+		ctx = t.extract(ctx, r)
+		st = &connState{start: time.Now(), parent: trace.SpanContextFromContext(ctx)}
 		ctx = context.WithValue(ctx, stateKey{}, st)
 	}
 	route, proto := r.Pattern, c.Subprotocol()
@@ -62,53 +62,98 @@ func (t *Telemetry) serve(ctx context.Context, c *service.Conn, next service.Han
 	} else {
 		c.Observe(obs)
 	}
-	err := service.Invoke(ctx, c, next)
-	c.CloseWithError(err)
-
-	code, reason := service.CloseStatus(c.Err())
-	by := initiator(c.ClosedBy())
-	set := attribute.NewSet(semconv.HTTPRoute(route), AttrSubprotocol.String(proto),
-		AttrCloseCode.Int(int(code)), AttrCloseInitiator.String(by))
-	mctx := context.WithoutCancel(ctx)
-	t.duration.Record(mctx, time.Since(st.start).Seconds(), metric.WithAttributeSet(rs.set))
-	rs.open.Add(-1)
-	t.closes.Add(mctx, 1, metric.WithAttributeSet(set))
-
-	if span.IsRecording() {
-		span.SetAttributes(
-			AttrCloseCode.Int(int(code)),
-			AttrCloseReason.String(reason),
-			AttrCloseInitiator.String(by),
-			AttrRecvMessages.Int64(obs.msgsIn.Load()),
-			AttrRecvBytes.Int64(obs.bytesIn.Load()),
-			AttrSentMessages.Int64(obs.msgsOut.Load()),
-			AttrSentBytes.Int64(obs.bytesOut.Load()),
-		)
-		if et := failureType(err, code); et != "" {
-			span.SetAttributes(semconv.ErrorTypeKey.String(et))
-			desc := "closed with " + code.String()
-			if et != "1011" {
-				desc = err.Error()
-			}
-			span.SetStatus(codes.Error, desc)
+	returned := false
+	defer func() {
+		if !returned {
+			// The handler's goroutine ended without its return
+			// (runtime.Goexit): a failure, closed as one.
+			err = errNoReturn
+			c.CloseWithError(err)
 		}
-	}
-	span.End()
+		t.ended(ctx, c, st, rs, obs, span, err)
+	}()
+	err = service.Invoke(ctx, c, next)
+	returned = true
+	c.CloseWithError(err)
 	return err
 }
 
+// errNoReturn stands for the error of a handler whose goroutine ended
+// without its return, by runtime.Goexit.
+var errNoReturn = errors.New("otelwsmap: the handler exited without returning (runtime.Goexit)")
+
+// extract returns ctx with what the propagator reads of r's headers
+// (the client's trace context, baggage), or ctx itself when it carries
+// a span already (an otelhttp's around the router, say): the
+// connection's span is then that span's child, as the client's
+// traceparent already is its parent's.
+func (t *Telemetry) extract(ctx context.Context, r *http.Request) context.Context {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
+	return t.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+}
+
+// ended records the end of the connection c, whose handler returned
+// err, on its metrics and its span, which it ends.
+func (t *Telemetry) ended(ctx context.Context, c *service.Conn, st *connState, rs *routeStats, obs *connObserver, span trace.Span, err error) {
+	defer span.End()
+	rs.open.Add(-1)
+	code, reason := service.CloseStatus(c.Err())
+	by := initiator(c.ClosedBy())
+	mctx := context.WithoutCancel(ctx)
+	t.duration.Record(mctx, time.Since(st.start).Seconds(), metric.WithAttributeSet(rs.set))
+	t.closes.Add(mctx, 1, metric.WithAttributes(semconv.HTTPRoute(st.route), AttrSubprotocol.String(c.Subprotocol()),
+		AttrCloseCode.String(closeCodeLabel(code, c.ClosedBy())), AttrCloseInitiator.String(by)))
+
+	if !span.IsRecording() {
+		return
+	}
+	span.SetAttributes(
+		AttrCloseCode.Int(int(code)),
+		AttrCloseReason.String(reason),
+		AttrCloseInitiator.String(by),
+		AttrRecvMessages.Int64(obs.msgsIn.Load()),
+		AttrRecvBytes.Int64(obs.bytesIn.Load()),
+		AttrSentMessages.Int64(obs.msgsOut.Load()),
+		AttrSentBytes.Int64(obs.bytesOut.Load()),
+	)
+	if et := failureType(err, code, c.ClosedBy()); et != "" {
+		span.SetAttributes(semconv.ErrorTypeKey.String(et))
+		desc := "closed with " + code.String()
+		if et != "1011" {
+			desc = err.Error()
+		}
+		span.SetStatus(codes.Error, desc)
+	}
+}
+
+// closeCodeLabel is a close code as the metrics label it, in decimal. A
+// code the peer chose (it began the close) is kept if RFC 6455 or IANA's
+// registry of close codes defines it (1000 to 1015 but the reserved
+// 1004), else it is "_OTHER": codes 3000 to 4999 are anyone's to use,
+// and a peer would make a series of each. This side's codes are its
+// handlers' own, and kept.
+func closeCodeLabel(code protocol.CloseCode, by service.Initiator) string {
+	if by == service.InitiatorPeer && (code < 1000 || code > 1015 || code == 1004) {
+		return "_OTHER"
+	}
+	return strconv.Itoa(int(code))
+}
+
 // failureType is the error.type of a connection whose handler returned
-// err and that closed with code: "panic" or "handler_error" for a
-// handler's failure, "1011" for a close with an internal error, "" for
-// none of these.
-func failureType(err error, code protocol.CloseCode) string {
+// err and that closed with code, the close begun by by: "panic" or
+// "handler_error" for a handler's failure, "1011" for a close with an
+// internal error that this side began, "" for none of these. A peer
+// that closes with 1011 says it failed, not this server.
+func failureType(err error, code protocol.CloseCode, by service.Initiator) string {
 	var pe *service.PanicError
 	switch {
 	case errors.As(err, &pe):
 		return "panic"
 	case err != nil && !errors.Is(err, service.ErrClosed) && !errors.Is(err, context.Canceled):
 		return "handler_error"
-	case code == protocol.CloseInternalError:
+	case code == protocol.CloseInternalError && by == service.InitiatorLocal:
 		return "1011"
 	}
 	return ""
@@ -144,18 +189,31 @@ type connObserver struct {
 }
 
 func (o *connObserver) Received(_ protocol.MessageType, size int) error {
-	o.msgsIn.Add(1)
-	o.bytesIn.Add(int64(size))
-	o.rs.msgsIn.Add(1)
-	o.rs.bytesIn.Add(int64(size))
+	o.received(size)
 	return nil
 }
 
-func (o *connObserver) Sent(_ protocol.MessageType, size int) {
-	o.msgsOut.Add(1)
+func (o *connObserver) Sent(_ protocol.MessageType, size int) { o.sent(size) }
+
+// received counts a message received and returns how many the
+// connection has received, this one included.
+func (o *connObserver) received(size int) int64 {
+	n := o.msgsIn.Add(1)
+	o.bytesIn.Add(int64(size))
+	o.rs.msgsIn.Add(1)
+	o.rs.bytesIn.Add(int64(size))
+	return n
+}
+
+// sent counts a message sent and returns how many the connection has
+// sent, this one included: Sent runs on the goroutines of the writers,
+// several at once, so each call must see its own count.
+func (o *connObserver) sent(size int) int64 {
+	n := o.msgsOut.Add(1)
 	o.bytesOut.Add(int64(size))
 	o.rs.msgsOut.Add(1)
 	o.rs.bytesOut.Add(int64(size))
+	return n
 }
 
 // eventObserver also records every n-th message each way as an event
@@ -167,16 +225,14 @@ type eventObserver struct {
 }
 
 func (o *eventObserver) Received(typ protocol.MessageType, size int) error {
-	_ = o.connObserver.Received(typ, size)
-	if o.msgsIn.Load()%o.every == 0 {
+	if o.received(size)%o.every == 0 {
 		o.event(semconv.NetworkIODirectionReceive, typ, size)
 	}
 	return nil
 }
 
 func (o *eventObserver) Sent(typ protocol.MessageType, size int) {
-	o.connObserver.Sent(typ, size)
-	if o.msgsOut.Load()%o.every == 0 {
+	if o.sent(size)%o.every == 0 {
 		o.event(semconv.NetworkIODirectionTransmit, typ, size)
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -41,7 +40,8 @@ func stateFrom(ctx context.Context) *connState {
 
 // Handshake returns handshake middleware that starts each WebSocket
 // handshake's trace: it reads the request's trace context through the
-// propagator and notes when the handshake began, for the connection's
+// propagator (unless the request's context carries a span already, an
+// otelhttp's around the router, which is then the parent) and notes when the handshake began, for the connection's
 // span that Conn makes, and makes the span of a handshake refused
 // behind it, with its status, and counts it. Put it in front of the
 // layers whose refusals it should see (the mux's 400, 404, 405 and 426;
@@ -54,9 +54,8 @@ func (t *Telemetry) Handshake() func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			st := &connState{start: time.Now()}
-			ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-			st.parent = trace.SpanContextFromContext(ctx)
+			ctx := t.extract(r.Context(), r)
+			st := &connState{start: time.Now(), parent: trace.SpanContextFromContext(ctx)}
 			r, slot := routeslot.With(r.WithContext(context.WithValue(ctx, stateKey{}, st)))
 			rw := &refusalWriter{ResponseWriter: w}
 			next.ServeHTTP(rw, r)
@@ -81,8 +80,12 @@ func (t *Telemetry) refused(r *http.Request, st *connState, route string, rw *re
 	attrs := requestAttrs(r, route, r.RemoteAddr)
 	reason, _, _ := strings.Cut(string(rw.body), "\n")
 	attrs = append(attrs, statusAttr,
-		semconv.ErrorTypeKey.String(strconv.Itoa(rw.status)),
 		AttrRefusalReason.String(strings.ToValidUTF8(strings.TrimSpace(reason), "\uFFFD")))
+	if rw.status >= 500 {
+		// HTTP's conventions for servers: a 4xx is the client's
+		// error, not the span's.
+		attrs = append(attrs, semconv.ErrorTypeKey.String(strconv.Itoa(rw.status)))
+	}
 	_, span := t.tracer.Start(trace.ContextWithSpanContext(ctx, st.parent), spanName(route),
 		trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(st.start), trace.WithAttributes(attrs...))
 	if rw.status >= 500 {

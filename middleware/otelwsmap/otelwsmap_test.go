@@ -218,11 +218,11 @@ func TestScriptedSession(t *testing.T) {
 			"websocket.received.messages": "1", "websocket.received.bytes": "5", "websocket.sent.messages": "0", "websocket.sent.bytes": "0",
 		})},
 		"websocket#404": {Kind: "server", Attrs: req("/nowhere", "", map[string]string{
-			"http.response.status_code": "404", "error.type": "404", "websocket.refusal.reason": `no WebSocket service at "/nowhere"`,
+			"http.response.status_code": "404", "websocket.refusal.reason": `no WebSocket service at "/nowhere"`,
 		})},
 		"websocket /echo#400": {Kind: "server", Attrs: req("/echo", "/echo", map[string]string{
-			"http.response.status_code": "400", "error.type": "400",
-			"websocket.refusal.reason": "no offered subprotocol is supported; supported: echo.v1",
+			"http.response.status_code": "400",
+			"websocket.refusal.reason":  "no offered subprotocol is supported; supported: echo.v1",
 		})},
 		"websocket " + rpcRoute + "#jsonrpc": {Kind: "server", Attrs: req("/rpc/7", rpcRoute, map[string]string{
 			"http.response.status_code": "101", "websocket.subprotocol": "jsonrpc",
@@ -231,17 +231,17 @@ func TestScriptedSession(t *testing.T) {
 			"websocket.received.bytes": "<n>", "websocket.sent.bytes": "<n>",
 		})},
 		"add#server": {Kind: "server", Links: []string{"websocket " + rpcRoute + "#jsonrpc"}, Attrs: map[string]string{
-			"rpc.method": "add", "websocket.call.kind": "call", "websocket.call.id": "1", "http.route": rpcRoute, "websocket.subprotocol": "jsonrpc",
+			"rpc.method": "add", "websocket.call.kind": "call", "websocket.call.id": "1", "http.route": rpcRoute, "websocket.subprotocol": "jsonrpc", "rpc.system.name": "jsonrpc",
 		}},
 		"_OTHER#server": {Kind: "server", Links: []string{"websocket " + rpcRoute + "#jsonrpc"}, Attrs: map[string]string{
 			"rpc.method": "_OTHER", "rpc.method_original": "nosuch", "websocket.call.kind": "call", "websocket.call.id": "2",
-			"http.route": rpcRoute, "websocket.subprotocol": "jsonrpc", "error.type": "-32601", "rpc.response.status_code": "-32601",
+			"http.route": rpcRoute, "websocket.subprotocol": "jsonrpc", "rpc.system.name": "jsonrpc", "error.type": "-32601", "rpc.response.status_code": "-32601",
 		}},
 		"ask#server": {Kind: "server", Links: []string{"websocket " + rpcRoute + "#jsonrpc"}, Attrs: map[string]string{
-			"rpc.method": "ask", "websocket.call.kind": "call", "websocket.call.id": "3", "http.route": rpcRoute, "websocket.subprotocol": "jsonrpc",
+			"rpc.method": "ask", "websocket.call.kind": "call", "websocket.call.id": "3", "http.route": rpcRoute, "websocket.subprotocol": "jsonrpc", "rpc.system.name": "jsonrpc",
 		}},
 		"add#client": {Kind: "client", Parent: "ask#server", Links: []string{"websocket " + rpcRoute + "#jsonrpc"}, Attrs: map[string]string{
-			"rpc.method": "add", "websocket.call.kind": "call", "websocket.call.id": "1", "http.route": rpcRoute, "websocket.subprotocol": "jsonrpc",
+			"rpc.method": "add", "websocket.call.kind": "call", "websocket.call.id": "1", "http.route": rpcRoute, "websocket.subprotocol": "jsonrpc", "rpc.system.name": "jsonrpc",
 		}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -254,6 +254,7 @@ func TestScriptedSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	rpcL := []string{"http.route=" + rpcRoute, "websocket.subprotocol=jsonrpc"}
+	callL := append(rpcL[:2:2], "rpc.system.name=jsonrpc")
 	echoL := []string{"http.route=/echo", "websocket.subprotocol=echo.v1"}
 	plainL := []string{"http.route=/echo", "websocket.subprotocol="}
 	wantM := map[string]float64{}
@@ -278,11 +279,11 @@ func TestScriptedSession(t *testing.T) {
 	}
 	wantM[metricKey("websocket.server.handshake.refusals", nil, "http.response.status_code=404")] = 1
 	wantM[metricKey("websocket.server.handshake.refusals", nil, "http.response.status_code=400", "http.route=/echo")] = 1
-	wantM[metricKey("rpc.server.call.duration_count", rpcL, "rpc.method=add", "websocket.call.kind=call")] = 1
-	wantM[metricKey("rpc.server.call.duration_count", rpcL, "rpc.method=ask", "websocket.call.kind=call")] = 1
-	wantM[metricKey("rpc.server.call.duration_count", rpcL, "rpc.method=_OTHER", "websocket.call.kind=call",
+	wantM[metricKey("rpc.server.call.duration_count", callL, "rpc.method=add", "websocket.call.kind=call")] = 1
+	wantM[metricKey("rpc.server.call.duration_count", callL, "rpc.method=ask", "websocket.call.kind=call")] = 1
+	wantM[metricKey("rpc.server.call.duration_count", callL, "rpc.method=_OTHER", "websocket.call.kind=call",
 		"error.type=-32601", "rpc.response.status_code=-32601")] = 1
-	wantM[metricKey("rpc.client.call.duration_count", rpcL, "rpc.method=add", "websocket.call.kind=call")] = 1
+	wantM[metricKey("rpc.client.call.duration_count", callL, "rpc.method=add", "websocket.call.kind=call")] = 1
 	gotM := flatten(rm)
 	for _, dir := range []string{"receive", "transmit"} {
 		// The JSON-RPC frames' bytes, which the codec decides.
