@@ -126,17 +126,35 @@ func (u *upgrade) accept() (c *Conn) {
 }
 
 // runHandler runs h on c; held says whether the handler was counted by hold.
+// A handler that ends its goroutine without returning (runtime.Goexit,
+// as t.FailNow does in a test) is a failure like a panic: the connection
+// closes with 1011 and is released all the same, so that a Server's
+// Shutdown does not wait for it.
 func runHandler(c *Conn, h Handler, held bool) error {
+	returned := false
+	defer func() {
+		if !returned {
+			c.CloseWithError(ErrHandlerExited)
+			c.report(ErrHandlerExited)
+		}
+		if held {
+			c.release()
+		}
+	}()
 	err := Invoke(c.ctx, c, h)
+	returned = true
 	c.CloseWithError(err)
 	if reportable(err) {
 		c.report(err)
 	}
-	if held {
-		c.release()
-	}
 	return err
 }
+
+// ErrHandlerExited is the failure of a handler that ended its goroutine
+// without returning, by runtime.Goexit (as t.FailNow does): it is
+// reported as the handler's error (Options.OnError), and the connection
+// closes with 1011.
+var ErrHandlerExited = errors.New("service: handler exited without returning (runtime.Goexit)")
 
 // Invoke calls h.ServeWS(ctx, c) and returns its error, or, if h panicked,
 // a *PanicError with the value and the stack where it panicked. It is the
